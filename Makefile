@@ -1,0 +1,52 @@
+# Every target builds the virtualenv it needs from python3.13 (selected by .python-version).
+SHELL := /bin/bash
+PYTHON ?= $(shell pyenv which python3.13 2>/dev/null || command -v python3.13)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: venv demo test unit lint check build bench schema deploy clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "python3.13 not found: install it (pyenv install 3.13) and retry" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/dockhand local demo
+
+test: venv lint
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+unit: venv
+	$(BIN)/pytest tests/unit -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/cfn-lint template.yaml
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
+
+check: lint
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/dockhand/dockhand
+
+schema: venv
+	$(BIN)/dockhand schema > schema/dockhand.schema.json
+
+build: venv
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build
+
+bench: venv
+	$(BIN)/python -m dockhand_local.bench
+
+deploy: build
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam deploy --guided
+
+clean:
+	rm -rf .aws-sam $(VENV)

@@ -1,0 +1,82 @@
+"""One way to build boto3 clients: standard retries, bounded timeouts, and the endpoint from AWS_ENDPOINT_URL.
+
+Clients are created lazily and cached per (service, region); `reset()` drops them (tests, the local runtime).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+from dockhand.errors import RetryableError
+
+_CONFIG_KW = {
+    "retries": {"mode": "standard", "total_max_attempts": 5},
+    "connect_timeout": 5,
+    "read_timeout": 20,
+}
+
+# Error codes that a later attempt may get past: the message goes back to its queue.
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServerException",
+        "InternalServerError",
+        "InternalFailure",
+        "ProvisionedThroughputExceededException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "LimitExceededException",
+    }
+)
+
+_lock = threading.Lock()
+
+
+@cache
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+@cache
+def client(service: str, region: str | None = None) -> Any:
+    from botocore.config import Config
+
+    with _lock:  # boto3 session client creation is not thread safe
+        return _session().client(service, region_name=region, config=Config(**_CONFIG_KW))
+
+
+def reset() -> None:
+    client.cache_clear()
+    _session.cache_clear()
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for throttling, 5xx and connection trouble; False for validation / not-found / access errors."""
+    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+    if isinstance(exc, (ConnectionError, ReadTimeoutError)):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error_code(exc) in RETRYABLE_CODES or status >= 500
+    return False
+
+
+def reraise_retryable(exc: BaseException, what: str) -> None:
+    """Turn a retryable botocore error into RetryableError; leave others to the caller."""
+    if is_retryable(exc):
+        raise RetryableError(f"{what}: {error_code(exc) or type(exc).__name__}") from exc

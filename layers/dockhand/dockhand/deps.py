@@ -1,0 +1,69 @@
+"""Builds the real collaborators lazily, once per Lambda container; `reset()` forgets them (tests, local runtime).
+
+Service functions never call these: handlers do, and pass what they get as arguments.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from dockhand.aws import clients
+from dockhand.config import DockhandConfig, cached_config
+from dockhand.settings import settings
+from dockhand.state.table import Table
+
+
+def config() -> DockhandConfig:
+    return cached_config(settings().config_path)
+
+
+@lru_cache(maxsize=1)
+def table() -> Table:
+    import boto3
+
+    return Table(boto3.resource("dynamodb", config=_resource_config()), settings().table_name)
+
+
+def _resource_config() -> Any:
+    from botocore.config import Config
+
+    return Config(**clients._CONFIG_KW)
+
+
+def client(service: str) -> Any:
+    return clients.client(service)
+
+
+_extra_channel_factories: list[Any] = []
+
+
+def register_channel_factory(factory: Any) -> None:
+    """Let a channel module (Slack) add itself without the notifier importing it on every cold start."""
+    if factory not in _extra_channel_factories:
+        _extra_channel_factories.append(factory)
+
+
+@lru_cache(maxsize=1)
+def notifier() -> Any:
+    from dockhand.notify.notifier import Notifier
+    from dockhand.notify.sns import SnsChannel
+
+    cfg = config()
+    channels: list[Any] = []
+    if cfg.notifications.sns and settings().topic_arn:
+        channels.append(SnsChannel(clients.client("sns"), settings().topic_arn or ""))
+    for factory in _extra_channel_factories:
+        channel = factory(cfg, settings())
+        if channel is not None:
+            channels.append(channel)
+    return Notifier(channels, cfg.notifications)
+
+
+def reset() -> None:
+    """Forget every cached collaborator and setting (between tests, or when the local runtime restarts)."""
+    settings.cache_clear()
+    cached_config.cache_clear()
+    table.cache_clear()
+    notifier.cache_clear()
+    clients.reset()

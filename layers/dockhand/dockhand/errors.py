@@ -1,0 +1,24 @@
+"""Typed errors. Retryable ones make the queue retry the message; the rest are bad input, logged and counted once."""
+
+from __future__ import annotations
+
+
+class DockhandError(Exception):
+    """Base of every error Dockhand raises on purpose."""
+
+
+class RetryableError(DockhandError):
+    """A transient AWS or network failure: raise it and let SQS redeliver (then the DLQ)."""
+
+
+class BadInputError(DockhandError):
+    """Input that can never succeed (malformed event, unknown target, bad declaration). Never retried."""
+
+    def __init__(self, message: str, *, reason: str = "bad_input", **context: object) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.context = context
+
+
+class ConfigError(BadInputError):
+    """The user's declaration file is invalid: the message names file, field, given value and expectation."""

@@ -1,0 +1,47 @@
+"""What every wing hands to the notifier: one Notification, channel-neutral."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dockhand.config import Kind, Severity
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    label: str
+    url: str
+
+
+class Notification(BaseModel):
+    """A message about one thing that happened.
+
+    `thread_key` groups follow-ups (a crash loop's summary goes in the thread of its first alert);
+    `update_key` names a message that a later notification replaces (a deploy's outcome updates its start).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Kind
+    severity: Severity = "info"
+    title: str
+    text: str = ""
+    fields: dict[str, str] = Field(default_factory=dict)
+    links: list[Link] = Field(default_factory=list)
+    cluster: str | None = None
+    service: str | None = None
+    job: str | None = None
+    thread_key: str | None = None
+    update_key: str | None = None
+    role: Literal["new", "follow_up", "update"] = "new"
+
+
+class Delivery(BaseModel):
+    """What one channel did with a notification (its message reference, for later threads and updates)."""
+
+    channel: str
+    ok: bool
+    ref: str | None = None
+    error: str | None = None

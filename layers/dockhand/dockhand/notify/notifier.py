@@ -1,0 +1,78 @@
+"""The Notifier: routes a Notification to its channels; one channel failing never stops the others.
+
+A failed delivery is reported back (`NotifyResult.failed`) so the caller can make its message retry;
+after the retries it lands in the queue's DLQ, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from dockhand.config import NotificationsSection, Route
+from dockhand.notify.model import Delivery, Notification
+from dockhand.observability import count, logger
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, n: Notification) -> Delivery: ...
+
+
+class NotifyResult:
+    def __init__(self, deliveries: list[Delivery]) -> None:
+        self.deliveries = deliveries
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if not d.ok]
+
+    def ref(self, channel: str) -> str | None:
+        return next((d.ref for d in self.deliveries if d.channel == channel and d.ok), None)
+
+
+def _matches(route: Route, n: Notification) -> bool:
+    checks = (
+        (route.kinds, n.kind),
+        (route.severities, n.severity),
+        (route.clusters, n.cluster),
+        (route.services, n.service),
+        (route.jobs, n.job),
+    )
+    return all(allowed is None or value in allowed for allowed, value in checks)
+
+
+def route_channels(section: NotificationsSection, n: Notification, available: Sequence[str]) -> list[str]:
+    """Channels for `n`: the first matching route's, else every available channel."""
+    for route in section.routes:
+        if _matches(route, n):
+            return [c for c in route.channels if c in available]
+    return list(available)
+
+
+class Notifier:
+    def __init__(self, channels: Sequence[Channel], section: NotificationsSection | None = None) -> None:
+        self._channels = {c.name: c for c in channels}
+        self._section = section or NotificationsSection()
+
+    @property
+    def channel_names(self) -> list[str]:
+        return list(self._channels)
+
+    def notify(self, n: Notification, only: Sequence[str] | None = None) -> NotifyResult:
+        names = route_channels(self._section, n, list(self._channels))
+        if only is not None:
+            names = [c for c in names if c in only]
+        deliveries: list[Delivery] = []
+        for name in names:
+            try:
+                delivery = self._channels[name].send(n)
+            except Exception as exc:  # one channel must never stop the others
+                logger.warning(
+                    "notification channel failed", extra={"channel": name, "kind": n.kind, "error": type(exc).__name__}
+                )
+                count("NotificationFailed", channel=name)
+                delivery = Delivery(channel=name, ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+            deliveries.append(delivery)
+        return NotifyResult(deliveries)
