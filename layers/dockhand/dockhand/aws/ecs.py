@@ -1,0 +1,126 @@
+"""A thin adapter over the ECS API: the calls every wing makes, with batching, error typing and call counting.
+
+Each method maps one-to-one onto an ECS action; retryable failures become RetryableError (the message retries),
+everything else propagates as botocore's ClientError for the caller to turn into a typed error.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dockhand.aws.clients import reraise_retryable
+
+DESCRIBE_SERVICES_BATCH = 10  # the API's maximum per call
+
+
+class Ecs:
+    def __init__(self, client: Any) -> None:
+        self._c = client
+        self.calls: Counter[str] = Counter()  # action name -> calls made through this adapter
+
+    def _call(self, action: str, **kwargs: Any) -> Any:
+        self.calls[action] += 1
+        method = getattr(self._c, _snake(action))
+        try:
+            return method(**kwargs)
+        except Exception as exc:
+            reraise_retryable(exc, f"ecs:{action}")
+            raise
+
+    # ------------------------------------------------------------------------------------------ services
+    def describe_services(self, cluster: str, services: Sequence[str]) -> tuple[list[dict[str, Any]], list[dict]]:
+        """All services of one cluster, 10 per call. Returns (services, failures)."""
+        found: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        for start in range(0, len(services), DESCRIBE_SERVICES_BATCH):
+            chunk = list(services[start : start + DESCRIBE_SERVICES_BATCH])
+            out = self._call("DescribeServices", cluster=cluster, services=chunk)
+            found += out.get("services", [])
+            failures += out.get("failures", [])
+        return found, failures
+
+    def update_service(self, **kwargs: Any) -> dict[str, Any]:
+        return self._call("UpdateService", **kwargs)["service"]
+
+    def list_services(self, cluster: str) -> list[str]:
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"cluster": cluster}
+            if token:
+                kwargs["nextToken"] = token
+            out = self._call("ListServices", **kwargs)
+            arns += out.get("serviceArns", [])
+            token = out.get("nextToken")
+            if not token:
+                return arns
+
+    # ---------------------------------------------------------------------------------- task definitions
+    def describe_task_definition(self, task_definition: str, with_tags: bool = True) -> tuple[dict, list[dict]]:
+        """(taskDefinition, tags). Tags are only returned with include=['TAGS']."""
+        kwargs: dict[str, Any] = {"taskDefinition": task_definition}
+        if with_tags:
+            kwargs["include"] = ["TAGS"]
+        out = self._call("DescribeTaskDefinition", **kwargs)
+        return out["taskDefinition"], out.get("tags", [])
+
+    def register_task_definition(self, **kwargs: Any) -> dict[str, Any]:
+        return self._call("RegisterTaskDefinition", **kwargs)["taskDefinition"]
+
+    def deregister_task_definition(self, arn: str) -> None:
+        self._call("DeregisterTaskDefinition", taskDefinition=arn)
+
+    def list_task_definitions(self, family: str, status: str = "ACTIVE") -> list[str]:
+        """ARNs of a family, oldest first."""
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"familyPrefix": family, "status": status, "sort": "ASC"}
+            if token:
+                kwargs["nextToken"] = token
+            out = self._call("ListTaskDefinitions", **kwargs)
+            arns += [a for a in out.get("taskDefinitionArns", []) if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+            token = out.get("nextToken")
+            if not token:
+                return arns
+
+    # --------------------------------------------------------------------------------------------- tasks
+    def run_task(self, **kwargs: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(tasks, failures). A 200 with failures[] is not an exception: the caller must look."""
+        out = self._call("RunTask", **kwargs)
+        return out.get("tasks", []), out.get("failures", [])
+
+    def stop_task(self, cluster: str, task: str, reason: str) -> dict[str, Any]:
+        return self._call("StopTask", cluster=cluster, task=task, reason=reason[:255])["task"]
+
+    def describe_tasks(self, cluster: str, tasks: Iterable[str]) -> list[dict[str, Any]]:
+        arns = list(tasks)
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(arns), 100):
+            out = self._call("DescribeTasks", cluster=cluster, tasks=arns[start : start + 100], include=["TAGS"])
+            found += out.get("tasks", [])
+        return found
+
+    def list_tasks(self, cluster: str, **filters: Any) -> list[str]:
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"cluster": cluster, **filters}
+            if token:
+                kwargs["nextToken"] = token
+            out = self._call("ListTasks", **kwargs)
+            arns += out.get("taskArns", [])
+            token = out.get("nextToken")
+            if not token:
+                return arns
+
+
+def _snake(action: str) -> str:
+    out = []
+    for i, ch in enumerate(action):
+        if ch.isupper() and i:
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
