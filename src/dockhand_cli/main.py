@@ -13,8 +13,8 @@ from dockhand.errors import ConfigError
 from dockhand_cli import batch_cmds, deploy_cmds, local_cmds, watch_cmds
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Dockhand: push-to-deploy, watch and batch for ECS.")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_CONFIG = Path("config/dockhand.yaml")
 

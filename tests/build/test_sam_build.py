@@ -1,0 +1,98 @@
+"""`sam build` works here without Docker, builds for arm64, and ships nothing local-only.
+
+The built artifacts cannot be imported on this x86_64 host (their extension modules are aarch64), so the test proves
+importability the way the Lambda runtime would resolve it: every module a handler imports, transitively, is found in the
+function's own folder, the layer's python/ folder or the standard library — and every compiled module in the layer is an
+aarch64 ELF built for CPython 3.13.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from modulefinder import ModuleFinder
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ("DeployerFunction", "WatcherFunction", "BatchFunction")
+EM_AARCH64 = 183
+LOCAL_ONLY = ("moto", "dockhand_local", "dockhand_cli", "flask", "werkzeug", "pytest")
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sam")]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    build_dir = tmp_path_factory.mktemp("sam") / "build"
+    cache_dir = ROOT / ".aws-sam" / "test-cache"
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    sam = shutil.which("sam", path=env["PATH"])
+    assert sam, "aws-sam-cli is part of the dev dependencies"
+    # Given the template / When sam build runs without a container
+    proc = subprocess.run(
+        [sam, "build", "--build-dir", str(build_dir), "--cache-dir", str(cache_dir), "--cached", "--parallel"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )
+    # Then it succeeds
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return build_dir
+
+
+def _elf_machine(path: Path) -> int:
+    with path.open("rb") as fh:
+        head = fh.read(20)
+    assert head[:4] == b"\x7fELF", f"{path} is not an ELF file"
+    return struct.unpack("<H", head[18:20])[0]
+
+
+def test_layer_extension_modules_are_aarch64(built: Path) -> None:
+    layer = built / "DockhandLayer" / "python"
+    compiled = list(layer.rglob("*.so"))
+    # Then pydantic-core is there, and every compiled module is aarch64 for CPython 3.13
+    assert any(p.name.startswith("_pydantic_core.cpython-313-aarch64") for p in compiled), compiled
+    wrong = [p for p in compiled if _elf_machine(p) != EM_AARCH64 or "x86_64" in p.name]
+    assert wrong == []
+
+
+def _resolve(handler_dir: Path, layer: Path) -> tuple[set[str], set[str]]:
+    """(modules found, modules missing) reachable from app.py with Lambda's search path."""
+    stdlib = [p for p in sys.path if "site-packages" not in p and p and Path(p).exists() and ROOT.as_posix() not in p]
+    finder = ModuleFinder(path=[str(handler_dir), str(layer), *stdlib])
+    finder.run_script(str(handler_dir / "app.py"))
+    missing = set(finder.badmodules)
+    return set(finder.modules), missing
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_handler_imports_resolve_from_the_built_layout(built: Path, function: str) -> None:
+    layer = built / "DockhandLayer" / "python"
+    found, missing = _resolve(built / function, layer)
+    # Then the handler reaches the Dockhand library through the layer …
+    assert any(name.startswith("dockhand.") for name in found)
+    # … and nothing it imports is missing, except aarch64 extension modules this x86 host cannot load
+    # (present as files, checked above) and optional imports guarded inside the libraries.
+    ours = {m for m in missing if m.split(".")[0] in {"dockhand", "pydantic", "aws_lambda_powertools", "nodesemver",
+                                                       "slack_sdk", "yaml", "boto3", "botocore"}}
+    unresolved = {m for m in ours if not _present_as_aarch64(layer, m)}
+    assert unresolved == set()
+
+
+def _present_as_aarch64(layer: Path, module: str) -> bool:
+    parts = module.split(".")
+    folder = layer.joinpath(*parts[:-1])
+    return any(_elf_machine(p) == EM_AARCH64 for p in folder.glob(f"{parts[-1]}.cpython-313-aarch64-linux-gnu.so"))
+
+
+def test_no_local_only_code_in_any_artifact(built: Path) -> None:
+    # Then neither moto nor the local runtime nor the CLI is shipped in a layer or a function
+    shipped = [p for p in built.rglob("*") if p.is_dir() and p.name in LOCAL_ONLY]
+    assert shipped == []
+
+
+def test_config_layer_carries_the_declarations(built: Path) -> None:
+    assert (built / "ConfigLayer" / "dockhand.yaml").is_file()
