@@ -33,8 +33,8 @@ lint: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
 
 check: lint
-	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/dockhand/dockhand
+	$(BIN)/uv tool run --from checkov==3.3.30 checkov -f template.yaml --framework cloudformation --compact --quiet
 
 schema: venv
 	$(BIN)/dockhand schema > schema/dockhand.schema.json
