@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "dockhand"))
 metrics = Metrics(
@@ -26,8 +26,9 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
     if not dimensions:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return
-    with metrics.single_metric(
-        name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace,
+        default_dimensions=metrics.default_dimensions,
     ) as metric:
         for key, dim in dimensions.items():
             metric.add_dimension(name=key, value=dim)
