@@ -1,0 +1,46 @@
+"""Watcher: ECS task, deployment and service events (and its own delayed messages) → notifications and actions."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dockhand import deps
+from dockhand.aws.ecs import Ecs
+from dockhand.handling import dlq_parker, guarded, record_json
+from dockhand.notify import slack
+from dockhand.observability import logger, metrics
+from dockhand.settings import settings
+from dockhand.watch.service import DelayedMessages, Watch, handle_message
+
+slack.register()
+# Report the failed records only, even when all of them failed (no exception, no noisy stack trace).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# Task-definition revisions never change: one DescribeTaskDefinition per revision for the container's life.
+_TASKDEFS: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
+
+
+def watch() -> Watch:
+    s = settings()
+    queue = DelayedMessages(deps.client("sqs"), s.watch_queue_url) if s.watch_queue_url else None
+    return Watch(config=deps.config(), ecs=Ecs(deps.client("ecs")), table=deps.table(), notifier=deps.notifier(),
+                 delayed=queue, region=s.region, dry_run=s.dry_run, taskdef_cache=_TASKDEFS)
+
+
+def handle_record(record: SQSRecord) -> None:
+    body = record_json(record.body)
+    if body.get("id"):
+        logger.set_correlation_id(body["id"])
+    outcome = handle_message(body, watch())
+    logger.info("watch event handled", extra={"outcome": outcome, "message_id": record.message_id})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    handler = guarded(handle_record, what="watch event", park=dlq_parker(deps.client("sqs"), settings().dlq_url))
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

@@ -1,0 +1,205 @@
+"""Slack channel (slack_sdk): incoming-webhook mode or bot-token mode, Block Kit layout.
+
+Credentials live in Secrets Manager (default) or an SSM SecureString, read through Powertools Parameters with
+caching. The value is JSON: `{"webhook_url": "..."}` or `{"bot_token": "xoxb-...", "api_url": "..."}`
+(`api_url` points the Web API client elsewhere: the loopback Slack of the local runtime and the tests).
+The URL and the token never reach a log line, an environment variable or an error message: failures are
+reported by type and HTTP status only, and slack_sdk gets a logger of its own that never logs requests.
+
+Bot mode keeps a key -> (channel, ts) map in the state table (pk `SLACK#<key>`): a notification with an
+`update_key` and role `update` edits the message posted under that key (chat.update); one with a `thread_key`
+and role `follow_up` is posted in the thread of the first message of that key. Webhook mode cannot edit or
+thread, so it posts a new message each time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from dockhand.config import DockhandConfig
+from dockhand.notify.model import Delivery, Notification
+from dockhand.settings import Settings
+from dockhand.state.table import Table, ttl_after
+
+SECRET_MAX_AGE = 300  # seconds a fetched credential is reused (Powertools Parameters cache)
+TIMEOUT = 5
+_REF_TTL = 30 * 86400
+_EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:"}
+
+# slack_sdk logs full request URLs at DEBUG; a logger of our own, pinned above DEBUG, means it never does.
+_sdk_logger = logging.getLogger("dockhand.slack_sdk")
+_sdk_logger.setLevel(logging.WARNING)
+_sdk_logger.propagate = False
+
+
+class SlackCredentialError(Exception):
+    """The secret holds neither a webhook URL nor a bot token (the message never quotes the value)."""
+
+
+def load_credentials(source: str, name: str, max_age: int = SECRET_MAX_AGE) -> dict[str, str]:
+    """Read the Slack credential JSON through Powertools Parameters (cached for `max_age` seconds)."""
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        if source == "ssm":
+            value = parameters.get_parameter(name, decrypt=True, max_age=max_age, transform="json")
+        else:
+            value = parameters.get_secret(name, max_age=max_age, transform="json")
+    except Exception as exc:  # the Parameters error text may quote the payload: keep only its type
+        raise SlackCredentialError(f"cannot read the Slack credential {name!r} ({type(exc).__name__})") from None
+    if not isinstance(value, dict) or not (value.get("webhook_url") or value.get("bot_token")):
+        raise SlackCredentialError(f"the Slack credential {name!r} has neither webhook_url nor bot_token")
+    return {k: str(v) for k, v in value.items() if isinstance(v, str)}
+
+
+# ------------------------------------------------------------------------------------------------ layout
+
+
+def blocks_for(n: Notification) -> list[dict[str, Any]]:
+    """Block Kit: a header, the text, the fields two by two, and the links as buttons."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"{n.title}"[:150], "emoji": True}},
+    ]
+    context = " · ".join(x for x in (n.severity.upper(), n.kind, n.cluster, n.service or n.job) if x)
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{_EMOJI[n.severity]} {context}"}]})
+    if n.text:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": n.text[:3000]}})
+    items = list(n.fields.items())
+    for start in range(0, len(items), 10):  # a section holds at most 10 fields
+        chunk = items[start : start + 10]
+        blocks.append(
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in chunk]}
+        )
+    if n.links:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {"type": "button", "text": {"type": "plain_text", "text": link.label[:75]}, "url": link.url}
+                    for link in n.links[:5]
+                ],
+            }
+        )
+    return blocks
+
+
+def fallback_text(n: Notification) -> str:
+    return f"{_EMOJI[n.severity]} {n.title}" + (f"\n{n.text}" if n.text else "")
+
+
+# -------------------------------------------------------------------------------------------- references
+
+
+class SlackRefs:
+    """key -> (channel, ts) of the message posted under that key (bot mode)."""
+
+    def __init__(self, table: Table) -> None:
+        self._t = table
+
+    def get(self, key: str) -> tuple[str, str] | None:
+        item = self._t.get(f"SLACK#{key}", "REF")
+        return (str(item["channel"]), str(item["ts"])) if item else None
+
+    def put(self, key: str, channel: str, ts: str, first_only: bool = False) -> None:
+        item = {"pk": f"SLACK#{key}", "sk": "REF", "channel": channel, "ts": ts, "expires_at": ttl_after(_REF_TTL)}
+        self._t.put(item, condition="attribute_not_exists(pk)" if first_only else None)
+
+
+# ---------------------------------------------------------------------------------------------- channel
+
+
+class SlackChannel:
+    name = "slack"
+
+    def __init__(
+        self,
+        credentials: Callable[[], dict[str, str]],
+        refs: SlackRefs | None = None,
+        channel: str | None = None,
+        mode: str = "webhook",
+    ) -> None:
+        self._credentials = credentials
+        self._refs = refs
+        self._channel = channel
+        self._mode = mode
+
+    def send(self, n: Notification) -> Delivery:
+        try:
+            creds = self._credentials()
+            if self._mode == "bot" and creds.get("bot_token"):
+                return self._send_bot(n, creds)
+            if creds.get("webhook_url"):
+                return self._send_webhook(n, creds["webhook_url"])
+            needed = "bot_token" if self._mode == "bot" else "webhook_url"
+            raise SlackCredentialError(f"Slack {self._mode} mode needs {needed} in its credential")
+        except SlackCredentialError as exc:
+            return Delivery(channel=self.name, ok=False, error=str(exc))
+        except Exception as exc:  # never str(exc): an HTTP error may quote the URL
+            return Delivery(channel=self.name, ok=False, error=f"slack: {type(exc).__name__}")
+
+    def _send_webhook(self, n: Notification, url: str) -> Delivery:
+        from slack_sdk.webhook import WebhookClient
+
+        client = WebhookClient(url, timeout=TIMEOUT, logger=_sdk_logger)
+        response = client.send(text=fallback_text(n), blocks=blocks_for(n), unfurl_links=False)
+        if response.status_code != 200:
+            return Delivery(channel=self.name, ok=False, error=f"slack webhook: HTTP {response.status_code}")
+        return Delivery(channel=self.name, ok=True, ref="webhook")
+
+    def _send_bot(self, n: Notification, creds: dict[str, str]) -> Delivery:
+        from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
+
+        kwargs: dict[str, Any] = {"token": creds["bot_token"], "timeout": TIMEOUT, "logger": _sdk_logger}
+        if creds.get("api_url"):
+            kwargs["base_url"] = creds["api_url"]
+        client = WebClient(**kwargs)
+        text, blocks = fallback_text(n), blocks_for(n)
+        try:
+            if n.role == "update" and n.update_key and self._refs and (ref := self._refs.get(n.update_key)):
+                channel, ts = ref
+                out = client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                return Delivery(channel=self.name, ok=True, ref=f"{channel}/{out.get('ts', ts)}")
+            post: dict[str, Any] = {"channel": self._channel or "", "text": text, "blocks": blocks}
+            if n.role == "follow_up" and n.thread_key and self._refs and (parent := self._refs.get(n.thread_key)):
+                post["channel"], post["thread_ts"] = parent
+            out = client.chat_postMessage(**post)
+        except SlackApiError as exc:
+            status = getattr(exc.response, "status_code", "?")
+            error = exc.response.get("error") if hasattr(exc.response, "get") else None
+            return Delivery(channel=self.name, ok=False, error=f"slack api: HTTP {status} {error or ''}".strip())
+        channel, ts = str(out.get("channel", "")), str(out.get("ts", ""))
+        if self._refs and "thread_ts" not in post:
+            if n.update_key:
+                self._refs.put(n.update_key, channel, ts)
+            if n.thread_key:
+                self._refs.put(n.thread_key, channel, ts, first_only=True)
+        return Delivery(channel=self.name, ok=True, ref=f"{channel}/{ts}")
+
+
+def channel_factory(cfg: DockhandConfig, settings: Settings) -> SlackChannel | None:
+    """deps.register_channel_factory(channel_factory): a Slack channel when the user's file configures one."""
+    slack = cfg.notifications.slack
+    if slack is None:
+        return None
+    name = slack.secret_name or settings.slack_secret
+    if not name:
+        return None
+    from dockhand import deps
+
+    source = slack.secret_source
+    return SlackChannel(
+        credentials=lambda: load_credentials(source, name),
+        refs=SlackRefs(deps.table()) if slack.mode == "bot" else None,
+        channel=slack.channel,
+        mode=slack.mode,
+    )
+
+
+def register() -> None:
+    """Add the Slack channel to every notifier the process builds (idempotent)."""
+    from dockhand import deps
+
+    deps.register_channel_factory(channel_factory)

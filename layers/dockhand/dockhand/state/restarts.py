@@ -1,0 +1,101 @@
+"""Restart chains of standalone tasks: one chain per origin task, one claimed row per attempt.
+
+An attempt is claimed with a conditional put (a duplicate stop event schedules nothing twice) and launched
+with a conditional state change scheduled → launching (a duplicate delayed message launches nothing twice;
+moto ignores RunTask's clientToken, so this claim is the guard the tests can see).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from dockhand.state.table import Table, ttl_after
+
+_TTL = 14 * 86400
+STARTED_BY_PREFIX = "dockhand-restart/"
+
+
+def chain_id(origin_task_arn: str) -> str:
+    return hashlib.sha256(origin_task_arn.encode()).hexdigest()[:12]
+
+
+def started_by(chain: str, attempt: int) -> str:
+    """`dockhand-restart/<attempt>/<chain>`: ≤ 36 characters of [A-Za-z0-9-_/], as RunTask requires."""
+    return f"{STARTED_BY_PREFIX}{attempt}/{chain}"
+
+
+def parse_started_by(value: str | None) -> tuple[str, int] | None:
+    """(chain, attempt) of a task Dockhand restarted, else None."""
+    if not value or not value.startswith(STARTED_BY_PREFIX):
+        return None
+    parts = value[len(STARTED_BY_PREFIX):].split("/")
+    if len(parts) != 2 or not parts[0].isdigit() or not parts[1]:
+        return None
+    return parts[1], int(parts[0])
+
+
+def client_token(chain: str, attempt: int) -> str:
+    return f"dockhand-{chain}-{attempt}"[:64]
+
+
+class RestartAttempt(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    chain: str
+    attempt: int
+    origin_task_arn: str
+    cluster: str
+    group: str
+    params: dict[str, Any]
+    not_before: int = 0
+    state: str = "scheduled"
+    task_arn: str | None = None
+
+
+class Restarts:
+    def __init__(self, table: Table) -> None:
+        self._t = table
+
+    def claim(self, rec: RestartAttempt) -> bool:
+        item = {
+            "pk": f"RESTART#{rec.chain}",
+            "sk": f"ATTEMPT#{rec.attempt:03d}",
+            **rec.model_dump(exclude={"params"}, exclude_none=True),
+            "params": json.dumps(rec.params, default=str),
+            "expires_at": ttl_after(_TTL),
+        }
+        return self._t.put(item, condition="attribute_not_exists(pk)")
+
+    def get(self, chain: str, attempt: int) -> RestartAttempt | None:
+        item = self._t.get(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}")
+        return _attempt(item) if item else None
+
+    def begin_launch(self, chain: str, attempt: int) -> RestartAttempt | None:
+        """scheduled → launching; None when another delivery got there first."""
+        item = self._t.update(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}", "SET #s = :l",
+                              values={":l": "launching", ":s": "scheduled"}, names={"#s": "state"},
+                              condition="#s = :s")
+        return _attempt(item) if item else None
+
+    def finish_launch(self, chain: str, attempt: int, task_arn: str | None, state: str = "launched") -> None:
+        self._t.update(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}", "SET #s = :s, task_arn = :t",
+                       values={":s": state, ":t": task_arn or ""}, names={"#s": "state"})
+
+    def undo_launch(self, chain: str, attempt: int) -> None:
+        """RunTask failed in a way worth retrying: let the redelivered message try again."""
+        self._t.update(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}", "SET #s = :s",
+                       values={":s": "scheduled"}, names={"#s": "state"})
+
+    def attempts(self, chain: str) -> list[RestartAttempt]:
+        return [_attempt(i) for i in self._t.query(f"RESTART#{chain}", sk_prefix="ATTEMPT#")]
+
+
+def _attempt(item: dict[str, Any]) -> RestartAttempt:
+    data = dict(item)
+    if isinstance(data.get("params"), str):
+        data["params"] = json.loads(data["params"])
+    return RestartAttempt.model_validate(data)
