@@ -119,6 +119,10 @@ class RestartPolicy(_Model):
         default_factory=lambda: ["image_pull", "configuration"],
         description="Causes that are never restarted",
     )
+    network: NetworkConfig | None = Field(
+        None,
+        description="awsvpc network of restarted tasks (a stopped task's security groups are not in its event)",
+    )
 
 
 class WatchSection(_Model):

@@ -21,6 +21,9 @@ class Settings(BaseModel):
     batch_queue_arn: str | None = Field(None, alias="DOCKHAND_BATCH_QUEUE_ARN")
     scheduler_role_arn: str | None = Field(None, alias="DOCKHAND_SCHEDULER_ROLE_ARN")
     dlq_url: str | None = Field(None, alias="DOCKHAND_DLQ_URL", description="Where bad input is parked")
+    watch_queue_url: str | None = Field(
+        None, alias="DOCKHAND_WATCH_QUEUE_URL", description="The watcher's own queue (delayed restarts, window closes)"
+    )
     dry_run: bool = Field(False, alias="DOCKHAND_DRY_RUN")
     region: str = Field("us-east-1", alias="AWS_REGION")
 
