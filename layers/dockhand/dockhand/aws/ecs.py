@@ -116,6 +116,12 @@ class Ecs:
             if not token:
                 return arns
 
+    # -------------------------------------------------------------------------------------------- model
+    @property
+    def service_model(self) -> Any:
+        """The botocore model of the ECS API this client speaks (loaded at run time, never a copy)."""
+        return self._c.meta.service_model
+
 
 def _snake(action: str) -> str:
     out = []

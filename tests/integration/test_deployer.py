@@ -1,0 +1,547 @@
+"""The deployer end to end: the real handler, SQS records as Lambda gets them, the stack's resources in moto.
+
+moto's update_service creates no new deployment (the PRIMARY deployment keeps its id and old task definition), so
+these tests assert on the service's `taskDefinition` and on the ledger, and treat the deployment id as opaque.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support.events import load_event, sqs_event, with_detail
+from tests.support.metrics import metric_total
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+DIGEST_C = "sha256:" + "c" * 64
+
+
+# -------------------------------------------------------------------------------------------- helpers
+
+
+def push_event(
+    repository: str, tag: str, digest: str, *, event_id: str = "e-1", time: str = "2026-11-01T10:00:00Z"
+) -> dict[str, Any]:
+    event = with_detail(
+        load_event("ecr-image-push"), **{"repository-name": repository, "image-tag": tag, "image-digest": digest}
+    )
+    event.update(id=event_id, time=time, region=REGION, account=ACCOUNT)
+    return event
+
+
+def fifo(event: dict[str, Any], group: str = "ecr-push") -> dict[str, Any]:
+    """An SQS event whose records carry the FIFO group the rule gives them."""
+    out = sqs_event(event)
+    for record in out["Records"]:
+        record["attributes"]["MessageGroupId"] = group
+    return out
+
+
+def register(ecs: Any, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
+    defs = [{"memory": 256, "essential": c.get("essential", True), **c} for c in containers]
+    return ecs.register_task_definition(family=family, containerDefinitions=defs, **extra)["taskDefinition"][
+        "taskDefinitionArn"
+    ]
+
+
+def web_container(tag: str = "1.0.0") -> dict[str, Any]:
+    return {"name": "web", "image": f"{REGISTRY}/web:{tag}"}
+
+
+def service_td(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
+    arn = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
+    out = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    return {**out["taskDefinition"], "tags": out.get("tags", [])}
+
+
+def images_of(td: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["image"] for c in td["containerDefinitions"]}
+
+
+def revisions(ecs: Any, family: str) -> int:
+    return len(ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"])
+
+
+@pytest.fixture
+def ecs() -> Any:
+    return boto3.client("ecs", region_name=REGION)
+
+
+@pytest.fixture
+def deployer_env(stack: Any, write_config: Callable[..., Path], function_env: Callable[..., Any]) -> Callable[..., Any]:
+    """Write the declarations, give the process the deployer's environment, return the handler."""
+
+    def setup(targets: list[dict[str, Any]], **deploy: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        path = write_config({"version": 1, "deploy": {**deploy, "targets": targets}})
+        function_env("DeployerFunction", path)
+        from functions.deployer import app
+        from tests.support.lambda_context import FakeLambdaContext
+
+        return lambda event: app.lambda_handler(event, FakeLambdaContext())
+
+    return setup
+
+
+@pytest.fixture
+def ecs_calls(stack: Any) -> Iterator[Callable[[], Counter[str]]]:
+    """Count the ECS API calls the deployer makes (botocore events on the client it uses)."""
+    counter: Counter[str] = Counter()
+
+    def install() -> Counter[str]:
+        from dockhand import deps
+
+        deps.client("ecs").meta.events.register("before-call.ecs.*", lambda model, **_: counter.update([model.name]))
+        return counter
+
+    yield install
+
+
+@pytest.fixture
+def topic_inbox(stack: Any) -> Callable[[], list[dict[str, Any]]]:
+    """Every notification published to the stack's topic, read from a subscribed queue."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    sns = boto3.client("sns", region_name=REGION)
+    url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=stack.topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def read() -> list[dict[str, Any]]:
+        out = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+            if not msgs.get("Messages"):
+                return out
+            for m in msgs["Messages"]:
+                envelope = json.loads(m["Body"])
+                out.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "body": json.loads(envelope["Message"]),
+                        "attributes": {k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()},
+                    }
+                )
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    return read
+
+
+def throttle(operation: str, times: int = 1) -> Callable[..., None]:
+    """A botocore before-call hook that makes the first `times` calls of `operation` throttle, as AWS does."""
+    state = {"left": times}
+
+    def hook(model: Any, **_: Any) -> None:
+        if model.name == operation and state["left"] > 0:
+            state["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                operation,
+            )
+
+    return hook
+
+
+def web_target(**overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "web",
+        "repository": "web",
+        "tags": "semver:^2.0",
+        "cluster": "prod",
+        "services": ["web"],
+        **overrides,
+    }
+
+
+@pytest.fixture
+def web_service(stack: Any, ecs: Any) -> str:
+    """A Fargate service `web` in cluster `prod`, on a task definition full of fields a naive copy loses."""
+    ecs.create_cluster(clusterName="prod")
+    td = register(
+        ecs,
+        "web",
+        [
+            {
+                **web_container("2.0.0"),
+                "secrets": [{"name": "DB", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/db"}],
+                "environment": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}],
+                "mountPoints": [{"sourceVolume": "data", "containerPath": "/data"}],
+            },
+            {"name": "envoy", "image": "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29", "essential": False},
+            {"name": "worker", "image": f"{REGISTRY}/web-worker:2.0.0", "essential": False},
+            {"name": "log", "image": f"999999999999.dkr.ecr.{REGION}.amazonaws.com/web:2.0.0", "essential": False},
+        ],
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="512",
+        memory="1024",
+        runtimePlatform={"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+        ephemeralStorage={"sizeInGiB": 50},
+        proxyConfiguration={
+            "type": "APPMESH",
+            "containerName": "envoy",
+            "properties": [{"name": "IgnoredUID", "value": "1337"}],
+        },
+        volumes=[{"name": "data", "host": {}}],
+        tags=[{"key": "team", "value": "payments"}],
+    )
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+    return td
+
+
+# ---------------------------------------------------------------------------------------------- tests
+
+
+def test_push_deploys_a_faithful_pinned_copy(deployer_env, web_service, ecs, ecs_calls, topic_inbox, capsys):
+    # Given the web service and a target taking ^2.0
+    handler = deployer_env([web_target()])
+    calls = ecs_calls()
+    # When 2.1.0 is pushed
+    result = handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then the record succeeded and the service runs a new revision with only `web` pinned by digest
+    assert result == {"batchItemFailures": []}
+    td = service_td(ecs, "prod", "web")
+    assert td["revision"] == 2
+    assert images_of(td) == {
+        "web": f"{REGISTRY}/web@{DIGEST_A}",
+        "envoy": "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29",
+        "worker": f"{REGISTRY}/web-worker:2.0.0",
+        "log": f"999999999999.dkr.ecr.{REGION}.amazonaws.com/web:2.0.0",
+    }
+    # And nothing a naive copy loses was lost
+    assert td["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+    assert td["ephemeralStorage"] == {"sizeInGiB": 50}
+    assert td["proxyConfiguration"]["properties"] == [{"name": "IgnoredUID", "value": "1337"}]
+    assert td["volumes"] == [{"name": "data", "host": {}}]
+    web = td["containerDefinitions"][0]
+    assert web["secrets"] == [{"name": "DB", "valueFrom": "arn:aws:ssm:us-east-1:1:parameter/db"}]
+    assert (td["cpu"], td["memory"], td["networkMode"]) == ("512", "1024", "awsvpc")
+    tags = {t["key"]: t["value"] for t in td["tags"]}
+    assert tags["team"] == "payments"
+    assert (tags["dockhand:tag"], tags["dockhand:digest"]) == ("2.1.0", DIGEST_A)
+    # And the floor of four ECS calls was kept
+    assert calls == Counter(
+        {"DescribeServices": 1, "DescribeTaskDefinition": 1, "RegisterTaskDefinition": 1, "UpdateService": 1}
+    )
+    # And a deploy_started notification went out, keyed for the watcher's later update
+    (note,) = topic_inbox()
+    assert note["attributes"]["kind"] == "deploy_started"
+    assert note["body"]["content"]["title"].endswith("Deploying web:2.1.0 to web")
+    assert metric_total(capsys.readouterr().out, "DeployStarted") == 1
+
+
+def test_deployment_record_is_keyed_by_the_primary_deployment(deployer_env, web_service, ecs, stack):
+    # Given the web service (moto keeps the PRIMARY deployment's id on update_service: the id is opaque here)
+    handler = deployer_env([web_target()])
+    primary = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
+    # When 2.1.0 is pushed
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then the deployment record the watcher looks up exists under that id and names the new revision
+    table = boto3.resource("dynamodb", region_name=REGION).Table(stack.table_name)
+    item = table.get_item(Key={"pk": f"DEPLOYMENT#{primary}", "sk": "META"})["Item"]
+    assert item["task_definition_arn"].endswith("task-definition/web:2")
+    assert item["previous_task_definition_arn"] == web_service
+    assert (item["tag"], item["digest"], item["status"]) == ("2.1.0", DIGEST_A, "IN_PROGRESS")
+
+
+def test_same_push_three_times_registers_once(deployer_env, web_service, ecs, ecs_calls, capsys):
+    # Given the web service
+    handler = deployer_env([web_target()])
+    calls = ecs_calls()
+    # When the same push arrives three times (twice with other event ids, as EventBridge may deliver it)
+    for event_id in ("e-1", "e-2", "e-1"):
+        assert handler(fifo(push_event("web", "2.1.0", DIGEST_A, event_id=event_id)))["batchItemFailures"] == []
+    # Then one revision was registered and the service updated once
+    assert revisions(ecs, "web") == 2
+    assert calls["RegisterTaskDefinition"] == 1
+    assert calls["UpdateService"] == 1
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="already_running") == 2
+
+
+def test_older_semver_never_replaces_a_newer_one(deployer_env, web_service, ecs, topic_inbox, capsys):
+    # Given 2.15.0 was deployed
+    handler = deployer_env([web_target()])
+    handler(fifo(push_event("web", "2.15.0", DIGEST_A, event_id="e-1", time="2026-11-01T10:00:00Z")))
+    # When 2.13.9 arrives afterwards (a late build, or a late delivery)
+    handler(fifo(push_event("web", "2.13.9", DIGEST_B, event_id="e-2", time="2026-11-01T11:00:00Z")))
+    # Then the service still runs 2.15.0's digest
+    assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_A}"
+    assert revisions(ecs, "web") == 2
+    # And the skip was reported: metric and notification
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="older") == 1
+    kinds = [n["attributes"]["kind"] for n in topic_inbox()]
+    assert kinds == ["deploy_started", "deploy_skipped"]
+
+
+def test_earlier_push_time_is_older_without_semver(deployer_env, web_service, ecs, capsys):
+    # Given a glob policy and a push at 11:00 deployed
+    handler = deployer_env([web_target(tags="glob:main-*")])
+    handler(fifo(push_event("web", "main-bbb", DIGEST_B, event_id="e-2", time="2026-11-01T11:00:00Z")))
+    # When a push made at 10:00 is delivered late
+    handler(fifo(push_event("web", "main-aaa", DIGEST_A, event_id="e-1", time="2026-11-01T10:00:00Z")))
+    # Then the later push keeps running
+    assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_B}"
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="older") == 1
+
+
+def test_repush_of_the_running_digest_registers_nothing(deployer_env, stack, ecs, ecs_calls, capsys):
+    # Given a service whose task definition already runs the digest (deployed by someone else: no ledger row)
+    ecs.create_cluster(clusterName="prod")
+    td = register(ecs, "web", [{"name": "web", "image": f"{REGISTRY}/web@{DIGEST_A}"}])
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+    handler = deployer_env([web_target()])
+    calls = ecs_calls()
+    # When the same digest is pushed under a tag the policy takes
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then nothing was registered and the service was not touched
+    assert revisions(ecs, "web") == 1
+    assert "RegisterTaskDefinition" not in calls and "UpdateService" not in calls
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="unchanged") == 1
+
+
+def test_fan_out_shares_revisions_and_batches_describes(deployer_env, stack, ecs, ecs_calls):
+    # Given 12 services in 2 clusters on 3 task-definition families
+    families = {}
+    for family in ("api", "web", "jobs"):
+        families[family] = register(ecs, family, [web_container("2.0.0")])
+    services: dict[str, list[str]] = {"blue": [], "green": []}
+    for i in range(12):
+        cluster = "blue" if i < 7 else "green"
+        if not services[cluster]:
+            ecs.create_cluster(clusterName=cluster)
+        name = f"svc-{i:02d}"
+        ecs.create_service(
+            cluster=cluster, serviceName=name, taskDefinition=families[("api", "web", "jobs")[i % 3]], desiredCount=1
+        )
+        services[cluster].append(name)
+    handler = deployer_env(
+        [
+            {"repository": "web", "tags": "semver:^2.0", "cluster": cluster, "services": names}
+            for cluster, names in services.items()
+        ]
+    )
+    calls = ecs_calls()
+    # When one push arrives
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then three revisions were registered and twelve services updated
+    assert calls["RegisterTaskDefinition"] == 3
+    assert calls["DescribeTaskDefinition"] == 3
+    assert calls["UpdateService"] == 12
+    assert calls["DescribeServices"] == 2
+    for cluster, names in services.items():
+        for svc in ecs.describe_services(cluster=cluster, services=names)["services"]:
+            assert svc["taskDefinition"].rsplit(":", 1)[-1] == "2"
+
+
+def test_describe_services_is_batched_ten_at_a_time(deployer_env, stack, ecs, ecs_calls):
+    # Given 23 services in one cluster on one task definition
+    ecs.create_cluster(clusterName="prod")
+    td = register(ecs, "web", [web_container("2.0.0")])
+    names = [f"s{i}" for i in range(23)]
+    for name in names:
+        ecs.create_service(cluster="prod", serviceName=name, taskDefinition=td, desiredCount=1)
+    handler = deployer_env([web_target(services=names)])
+    calls = ecs_calls()
+    # When one push arrives
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then DescribeServices ran three times and one revision served all 23
+    assert calls["DescribeServices"] == 3
+    assert calls["RegisterTaskDefinition"] == 1
+    assert calls["UpdateService"] == 23
+
+
+@pytest.mark.parametrize(("prereleases", "deployed"), [(False, False), (True, True)])
+def test_prerelease_only_when_the_policy_allows(deployer_env, web_service, ecs, prereleases, deployed):
+    # Given a ^2.0 policy with or without pre-releases
+    handler = deployer_env([web_target(tags={"kind": "semver", "pattern": "^2.0", "prereleases": prereleases})])
+    # When 2.2.0-rc.1 is pushed
+    handler(fifo(push_event("web", "2.2.0-rc.1", DIGEST_A)))
+    # Then it is deployed only when pre-releases are allowed
+    assert (revisions(ecs, "web") == 2) is deployed
+
+
+def test_held_digest_is_skipped(deployer_env, web_service, ecs, stack, topic_inbox, capsys):
+    # Given the digest was rolled back earlier and is held
+    handler = deployer_env([web_target()])
+    from dockhand import deps
+    from dockhand.state.deployments import HoldRecord, Holds
+
+    Holds(deps.table()).hold(HoldRecord(repository="web", digest=DIGEST_A, tag="2.1.0", reason="rolled back"))
+    # When it is pushed again
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then nothing changes, and the skip says why
+    assert revisions(ecs, "web") == 1
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="held") == 1
+    assert [n["attributes"]["kind"] for n in topic_inbox()] == ["deploy_skipped"]
+
+
+@pytest.mark.parametrize("where", ["global", "target"])
+def test_dry_run_changes_nothing(deployer_env, web_service, ecs, stack, where, topic_inbox, capsys):
+    # Given dry-run on globally or on the target
+    if where == "global":
+        handler = deployer_env([web_target()], dry_run=True)
+    else:
+        handler = deployer_env([web_target(dry_run=True)])
+    # When a push arrives
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then no revision, no update, no ledger row; the plan was reported with its diff
+    assert revisions(ecs, "web") == 1
+    assert ecs.describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"] == web_service
+    table = boto3.resource("dynamodb", region_name=REGION).Table(stack.table_name)
+    assert table.scan()["Items"] == []
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="dry_run") == 1
+    (plan,) = topic_inbox()
+    assert plan["attributes"]["kind"] == "deploy_skipped"
+    assert (
+        f"~ containerDefinitions[web].image: {REGISTRY}/web:2.0.0 → {REGISTRY}/web@{DIGEST_A}"
+        in plan["body"]["content"]["description"]
+    )
+
+
+def test_malformed_message_is_parked_and_the_batch_goes_on(deployer_env, web_service, ecs, stack, capsys):
+    # Given a batch with a malformed body and a good push
+    handler = deployer_env([web_target()])
+    event = sqs_event("{not json", push_event("web", "2.1.0", DIGEST_A))
+    # When the deployer runs
+    result = handler(event)
+    # Then no record failed, the good one deployed, the bad one waits in the DLQ with its reason
+    assert result == {"batchItemFailures": []}
+    assert revisions(ecs, "web") == 2
+    sqs = boto3.client("sqs", region_name=REGION)
+    msgs = sqs.receive_message(QueueUrl=stack.queue_url("DeployDLQ"), MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in msgs] == ["{not json"]
+    assert msgs[0]["MessageAttributes"]["dockhand-error"]["StringValue"].startswith("malformed")
+    assert metric_total(capsys.readouterr().out, "BadInput", reason="malformed") == 1
+
+
+def test_untagged_child_manifest_is_a_quiet_no_op(deployer_env, web_service, ecs, stack, capsys):
+    # Given an OCI child-manifest push (untagged) for a configured repository
+    handler = deployer_env([web_target()])
+    event = load_event("ecr-image-push-oci-untagged-child")
+    event["detail"]["repository-name"] = "web"
+    # When it arrives
+    result = handler(fifo(event))
+    # Then nothing happens, nothing is parked, and it is counted
+    assert result == {"batchItemFailures": []}
+    assert revisions(ecs, "web") == 1
+    sqs = boto3.client("sqs", region_name=REGION)
+    assert "Messages" not in sqs.receive_message(QueueUrl=stack.queue_url("DeployDLQ"))
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="untagged") == 1
+
+
+def test_throttled_update_fails_only_its_record(deployer_env, stack, ecs):
+    # Given two repositories deployed to two services
+    ecs.create_cluster(clusterName="prod")
+    for repo in ("web", "api"):
+        td = register(ecs, repo, [{"name": repo, "image": f"{REGISTRY}/{repo}:2.0.0"}])
+        ecs.create_service(cluster="prod", serviceName=repo, taskDefinition=td, desiredCount=1)
+    handler = deployer_env([web_target(), web_target(name="api", repository="api", services=["api"])])
+    from dockhand import deps
+
+    deps.client("ecs").meta.events.register("before-call.ecs.UpdateService", throttle("UpdateService"))
+    # When a batch carries a push for each and the first UpdateService is throttled
+    event = sqs_event(
+        push_event("web", "2.1.0", DIGEST_A, event_id="w"), push_event("api", "2.1.0", DIGEST_B, event_id="a")
+    )
+    for record, group in zip(event["Records"], ("web", "api"), strict=True):
+        record["attributes"]["MessageGroupId"] = group
+    result = handler(event)
+    # Then only the throttled record failed; the other service was deployed
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    assert images_of(service_td(ecs, "prod", "api"))["api"] == f"{REGISTRY}/api@{DIGEST_B}"
+
+
+def test_retry_after_a_crash_between_register_and_update_reuses_the_revision(deployer_env, web_service, ecs, ecs_calls):
+    # Given the first UpdateService of a push fails after its revision was registered
+    handler = deployer_env([web_target()])
+    calls = ecs_calls()
+    from dockhand import deps
+
+    deps.client("ecs").meta.events.register("before-call.ecs.UpdateService", throttle("UpdateService"))
+    first = handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    assert first == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    # When SQS delivers the message again
+    second = handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then the registered revision was reused: one registration in all, and the service runs it
+    assert second == {"batchItemFailures": []}
+    assert calls["RegisterTaskDefinition"] == 1
+    assert revisions(ecs, "web") == 2
+    assert service_td(ecs, "prod", "web")["revision"] == 2
+
+
+def test_missing_service_is_reported_not_retried(deployer_env, web_service, ecs, topic_inbox, capsys):
+    # Given a target naming a service that does not exist next to one that does
+    handler = deployer_env([web_target(services=["web", "ghost"])])
+    # When a push arrives
+    result = handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then the existing service deployed, the missing one was reported once, nothing retries
+    assert result == {"batchItemFailures": []}
+    assert revisions(ecs, "web") == 2
+    assert metric_total(capsys.readouterr().out, "DeployFailed", reason="missing_service") == 1
+    assert sorted(n["attributes"]["kind"] for n in topic_inbox()) == ["deploy_failed", "deploy_started"]
+
+
+def test_task_definition_without_the_repository_is_reported(deployer_env, stack, ecs, capsys):
+    # Given a service whose task definition runs another repository
+    ecs.create_cluster(clusterName="prod")
+    td = register(ecs, "web", [{"name": "app", "image": f"{REGISTRY}/other:2.0.0"}])
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+    handler = deployer_env([web_target()])
+    # When a push of `web` arrives
+    result = handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then nothing is registered, the failure is counted, the record is not retried
+    assert result == {"batchItemFailures": []}
+    assert revisions(ecs, "web") == 1
+    assert metric_total(capsys.readouterr().out, "DeployFailed", reason="no_matching_container") == 1
+
+
+def test_circuit_breaker_is_turned_on_and_the_rest_kept(deployer_env, web_service, ecs):
+    # Given a service with its own deployment configuration and a target asking for the circuit breaker
+    ecs.update_service(
+        cluster="prod", service="web", deploymentConfiguration={"maximumPercent": 150, "minimumHealthyPercent": 75}
+    )
+    handler = deployer_env([web_target(circuit_breaker={"enable": True, "rollback": True})])
+    # When a push arrives
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then the breaker is on with rollback and the percentages are unchanged
+    config = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deploymentConfiguration"]
+    assert config == {
+        "maximumPercent": 150,
+        "minimumHealthyPercent": 75,
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    }
+
+
+def test_fault_injection_flag_is_carried(deployer_env, web_service, ecs):
+    # Given a task definition with enableFaultInjection (moto drops the field on register, so the describe
+    # response is given the field here, as AWS returns it, and the copy is read from the register request)
+    handler = deployer_env([web_target()])
+    from dockhand import deps
+
+    sent: list[dict[str, Any]] = []
+    client = deps.client("ecs")
+
+    def add_field(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "DescribeTaskDefinition":
+            parsed["taskDefinition"]["enableFaultInjection"] = True
+
+    client.meta.events.register("after-call.ecs.DescribeTaskDefinition", add_field)
+    client.meta.events.register(
+        "provide-client-params.ecs.RegisterTaskDefinition", lambda params, **_: sent.append(dict(params))
+    )
+    # When a push arrives
+    handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then the registered copy asked for fault injection too
+    assert sent[0]["enableFaultInjection"] is True
