@@ -194,12 +194,19 @@ class Job(_Model):
     retries: JobRetries = Field(default_factory=JobRetries)
     notify_on: list[Literal["failure", "success", "skipped"]] = Field(default_factory=lambda: ["failure"])
     suspend: bool = False
+    history_days: int = Field(30, ge=1, le=3650, description="How long run history is kept")
 
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
         if not _SCHEDULE.match(value):
             raise ValueError("expected cron(min hour day month weekday year), rate(N unit) or at(yyyy-mm-ddThh:mm:ss)")
+        if value.startswith("cron("):
+            fields = value[5:-1].split()
+            if len(fields) != 6:
+                raise ValueError(f"cron() needs 6 fields (min hour day month weekday year), got {len(fields)}")
+            if (fields[2] == "?") == (fields[4] == "?"):
+                raise ValueError("cron(): exactly one of day-of-month and day-of-week must be '?'")
         return value
 
     @field_validator("timezone")

@@ -1,0 +1,59 @@
+"""Batch: the batch queue (schedule payloads and STOPPED events of job tasks) → launch, deadline, completion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dockhand import deps
+from dockhand.aws.ecs import Ecs
+from dockhand.batch.service import BatchContext, handle_message
+from dockhand.handling import dlq_parker, guarded, record_json
+from dockhand.observability import logger, metrics
+from dockhand.settings import settings
+from dockhand.state.runs import Runs
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def queue_arn_from_url(url: str | None) -> str | None:
+    """https://sqs.<region>.amazonaws.com/<account>/<name> → arn:aws:sqs:<region>:<account>:<name>."""
+    if not url:
+        return None
+    parts = url.rstrip("/").split("/")
+    host = parts[2].split(".")
+    region = host[1] if len(host) > 2 and host[0] == "sqs" else settings().region
+    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    return f"arn:{partition}:sqs:{region}:{parts[-2]}:{parts[-1]}"
+
+
+def batch_context() -> BatchContext:
+    s = settings()
+    cfg = deps.config()
+    history_days = max((j.history_days for j in cfg.jobs), default=30)
+    return BatchContext(
+        config=cfg,
+        ecs=Ecs(deps.client("ecs")),
+        runs=Runs(deps.table(), history_days=history_days),
+        scheduler=deps.client("scheduler"),
+        notifier=deps.notifier(),
+        group=s.schedule_group,
+        queue_arn=s.batch_queue_arn or "",
+        role_arn=s.scheduler_role_arn or "",
+        dlq_arn=queue_arn_from_url(s.dlq_url),
+        region=s.region,
+    )
+
+
+def handle_record(record: SQSRecord) -> str:
+    return handle_message(record_json(record.body), batch_context())
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    handler = guarded(handle_record, what="batch message", park=dlq_parker(deps.client("sqs"), settings().dlq_url))
+    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

@@ -1,0 +1,72 @@
+"""Schedule sync: the `Custom::DockhandSchedules` resource. On every deploy that changes dockhand.yaml (the config
+layer gets a new version, so CloudFormation sends Update) the job schedules are made to match the file.
+
+Create/Update → sync_schedules (an invalid job fails the deploy with the field named, before any schedule
+changes); Delete → every job schedule of the group is removed. The answer goes to CloudFormation's ResponseURL.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dockhand import deps
+from dockhand.batch.schedules import SyncReport, delete_schedule, list_job_schedules, sync_schedules
+from dockhand.observability import logger, metrics
+
+
+def apply(event: dict[str, Any]) -> SyncReport:
+    props = event.get("ResourceProperties", {})
+    group = str(props["ScheduleGroup"])
+    scheduler = deps.client("scheduler")
+    if event["RequestType"] == "Delete":
+        report = SyncReport()
+        for name in list_job_schedules(scheduler, group):
+            delete_schedule(scheduler, group, name)
+            report.deleted.append(name)
+        return report
+    return sync_schedules(
+        deps.config(),
+        scheduler,
+        group=group,
+        target_arn=str(props["TargetArn"]),
+        role_arn=str(props["RoleArn"]),
+        dlq_arn=props.get("DeadLetterArn") or None,
+    )
+
+
+def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, Any]) -> None:
+    body = {
+        "Status": status,
+        "Reason": reason[:3000],
+        "PhysicalResourceId": event.get("PhysicalResourceId")
+        or f"{event.get('ResourceProperties', {}).get('ScheduleGroup', 'dockhand')}-job-schedules",
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "Data": data,
+    }
+    payload = json.dumps(body).encode()
+    request = urllib.request.Request(
+        event["ResponseURL"], data=payload, method="PUT",
+        headers={"Content-Type": "", "Content-Length": str(len(payload))},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # the URL CloudFormation gave
+        response.read()
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics()
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        report = apply(event)
+    except Exception as exc:  # CloudFormation must always get an answer, or the stack hangs for an hour
+        logger.exception("schedule sync failed", extra={"request_type": event.get("RequestType")})
+        respond(event, "FAILED", str(exc) or type(exc).__name__, {})
+        return {"Status": "FAILED"}
+    data = {k: ",".join(v)[:1000] for k, v in report.as_dict().items()}
+    respond(event, "SUCCESS", "job schedules match dockhand.yaml", data)
+    return {"Status": "SUCCESS", **report.as_dict()}

@@ -1,0 +1,322 @@
+"""The batch flows: launch a run (concurrency policy, exactly-once RunTask, launch retries), stop it at its
+deadline, and decide it from its task's STOPPED event (success, durable retry, or failure).
+
+Every collaborator comes in through `BatchContext`; nothing here builds a client or reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dockhand.aws.ecs import Ecs
+from dockhand.batch import launch as launching
+from dockhand.batch import retries, schedules, spec
+from dockhand.config import DockhandConfig, Job, JobRetries
+from dockhand.errors import BadInputError, RetryableError
+from dockhand.events import SchedulePayload, TaskStateChange
+from dockhand.notify.model import Link, Notification
+from dockhand.observability import count, logger
+from dockhand.state.runs import RunRecord, Runs
+
+
+@dataclass
+class BatchContext:
+    config: DockhandConfig
+    ecs: Ecs
+    runs: Runs
+    scheduler: Any
+    notifier: Any
+    group: str
+    queue_arn: str
+    role_arn: str
+    dlq_arn: str | None = None
+    region: str = "us-east-1"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+# ------------------------------------------------------------------------------------------------ dispatch
+
+
+def handle_message(body: dict[str, Any], ctx: BatchContext) -> str:
+    """One batch-queue message: a schedule payload, or the STOPPED event of a job's task."""
+    if body.get("detail-type") == "ECS Task State Change":
+        return handle_stopped(TaskStateChange.model_validate(body), ctx)
+    if body.get("dockhand") == "job":
+        payload = SchedulePayload.model_validate(body)
+        if payload.action == "deadline":
+            return handle_deadline(payload, ctx)
+        return handle_launch(payload, ctx)
+    raise BadInputError("neither a Dockhand schedule payload nor an ECS Task State Change", reason="unknown_message")
+
+
+def _job(ctx: BatchContext, name: str) -> Job:
+    job = ctx.config.job(name)
+    if job is None:
+        raise BadInputError(f"job {name!r} is not declared in dockhand.yaml", reason="unknown_job", job=name)
+    return job
+
+
+def _parse_time(value: str | None, ctx: BatchContext) -> datetime | None:
+    if not value or value.startswith("<aws."):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInputError(f"scheduled_time {value!r} is not an ISO time", reason="malformed") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -------------------------------------------------------------------------------------------------- launch
+
+
+def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
+    job = _job(ctx, payload.job)
+    scheduled = _parse_time(payload.scheduled_time, ctx)
+    if payload.run_id:
+        run_id = payload.run_id
+    elif scheduled is not None:
+        run_id = spec.run_id_for(job.name, scheduled)
+    else:
+        raise BadInputError("a launch needs a scheduled_time or a run_id", reason="malformed", job=job.name)
+    attempt = payload.attempt
+    trigger = "run_now" if payload.action == "run_now" else "schedule"
+    if attempt == 1:
+        run = ctx.runs.open_run(
+            RunRecord(
+                job=job.name,
+                run_id=run_id,
+                trigger=trigger,
+                scheduled_time=(scheduled or ctx.clock()).isoformat(timespec="seconds"),
+            )
+        )
+        if run.status != "pending" or run.attempt != 1:
+            return _duplicate(job, run_id, attempt, run.status)
+        verdict = _apply_concurrency(job, run, ctx)
+        if verdict is not None:
+            return verdict
+    elif ctx.runs.begin_attempt(job.name, run_id, attempt) is None:
+        return _duplicate(job, run_id, attempt, "not awaiting this attempt")
+    return _run_task(job, run_id, attempt, ctx)
+
+
+def _duplicate(job: Job, run_id: str, attempt: int, state: str) -> str:
+    logger.info("duplicate launch ignored", extra={"job": job.name, "run_id": run_id, "attempt": attempt,
+                                                   "state": state})
+    count("JobDuplicateLaunch")
+    return "duplicate"
+
+
+def _still_running(run: RunRecord, ctx: BatchContext) -> bool:
+    """A run record says running; confirm with DescribeTasks (a stopped or vanished task no longer counts)."""
+    if not run.task_arn or not run.cluster:
+        return run.status == "pending"  # another delivery is launching it right now
+    try:
+        tasks = ctx.ecs.describe_tasks(run.cluster, [run.task_arn])
+    except RetryableError:
+        raise
+    except Exception as exc:  # the record is the truth when ECS cannot say
+        logger.warning("DescribeTasks failed; trusting the run record", extra={"error": str(exc)[:200]})
+        return True
+    return any(t.get("lastStatus") != "STOPPED" for t in tasks)
+
+
+def _apply_concurrency(job: Job, run: RunRecord, ctx: BatchContext) -> str | None:
+    if job.concurrency == "Allow":
+        return None
+    others = [r for r in ctx.runs.active(job.name) if r.run_id != run.run_id and _still_running(r, ctx)]
+    if not others:
+        return None
+    if job.concurrency == "Forbid":
+        names = ", ".join(r.run_id for r in others)
+        reason = f"skipped: concurrency Forbid and run {names} is still running"
+        ctx.runs.transition(job.name, run.run_id, 1, "skipped", reason=reason, from_statuses=("pending",))
+        count("JobSkipped", job=job.name)
+        logger.info("run skipped", extra={"job": job.name, "run_id": run.run_id, "running": names})
+        if "skipped" in job.notify_on:
+            _notify(ctx, job, "job_skipped", "warning", f"Job {job.name}: run skipped", reason, run.run_id, 1)
+        return "skipped"
+    for other in others:  # Replace
+        reason = f"Dockhand: replaced by run {run.run_id} (concurrency Replace)"
+        if other.task_arn and other.cluster:
+            ctx.ecs.stop_task(other.cluster, other.task_arn, reason)
+        ctx.runs.transition(job.name, other.run_id, other.attempt, "replaced", reason=reason)
+        count("JobReplaced", job=job.name)
+        logger.info("run replaced", extra={"job": job.name, "run_id": other.run_id, "by": run.run_id})
+    return None
+
+
+def _run_task(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> str:
+    request = spec.run_task_request(job, run_id, attempt)
+    token = request["clientToken"]
+    if ctx.runs.claim(token, job.name, run_id, attempt) == "duplicate":
+        return _duplicate(job, run_id, attempt, "claimed")
+    try:
+        result = launching.from_response(*ctx.ecs.run_task(**request))
+    except Exception as exc:
+        result = launching.from_exception(exc)
+    if not result.ok:
+        return _launch_failed(job, run_id, attempt, result, ctx)
+    task = result.task or {}
+    task_arn = str(task.get("taskArn"))
+    ctx.runs.started(job.name, run_id, attempt, task_arn, job.cluster)
+    ctx.runs.claim_done(token, task_arn)
+    count("JobLaunched", job=job.name)
+    logger.info("job launched", extra={"job": job.name, "run_id": run_id, "attempt": attempt, "task_arn": task_arn})
+    if job.max_runtime_minutes:
+        schedules.schedule_once(
+            ctx.scheduler,
+            group=ctx.group,
+            name=spec.one_time_name("deadline", run_id, job.name, attempt),
+            when=ctx.clock() + timedelta(minutes=job.max_runtime_minutes),
+            payload=SchedulePayload(action="deadline", job=job.name, run_id=run_id, attempt=attempt),
+            target_arn=ctx.queue_arn,
+            role_arn=ctx.role_arn,
+            dlq_arn=ctx.dlq_arn,
+        )
+    return "launched"
+
+
+def _launch_failed(job: Job, run_id: str, attempt: int, result: launching.LaunchResult, ctx: BatchContext) -> str:
+    count("JobLaunchFailed", job=job.name)
+    logger.warning("job launch failed", extra={"job": job.name, "run_id": run_id, "attempt": attempt,
+                                               "reason": result.reason, "retryable": result.retryable})
+    if result.retryable and retries.can_retry(job.retries, attempt):
+        _schedule_retry(job, run_id, attempt, ctx)
+        ctx.runs.transition(job.name, run_id, attempt, "retrying", reason=f"launch failed: {result.reason}",
+                            from_statuses=("pending",))
+        return "retry_scheduled"
+    why = f"launch failed: {result.reason} (attempt {attempt} of {job.retries.attempts})"
+    ctx.runs.transition(job.name, run_id, attempt, "failed", reason=why, from_statuses=("pending",))
+    count("JobFailed", job=job.name)
+    if "failure" in job.notify_on:
+        _notify(ctx, job, "job_failed", "error", f"Job {job.name} could not start", why, run_id, attempt)
+    return "launch_failed"
+
+
+def _schedule_retry(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> None:
+    delay = retries.backoff_seconds(job.retries, attempt)
+    run = ctx.runs.get(job.name, run_id)
+    schedules.schedule_once(
+        ctx.scheduler,
+        group=ctx.group,
+        name=spec.one_time_name("retry", run_id, job.name, attempt + 1),
+        when=ctx.clock() + timedelta(seconds=delay),
+        payload=SchedulePayload(
+            action="run_now" if run is not None and run.trigger == "run_now" else "launch",
+            job=job.name,
+            run_id=run_id,
+            attempt=attempt + 1,
+            scheduled_time=run.scheduled_time if run is not None else None,
+        ),
+        target_arn=ctx.queue_arn,
+        role_arn=ctx.role_arn,
+        dlq_arn=ctx.dlq_arn,
+    )
+    count("JobRetryScheduled", job=job.name)
+    logger.info("retry scheduled", extra={"job": job.name, "run_id": run_id, "attempt": attempt + 1,
+                                          "delay_seconds": delay})
+
+
+# ------------------------------------------------------------------------------------------------ deadline
+
+
+def handle_deadline(payload: SchedulePayload, ctx: BatchContext) -> str:
+    if not payload.run_id:
+        raise BadInputError("a deadline needs a run_id", reason="malformed", job=payload.job)
+    job = _job(ctx, payload.job)
+    run = ctx.runs.get(job.name, payload.run_id)
+    if run is None or run.status != "running" or run.attempt != payload.attempt or not run.task_arn:
+        return "finished_in_time"
+    reason = f"Dockhand: maximum runtime of {job.max_runtime_minutes} minutes reached"
+    ctx.ecs.stop_task(run.cluster or job.cluster, run.task_arn, reason)
+    if ctx.runs.transition(job.name, run.run_id, run.attempt, "timed_out", reason=reason,
+                           from_statuses=("running",)) is None:
+        return "finished_in_time"
+    count("JobTimedOut", job=job.name)
+    logger.warning("job timed out", extra={"job": job.name, "run_id": run.run_id, "task_arn": run.task_arn})
+    if "failure" in job.notify_on:
+        _notify(ctx, job, "job_timed_out", "error", f"Job {job.name} timed out", reason, run.run_id, run.attempt,
+                task_arn=run.task_arn)
+    return "timed_out"
+
+
+# ---------------------------------------------------------------------------------------------- completion
+
+
+def handle_stopped(event: TaskStateChange, ctx: BatchContext) -> str:
+    detail = event.detail
+    if detail.last_status != "STOPPED":
+        return "not_stopped"
+    found = ctx.runs.by_task(detail.task_arn)
+    if found is None:
+        logger.info("stopped task is not a known job run", extra={"task_arn": detail.task_arn})
+        count("JobUnknownTask")
+        return "unknown_task"
+    job_name, run_id, attempt = found
+    job = ctx.config.job(job_name)
+    job_retries = job.retries if job else JobRetries()
+    run = ctx.runs.get(job_name, run_id)
+    stopped_at = detail.stopped_at.isoformat(timespec="seconds") if detail.stopped_at else None
+    exit_code, reasons = launching.exit_of(detail)
+    if run is None or run.status != "running" or run.attempt != attempt:
+        if run is not None and run.status in ("timed_out", "replaced"):
+            ctx.runs.note_stop(job_name, run_id, detail.task_arn, exit_code, stopped_at)
+        return "already_decided"
+    decision = retries.evaluate_exit(job_retries, attempt, exit_code, reasons)
+    why = f"{decision.why} — {launching.describe_stop(detail)}"
+    if job is not None and job.max_runtime_minutes:
+        schedules.delete_schedule(ctx.scheduler, ctx.group, spec.one_time_name("deadline", run_id, job_name, attempt))
+    if decision.verdict == "retry" and job is not None:
+        _schedule_retry(job, run_id, attempt, ctx)
+    status = {"succeeded": "succeeded", "retry": "retrying", "failed": "failed"}[decision.verdict]
+    done = ctx.runs.transition(job_name, run_id, attempt, status, reason=why, exit_code=exit_code,
+                               stopped_at=stopped_at, from_statuses=("running",))
+    if done is None:
+        return "already_decided"
+    logger.info("job attempt finished", extra={"job": job_name, "run_id": run_id, "attempt": attempt,
+                                                "verdict": decision.verdict, "exit_code": exit_code})
+    if decision.verdict == "succeeded":
+        count("JobSucceeded", job=job_name)
+        if job is not None and "success" in job.notify_on:
+            _notify(ctx, job, "job_succeeded", "info", f"Job {job_name} succeeded", why, run_id, attempt,
+                    task_arn=detail.task_arn, exit_code=exit_code)
+    elif decision.verdict == "failed":
+        count("JobFailed", job=job_name)
+        if job is not None and "failure" in job.notify_on:
+            _notify(ctx, job, "job_failed", "error", f"Job {job_name} failed", why, run_id, attempt,
+                    task_arn=detail.task_arn, exit_code=exit_code)
+    return {"succeeded": "succeeded", "retry": "retry_scheduled", "failed": "failed"}[decision.verdict]
+
+
+# ------------------------------------------------------------------------------------------------- notify
+
+
+def _notify(
+    ctx: BatchContext,
+    job: Job,
+    kind: Any,
+    severity: Any,
+    title: str,
+    text: str,
+    run_id: str,
+    attempt: int,
+    *,
+    task_arn: str | None = None,
+    exit_code: int | None = None,
+) -> None:
+    fields = {"run": run_id, "attempt": f"{attempt} of {job.retries.attempts}", "cluster": job.cluster}
+    if exit_code is not None:
+        fields["exit code"] = str(exit_code)
+    links = []
+    if task_arn:
+        fields["task"] = task_arn.rsplit("/", 1)[-1]
+        links.append(Link(label="Task", url=f"https://{ctx.region}.console.aws.amazon.com/ecs/v2/clusters/"
+                                             f"{job.cluster}/tasks/{task_arn.rsplit('/', 1)[-1]}"))
+    note = Notification(kind=kind, severity=severity, title=title, text=text, fields=fields, links=links,
+                        cluster=job.cluster, job=job.name, thread_key=f"job:{job.name}:{run_id}")
+    result = ctx.notifier.notify(note)
+    if result.failed:  # the run's state is already recorded; the notifier counted the failure
+        logger.error("job notification not delivered", extra={"job": job.name, "kind": kind})

@@ -1,0 +1,202 @@
+"""Job runs: the history of every scheduled, retried or manual run, and the claims that make launches exactly-once.
+
+| record     | pk                 | sk          | what                                                   |
+|------------|--------------------|-------------|--------------------------------------------------------|
+| run        | JOB#<job>          | RUN#<run>   | one run: status, current attempt, task, times, attempts |
+| task index | JOBTASK#<task arn> | META        | which run an ECS task belongs to (for its STOPPED event) |
+| claim      | JOBCLAIM#<token>   | META        | one RunTask clientToken claimed, before RunTask is called |
+
+A run's status moves pending → running → succeeded | failed | timed_out | replaced, with `retrying`
+between attempts; `skipped` (Forbid) and `failed` (launch budget spent) can also be first and last.
+Every transition out of `running` is conditional on the attempt, so a duplicate or late event changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dockhand.state.table import Table, ttl_after
+
+RunStatus = Literal["pending", "running", "retrying", "succeeded", "failed", "timed_out", "replaced", "skipped"]
+FINAL: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "replaced", "skipped"})
+ACTIVE: frozenset[str] = frozenset({"pending", "running"})
+CLAIM_STALE_AFTER = timedelta(minutes=5)  # a claim without a task after this long was a launch that died midway
+_CLAIM_TTL = 2 * 86400
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    job: str
+    run_id: str
+    status: RunStatus = "pending"
+    trigger: Literal["schedule", "run_now"] = "schedule"
+    attempt: int = 1
+    scheduled_time: str | None = None
+    created_at: str = ""
+    cluster: str | None = None
+    task_arn: str | None = None
+    started_at: str | None = None
+    stopped_at: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    attempts: list[dict[str, Any]] = Field(default_factory=list)
+
+    @property
+    def outcome(self) -> str:
+        return self.status if self.status in FINAL else "-"
+
+
+class Runs:
+    def __init__(self, table: Table, history_days: int = 30) -> None:
+        self._t = table
+        self._history_seconds = history_days * 86400
+
+    # ------------------------------------------------------------------------------------------- claims
+    def claim(self, token: str, job: str, run_id: str, attempt: int) -> Literal["new", "duplicate", "stale"]:
+        """Claim a clientToken. `stale`: claimed long ago and no task recorded, so launching again is safe
+        (RunTask with the same clientToken returns the same task on AWS)."""
+        item = {
+            "pk": f"JOBCLAIM#{token}",
+            "sk": "META",
+            "job": job,
+            "run_id": run_id,
+            "attempt": attempt,
+            "claimed_at": now_iso(),
+            "expires_at": ttl_after(_CLAIM_TTL),
+        }
+        if self._t.put(item, condition="attribute_not_exists(pk)"):
+            return "new"
+        existing = self._t.get(f"JOBCLAIM#{token}", "META") or {}
+        if existing.get("task_arn"):
+            return "duplicate"
+        claimed = datetime.fromisoformat(str(existing.get("claimed_at") or now_iso()))
+        return "stale" if datetime.now(UTC) - claimed > CLAIM_STALE_AFTER else "duplicate"
+
+    def claim_done(self, token: str, task_arn: str) -> None:
+        self._t.update(f"JOBCLAIM#{token}", "META", "SET task_arn = :t", values={":t": task_arn})
+
+    # --------------------------------------------------------------------------------------------- runs
+    def get(self, job: str, run_id: str) -> RunRecord | None:
+        item = self._t.get(f"JOB#{job}", f"RUN#{run_id}")
+        return RunRecord.model_validate(item) if item else None
+
+    def open_run(self, rec: RunRecord) -> RunRecord:
+        """Create the run if it is new; return what is stored (a redelivery finds the first one)."""
+        item = {
+            "pk": f"JOB#{rec.job}",
+            "sk": f"RUN#{rec.run_id}",
+            **rec.model_dump(exclude_none=True),
+            "created_at": rec.created_at or now_iso(),
+            "expires_at": ttl_after(self._history_seconds),
+        }
+        if not self._t.put(item, condition="attribute_not_exists(pk)"):
+            return self.get(rec.job, rec.run_id) or rec
+        return RunRecord.model_validate(item)
+
+    def active(self, job: str, scan: int = 50) -> list[RunRecord]:
+        """Runs of the job that hold or may hold a task (newest first, among the last `scan` runs)."""
+        items = self._t.query(f"JOB#{job}", "RUN#", newest_first=True, limit=scan)
+        return [r for r in (RunRecord.model_validate(i) for i in items) if r.status in ACTIVE]
+
+    def history(self, job: str, limit: int = 20) -> list[RunRecord]:
+        items = self._t.query(f"JOB#{job}", "RUN#", newest_first=True, limit=limit)
+        return [RunRecord.model_validate(i) for i in items]
+
+    def begin_attempt(self, job: str, run_id: str, attempt: int) -> RunRecord | None:
+        """Move a run to `attempt` (pending); None if it is final or already past that attempt."""
+        item = self._t.update(
+            f"JOB#{job}",
+            f"RUN#{run_id}",
+            "SET #s = :pending, attempt = :a REMOVE task_arn, started_at, stopped_at, exit_code",
+            values={":pending": "pending", ":a": attempt, ":retrying": "retrying"},
+            names={"#s": "status"},
+            condition="attribute_exists(pk) AND (attempt < :a OR (attempt = :a AND #s IN (:pending, :retrying)))",
+        )
+        return RunRecord.model_validate(item) if item else None
+
+    def started(self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str) -> None:
+        self._t.update(
+            f"JOB#{job}",
+            f"RUN#{run_id}",
+            "SET #s = :running, task_arn = :t, #c = :c, started_at = :now",
+            values={":running": "running", ":t": task_arn, ":c": cluster, ":now": now_iso(), ":a": attempt},
+            names={"#s": "status", "#c": "cluster"},
+            condition="attempt = :a",
+        )
+        self._t.put(
+            {
+                "pk": f"JOBTASK#{task_arn}",
+                "sk": "META",
+                "job": job,
+                "run_id": run_id,
+                "attempt": attempt,
+                "expires_at": ttl_after(self._history_seconds),
+            }
+        )
+
+    def by_task(self, task_arn: str) -> tuple[str, str, int] | None:
+        item = self._t.get(f"JOBTASK#{task_arn}", "META")
+        if not item:
+            return None
+        return str(item["job"]), str(item["run_id"]), int(item["attempt"])
+
+    def transition(
+        self,
+        job: str,
+        run_id: str,
+        attempt: int,
+        status: RunStatus,
+        *,
+        reason: str | None = None,
+        exit_code: int | None = None,
+        stopped_at: str | None = None,
+        from_statuses: tuple[str, ...] = ("pending", "running"),
+    ) -> RunRecord | None:
+        """Move the run's current attempt to `status` and append it to the attempts list, once.
+
+        None when the run is not at that attempt or not in one of `from_statuses` (a duplicate event)."""
+        entry: dict[str, Any] = {"attempt": attempt, "status": status, "at": now_iso()}
+        if reason:
+            entry["reason"] = reason[:500]
+        if exit_code is not None:
+            entry["exit_code"] = exit_code
+        sets = ["#s = :s", "reason = :r", "attempts = list_append(if_not_exists(attempts, :empty), :entry)"]
+        values: dict[str, Any] = {":s": status, ":r": (reason or "")[:500], ":a": attempt, ":empty": [],
+                                  ":entry": [entry]}
+        if exit_code is not None:
+            sets.append("exit_code = :x")
+            values[":x"] = exit_code
+        if stopped_at or status in FINAL:
+            sets.append("stopped_at = if_not_exists(stopped_at, :stop)")
+            values[":stop"] = stopped_at or now_iso()
+        names = {"#s": "status"}
+        placeholders = []
+        for i, s in enumerate(from_statuses):
+            values[f":from{i}"] = s
+            placeholders.append(f":from{i}")
+        item = self._t.update(
+            f"JOB#{job}",
+            f"RUN#{run_id}",
+            "SET " + ", ".join(sets),
+            values=values,
+            names=names,
+            condition=f"attempt = :a AND #s IN ({', '.join(placeholders)})",
+        )
+        return RunRecord.model_validate(item) if item else None
+
+    def note_stop(self, job: str, run_id: str, task_arn: str, exit_code: int | None, stopped_at: str | None) -> None:
+        """Record the stop details of a task whose run already ended (timed out, replaced)."""
+        values: dict[str, Any] = {":t": task_arn, ":stop": stopped_at or now_iso()}
+        expression = "SET stopped_at = :stop"
+        if exit_code is not None:
+            expression += ", exit_code = :x"
+            values[":x"] = exit_code
+        self._t.update(f"JOB#{job}", f"RUN#{run_id}", expression, values=values, condition="task_arn = :t")
