@@ -441,6 +441,28 @@ def test_untagged_child_manifest_is_a_quiet_no_op(deployer_env, web_service, ecs
     assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="untagged") == 1
 
 
+def test_failed_push_is_a_quiet_no_op(deployer_env, web_service, ecs, capsys):
+    # Given a push event whose result is not SUCCESS
+    handler = deployer_env([web_target()])
+    event = load_event("ecr-image-push-failure")
+    # When it arrives
+    result = handler(fifo(event))
+    # Then nothing changes and it is counted
+    assert result == {"batchItemFailures": []}
+    assert revisions(ecs, "web") == 1
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="push_failed") == 1
+
+
+def test_sample_push_event_deploys(deployer_env, web_service, ecs):
+    # Given the sample semver push event (the one `sam local invoke` uses)
+    handler = deployer_env([web_target()])
+    event = load_event("ecr-image-push-semver")
+    # When it arrives
+    handler(fifo(event))
+    # Then the service runs its digest
+    assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{event['detail']['image-digest']}"
+
+
 def test_throttled_update_fails_only_its_record(deployer_env, stack, ecs):
     # Given two repositories deployed to two services
     ecs.create_cluster(clusterName="prod")
