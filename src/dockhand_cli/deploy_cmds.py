@@ -157,4 +157,4 @@ def print_report(report: Any) -> None:
             shown.add(tuple(o.diff))
             console.print(f"[bold]{(o.previous_task_definition or '').rsplit('/', 1)[-1]}[/bold] → new revision:")
             for line in o.diff:
-                console.print(f"  {line}", highlight=False, markup=False)
+                console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
