@@ -529,6 +529,26 @@ def test_task_definition_without_the_repository_is_reported(deployer_env, stack,
     assert metric_total(capsys.readouterr().out, "DeployFailed", reason="no_matching_container") == 1
 
 
+def test_service_under_another_deployment_controller_is_reported(deployer_env, stack, ecs, capsys):
+    # Given a service deployed by CodeDeploy (blue/green)
+    ecs.create_cluster(clusterName="prod")
+    td = register(ecs, "web", [web_container("2.0.0")])
+    ecs.create_service(
+        cluster="prod",
+        serviceName="web",
+        taskDefinition=td,
+        desiredCount=1,
+        deploymentController={"type": "CODE_DEPLOY"},
+    )
+    handler = deployer_env([web_target()])
+    # When a push arrives
+    result = handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+    # Then nothing is registered and the failure says why, once
+    assert result == {"batchItemFailures": []}
+    assert revisions(ecs, "web") == 1
+    assert metric_total(capsys.readouterr().out, "DeployFailed", reason="unsupported_controller") == 1
+
+
 def test_circuit_breaker_is_turned_on_and_the_rest_kept(deployer_env, web_service, ecs):
     # Given a service with its own deployment configuration and a target asking for the circuit breaker
     ecs.update_service(

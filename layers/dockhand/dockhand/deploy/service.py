@@ -227,18 +227,30 @@ def _admit_cluster(
         by_ref[svc["serviceArn"]] = svc
     work: list[_Work] = []
     for target, name in entries:
-        svc = by_ref.get(name)
-        if svc is None or svc.get("status") != "ACTIVE":
+        found_svc = by_ref.get(name)
+        if found_svc is None or found_svc.get("status") != "ACTIVE":
             why = next((f.get("reason", "") for f in failures if str(f.get("arn", "")).endswith(f"/{name}")), "")
             _fail(
                 d,
                 report,
                 push,
                 Outcome(cluster, name, target.label, "failed", "missing_service"),
-                f"service {name} not found in cluster {cluster} ({why or (svc and svc.get('status')) or 'MISSING'})",
+                f"service {name} not found in cluster {cluster} "
+                f"({why or (found_svc and found_svc.get('status')) or 'MISSING'})",
             )
             continue
-        item = _admit(d, report, push, target, svc)
+        controller = (found_svc.get("deploymentController") or {}).get("type", "ECS")
+        if controller != "ECS":
+            # CODE_DEPLOY and EXTERNAL services take new task definitions through their own controller.
+            _fail(
+                d,
+                report,
+                push,
+                Outcome(cluster, name, target.label, "failed", "unsupported_controller", found_svc["serviceArn"]),
+                f"service {name} uses the {controller} deployment controller; Dockhand updates ECS-controlled services",
+            )
+            continue
+        item = _admit(d, report, push, target, found_svc)
         if item is not None:
             work.append(item)
     return work
