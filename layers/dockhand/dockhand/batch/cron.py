@@ -51,7 +51,7 @@ def fire_times(
             raise CronError(f"rate value must be at least 1, got {value}")
         period = value * _UNIT_SECONDS[unit]
         first = (int(start.timestamp()) // period + 1) * period
-        out = []
+        out: list[datetime] = []
         t = first
         while t <= end.timestamp() and len(out) < limit:
             out.append(datetime.fromtimestamp(t, UTC))

@@ -19,7 +19,9 @@ from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import SchedulePayload, TaskStateChange
 from dockhand.notify.model import Link, Notification
 from dockhand.observability import count, logger
-from dockhand.state.runs import RunRecord, Runs
+from dockhand.state.runs import RunRecord, Runs, RunStatus
+
+PENDING_STALE_AFTER = timedelta(minutes=15)  # a run still pending after this long lost its launch
 
 
 @dataclass
@@ -112,7 +114,9 @@ def _duplicate(job: Job, run_id: str, attempt: int, state: str) -> str:
 def _still_running(run: RunRecord, ctx: BatchContext) -> bool:
     """A run record says running; confirm with DescribeTasks (a stopped or vanished task no longer counts)."""
     if not run.task_arn or not run.cluster:
-        return run.status == "pending"  # another delivery is launching it right now
+        # Another delivery is launching it right now, unless that launch died long ago (then it holds nothing).
+        created = datetime.fromisoformat(run.created_at) if run.created_at else ctx.clock()
+        return run.status == "pending" and ctx.clock() - created < PENDING_STALE_AFTER
     try:
         tasks = ctx.ecs.describe_tasks(run.cluster, [run.task_arn])
     except RetryableError:
@@ -121,6 +125,17 @@ def _still_running(run: RunRecord, ctx: BatchContext) -> bool:
         logger.warning("DescribeTasks failed; trusting the run record", extra={"error": str(exc)[:200]})
         return True
     return any(t.get("lastStatus") != "STOPPED" for t in tasks)
+
+
+def _stop(ctx: BatchContext, cluster: str, task_arn: str, reason: str) -> None:
+    """StopTask; a task that is already gone is not an error (throttling still makes the message retry)."""
+    try:
+        ctx.ecs.stop_task(cluster, task_arn, reason)
+    except RetryableError:
+        raise
+    except Exception as exc:
+        logger.warning("StopTask failed; the task may already be gone", extra={"task_arn": task_arn,
+                                                                                "error": str(exc)[:200]})
 
 
 def _apply_concurrency(job: Job, run: RunRecord, ctx: BatchContext) -> str | None:
@@ -141,7 +156,7 @@ def _apply_concurrency(job: Job, run: RunRecord, ctx: BatchContext) -> str | Non
     for other in others:  # Replace
         reason = f"Dockhand: replaced by run {run.run_id} (concurrency Replace)"
         if other.task_arn and other.cluster:
-            ctx.ecs.stop_task(other.cluster, other.task_arn, reason)
+            _stop(ctx, other.cluster, other.task_arn, reason)
         ctx.runs.transition(job.name, other.run_id, other.attempt, "replaced", reason=reason)
         count("JobReplaced", job=job.name)
         logger.info("run replaced", extra={"job": job.name, "run_id": other.run_id, "by": run.run_id})
@@ -231,7 +246,7 @@ def handle_deadline(payload: SchedulePayload, ctx: BatchContext) -> str:
     if run is None or run.status != "running" or run.attempt != payload.attempt or not run.task_arn:
         return "finished_in_time"
     reason = f"Dockhand: maximum runtime of {job.max_runtime_minutes} minutes reached"
-    ctx.ecs.stop_task(run.cluster or job.cluster, run.task_arn, reason)
+    _stop(ctx, run.cluster or job.cluster, run.task_arn, reason)
     if ctx.runs.transition(job.name, run.run_id, run.attempt, "timed_out", reason=reason,
                            from_statuses=("running",)) is None:
         return "finished_in_time"
@@ -244,6 +259,8 @@ def handle_deadline(payload: SchedulePayload, ctx: BatchContext) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- completion
+
+_STATUS_OF: dict[str, RunStatus] = {"succeeded": "succeeded", "retry": "retrying", "failed": "failed"}
 
 
 def handle_stopped(event: TaskStateChange, ctx: BatchContext) -> str:
@@ -271,7 +288,7 @@ def handle_stopped(event: TaskStateChange, ctx: BatchContext) -> str:
         schedules.delete_schedule(ctx.scheduler, ctx.group, spec.one_time_name("deadline", run_id, job_name, attempt))
     if decision.verdict == "retry" and job is not None:
         _schedule_retry(job, run_id, attempt, ctx)
-    status = {"succeeded": "succeeded", "retry": "retrying", "failed": "failed"}[decision.verdict]
+    status = _STATUS_OF[decision.verdict]
     done = ctx.runs.transition(job_name, run_id, attempt, status, reason=why, exit_code=exit_code,
                                stopped_at=stopped_at, from_statuses=("running",))
     if done is None:
