@@ -285,6 +285,24 @@ def test_older_semver_never_replaces_a_newer_one(deployer_env, web_service, ecs,
     assert kinds == ["deploy_started", "deploy_skipped"]
 
 
+def test_without_a_ledger_row_the_running_revision_tags_guard_the_order(deployer_env, stack, ecs, capsys):
+    # Given a service on a revision Dockhand registered for 2.15.0, but no ledger row (a rebuilt table)
+    ecs.create_cluster(clusterName="prod")
+    td = register(
+        ecs,
+        "web",
+        [{"name": "web", "image": f"{REGISTRY}/web@{DIGEST_A}"}],
+        tags=[{"key": "dockhand:tag", "value": "2.15.0"}, {"key": "dockhand:digest", "value": DIGEST_A}],
+    )
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+    handler = deployer_env([web_target()])
+    # When 2.13.9 is pushed
+    handler(fifo(push_event("web", "2.13.9", DIGEST_B)))
+    # Then the service stays on 2.15.0 and the skip is counted
+    assert revisions(ecs, "web") == 1
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="older") == 1
+
+
 def test_earlier_push_time_is_older_without_semver(deployer_env, web_service, ecs, capsys):
     # Given a glob policy and a push at 11:00 deployed
     handler = deployer_env([web_target(tags="glob:main-*")])

@@ -124,6 +124,7 @@ class _Work:
     service: dict[str, Any]
     claim: Claim | None
     resumed: bool = False
+    known: bool = True  # the ledger knew what runs; if not, the task definition's own tags are asked
 
     @property
     def name(self) -> str:
@@ -264,7 +265,7 @@ def _admit(d: Deployer, report: DeployReport, push: Push, target: DeployTarget, 
     """Read the service's ledger row and claim it for this push (or say why not)."""
     cluster, name, arn = _cluster_name(svc), svc["serviceName"], svc["serviceArn"]
     if d.ledger is None:
-        return _Work(target, svc, None)
+        return _Work(target, svc, None, known=False)
     for _attempt in range(3):
         row = d.ledger.read(arn)
         decision, reason = decide(row, push, target, d.now())
@@ -288,7 +289,7 @@ def _admit(d: Deployer, report: DeployReport, push: Push, target: DeployTarget, 
         if decision == "busy":
             raise RetryableError(f"{arn}: {reason}")
         if _dry(d, target):
-            return _Work(target, svc, None)
+            return _Work(target, svc, None, known=row.digest is not None)
         if decision == "resume":
             assert row.claim is not None
             return _Work(target, svc, row.claim, resumed=True)
@@ -300,7 +301,7 @@ def _admit(d: Deployer, report: DeployReport, push: Push, target: DeployTarget, 
             claimed_at=d.now().isoformat(),
         )
         if d.ledger.claim(row, claim) is not None:
-            return _Work(target, svc, claim)
+            return _Work(target, svc, claim, known=row.digest is not None)
     raise RetryableError(f"{arn}: the ledger row kept changing while claiming it")
 
 
@@ -318,6 +319,9 @@ def _deploy_group(d: Deployer, report: DeployReport, push: Push, group: list[_Wo
         containers: tuple[str, ...] = ()
         if new_arn is None:
             td, tags = d.ecs.describe_task_definition(current)
+            group = _drop_older_than_recorded(d, report, push, group, tags)
+            if not group:
+                return
             writable = taskdef.writable_keys(d.ecs.service_model)
             clone = taskdef.clone_for_image(
                 td,
@@ -485,6 +489,38 @@ def _update(
         push,
         update_key=f"deploy/{deployment_id}" if deployment_id else None,
     )
+
+
+def _drop_older_than_recorded(
+    d: Deployer, report: DeployReport, push: Push, group: list[_Work], tags: list[dict[str, str]]
+) -> list[_Work]:
+    """Services the ledger knows nothing about (a new table, a first deploy) are guarded by the running task
+    definition's own `dockhand:*` tags: a push older than the one recorded there is skipped too."""
+    recorded = {t["key"].removeprefix(taskdef.TAG_PREFIX): t.get("value", "") for t in tags}
+    running_tag, running_digest = recorded.get("tag"), recorded.get("digest")
+    unknown = [w for w in group if not w.known]
+    if not unknown or not running_tag or running_digest == push.digest:
+        return group
+    try:
+        running_at = datetime.fromisoformat(recorded.get("pushed-at", ""))
+    except ValueError:
+        running_at = None
+    if not policy.is_older(group[0].target.tags, push.tag, push.pushed_at, running_tag, running_at):
+        return group
+    for w in unknown:
+        if d.ledger and w.claim:
+            d.ledger.release(w.arn, push.digest)
+        outcome = Outcome(
+            _cluster_name(w.service),
+            w.name,
+            w.target.label,
+            "skipped",
+            "older",
+            w.arn,
+            str(w.service.get("taskDefinition")),
+        )
+        _skip(d, report, push, outcome, f"{push.tag} is older than {running_tag}, which runs on {w.name}")
+    return [w for w in group if w.known]
 
 
 def primary_deployment_id(service: dict[str, Any]) -> str | None:
