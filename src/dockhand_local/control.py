@@ -1,0 +1,115 @@
+"""A small JSON API on loopback HTTP through which `dockhand local …` commands drive a running runtime.
+
+GET  /status             endpoint, region, local clock
+GET  /messages           Slack messages seen by the loopback Slack and SNS deliveries captured
+GET  /timeline           what happened, in order
+POST /stop-task          {cluster, service | family, exit_code, reason, count, started_by?}
+POST /fail-next-deploy   {service, count?}
+POST /job-exit-codes     {job, codes: [int, ...]}
+POST /clock/advance      {seconds}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from dockhand_local.runtime import Runtime, iso
+
+
+class ControlServer:
+    def __init__(self, runtime: Runtime, port: int = 0) -> None:
+        self.runtime = runtime
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(runtime))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ControlServer:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="dockhand-local-control", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
+    def status() -> dict[str, Any]:
+        return {"endpoint": runtime.endpoint, "region": runtime.region, "clock": iso(runtime.clock.now()),
+                "speed": runtime.clock.speed, "errors": list(runtime.errors)}
+
+    def stop_task(body: dict[str, Any]) -> dict[str, Any]:
+        arns = runtime.stop_tasks(body["cluster"], service=body.get("service"), family=body.get("family"),
+                                  exit_code=int(body.get("exit_code", 1)), reason=str(body.get("reason", "")),
+                                  count=int(body.get("count", 1)), started_by=body.get("started_by"))
+        return {"task_arns": arns}
+
+    def fail_next(body: dict[str, Any]) -> dict[str, Any]:
+        runtime.fail_next_deploy(body["service"], int(body.get("count", 1)))
+        return {"ok": True}
+
+    def exit_codes(body: dict[str, Any]) -> dict[str, Any]:
+        runtime.plan_job_exit_codes(body["job"], [int(c) for c in body["codes"]])
+        return {"ok": True}
+
+    def advance(body: dict[str, Any]) -> dict[str, Any]:
+        return {"clock": iso(runtime.clock.advance(float(body["seconds"])))}
+
+    gets = {"/status": status, "/messages": runtime.messages, "/timeline": runtime.timeline_dicts}
+    posts = {"/stop-task": stop_task, "/fail-next-deploy": fail_next, "/job-exit-codes": exit_codes,
+             "/clock/advance": advance}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: the timeline says what happened
+            pass
+
+        def _reply(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload, default=str).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            action = gets.get(self.path)
+            if action is None:
+                self._reply(404, {"error": f"no such resource: {self.path}"})
+                return
+            self._reply(200, action())
+
+        def do_POST(self) -> None:
+            action = posts.get(self.path)
+            if action is None:
+                self._reply(404, {"error": f"no such action: {self.path}"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+                self._reply(200, action(body))
+            except (KeyError, ValueError, TypeError) as exc:
+                self._reply(400, {"error": f"{type(exc).__name__}: {exc}"})
+            except Exception as exc:  # a moto error (unknown cluster, service) is the caller's input
+                self._reply(400, {"error": f"{type(exc).__name__}: {exc}"})
+
+    return Handler
+
+
+def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
+    """Client side: GET (no body) or POST (JSON body) to a running runtime's control API."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # loopback only
+        return json.loads(response.read())

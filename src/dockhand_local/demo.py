@@ -1,0 +1,360 @@
+"""`make demo`: the whole story on a local runtime, each step checked against the real state.
+
+The story (config/dockhand.yaml: repository web, cluster demo, service web, job nightly-report):
+push 1.1.0 → new revision, service updated, deploy completed, Slack message updated; push 1.0.9 → skipped as
+older; a bad release crash-loops → one alert, one summary; a circuit-breaker rollback → failure reported,
+digest held; a scheduled job fails, is retried, succeeds. Checks read moto, the loopback Slack and the captured
+SNS deliveries — never the runtime's own bookkeeping — and the exit code says whether every step happened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from dockhand_local.runtime import Runtime, RuntimeOptions
+
+CLUSTER, SERVICE, REPOSITORY, JOB = "demo", "web", "web", "nightly-report"
+SIDECAR_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+WAIT = 15.0  # wall seconds a check may take before it is declared missing
+
+
+@dataclass
+class Check:
+    step: str
+    what: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class World:
+    repository_uri: str = ""
+    subnet: str = ""
+    security_group: str = ""
+    revisions: dict[str, str] = field(default_factory=dict)  # tag -> task-definition ARN
+    digests: dict[str, str] = field(default_factory=dict)  # tag -> digest
+
+
+class Demo:
+    def __init__(self, runtime: Runtime, console: Console) -> None:
+        self.rt = runtime
+        self.console = console
+        self.checks: list[Check] = []
+        self.world = World()
+        self._shown = 0
+        self._step = ""
+
+    # ------------------------------------------------------------------------------------------ plumbing
+    def c(self, service: str) -> Any:
+        return self.rt.client(service)
+
+    def show_timeline(self) -> None:
+        entries = self.rt.timeline[self._shown:]
+        self._shown += len(entries)
+        for entry in entries:
+            if entry.kind in ("handler",) and "record(s)" in entry.text and "retry" not in entry.text:
+                continue
+            style = {"ecr": "cyan", "ecs": "blue", "sns": "green", "slack": "magenta", "scheduler": "yellow",
+                     "error": "red"}.get(entry.kind, "white")
+            self.console.print(f"  [dim]{entry.clock[11:19]}[/dim] [{style}]{entry.kind:<9}[/{style}] {entry.text}",
+                               highlight=False)
+
+    def step(self, title: str) -> None:
+        self.show_timeline()
+        self._step = title
+        self.console.rule(f"[bold]{title}")
+
+    def wait_for(self, what: str, probe: Callable[[], Any], timeout: float = WAIT) -> Any:
+        """Poll `probe` until it returns something truthy; record the check either way."""
+        deadline = time.monotonic() + timeout
+        value: Any = None
+        error = ""
+        while time.monotonic() < deadline:
+            try:
+                value = probe()
+                error = ""
+            except Exception as exc:  # a probe may read state that is not there yet
+                value, error = None, f"{type(exc).__name__}: {exc}"
+            if value:
+                break
+            self.show_timeline()
+            time.sleep(0.1)
+        self.show_timeline()
+        ok = bool(value)
+        self.checks.append(Check(self._step, what, ok, error))
+        mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+        self.console.print(f"  {mark} {what}" + (f" [dim]({error})[/dim]" if error and not ok else ""),
+                           highlight=False)
+        return value
+
+    def settle(self, seconds: float = 0.6) -> None:
+        """Let the pump deliver what is in flight (used before checking that something did NOT happen)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.show_timeline()
+            time.sleep(0.1)
+
+    # ------------------------------------------------------------------------------------------ state views
+    def service(self) -> dict[str, Any]:
+        return self.c("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+
+    def image_of(self, task_definition: str, container: str = "web") -> str:
+        td = self.c("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+        return next(c["image"] for c in td["containerDefinitions"] if c["name"] == container)
+
+    def revisions(self) -> list[str]:
+        return self.c("ecs").list_task_definitions(familyPrefix=SERVICE)["taskDefinitionArns"]
+
+    def notes(self) -> list[str]:
+        """Every notification text seen so far (Slack posts/updates and SNS), lower-cased for matching."""
+        out = []
+        messages = self.rt.messages()
+        for m in messages["slack"]:
+            out.append(f"slack:{m.get('kind')}:" + (m.get("text") or "") + json.dumps(m.get("blocks") or []))
+        for m in messages["sns"]:
+            out.append("sns::" + json.dumps(m.get("message"), default=str))
+        return [n.lower() for n in out]
+
+    def sns_titles(self) -> list[str]:
+        titles = []
+        for m in self.rt.messages()["sns"]:
+            body = m.get("message")
+            content = body.get("content", {}) if isinstance(body, dict) else {}
+            titles.append(str(content.get("title") or body).lower())
+        return titles
+
+    def slack(self, kind: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.rt.messages()["slack"] if kind is None or m.get("kind") == kind]
+
+    def table(self) -> Any:
+        from dockhand.state.table import Table
+
+        assert self.rt.stack is not None
+        resource = self.rt._session.resource("dynamodb", endpoint_url=self.rt.endpoint)
+        return Table(resource, self.rt.stack.table_name)
+
+    # ------------------------------------------------------------------------------------------ the world
+    def build_world(self) -> None:
+        self.step("The world: ECR repository web, cluster demo, service web (2 tasks), job nightly-report")
+        ecr, ecs, ec2 = self.c("ecr"), self.c("ecs"), self.c("ec2")
+        self.world.repository_uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
+        report_uri = ecr.create_repository(repositoryName=JOB)["repository"]["repositoryUri"]
+        net = self.rt.network
+        if net:
+            self.world.subnet = next(v for k, v in net.items() if k.startswith("subnet"))
+            self.world.security_group = next(v for k, v in net.items() if k.startswith("sg"))
+        else:
+            vpc = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
+            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+            self.world.subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.43.0.0/24")["Subnet"]["SubnetId"]
+            self.world.security_group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)[
+                "GroupId"]
+        ecs.create_cluster(clusterName=CLUSTER)
+        common = {"networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+                  "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}}
+        web = ecs.register_task_definition(family=SERVICE, **common, containerDefinitions=[
+            {"name": "web", "image": f"{self.world.repository_uri}:1.0.0", "memory": 384, "essential": True,
+             "portMappings": [{"containerPort": 8080}]},
+            {"name": "log-router", "image": SIDECAR_IMAGE, "memory": 128, "essential": False},
+        ])["taskDefinition"]["taskDefinitionArn"]
+        self.world.revisions["1.0.0"] = web
+        ecs.register_task_definition(family=JOB, **common, containerDefinitions=[
+            {"name": "report", "image": f"{report_uri}:2.0.0", "memory": 512, "essential": True}])
+        ecs.create_service(
+            cluster=CLUSTER, serviceName=SERVICE, taskDefinition=web, desiredCount=2, launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [self.world.subnet],
+                                                          "securityGroups": [self.world.security_group]}},
+            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+        )
+        self.console.print(f"  service {CLUSTER}/{SERVICE} runs {web.rsplit('/', 1)[-1]} "
+                           f"({REPOSITORY}:1.0.0 + a {SIDECAR_IMAGE.split('/')[-1]} sidecar)", highlight=False)
+
+    def push(self, tag: str) -> str:
+        """`docker push`, as ECR records it: PutImage with a manifest whose layers make the digest unique."""
+        layer = "sha256:" + hashlib.sha256(f"{REPOSITORY}:{tag}".encode()).hexdigest()
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100,
+                               "digest": layer},
+                    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1000,
+                                "digest": layer}]}
+        image = self.c("ecr").put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest),
+                                        imageTag=tag)["image"]
+        digest = image["imageId"]["imageDigest"]
+        self.world.digests[tag] = digest
+        return digest
+
+    # ------------------------------------------------------------------------------------------ the story
+    def deploy_step(self) -> None:
+        self.step("Push web:1.1.0 → new revision pinned by digest, service updated, deploy completed")
+        before = self.service()["taskDefinition"]
+        digest = self.push("1.1.0")
+        pinned = f"{self.world.repository_uri}@{digest}"
+
+        def new_revision() -> str | None:
+            current = self.service()["taskDefinition"]
+            return current if current != before and self.image_of(current) == pinned else None
+
+        revision = self.wait_for(f"service {SERVICE} runs a new revision with web@{digest[:19]}…", new_revision)
+        if revision:
+            self.world.revisions["1.1.0"] = revision
+            self.wait_for("the log-router sidecar kept its image",
+                          lambda: self.image_of(revision, "log-router") == SIDECAR_IMAGE)
+
+        def completed() -> bool:
+            deployments = self.service()["deployments"]
+            return (len(deployments) == 1 and deployments[0]["taskDefinition"] == revision
+                    and deployments[0].get("rolloutState") == "COMPLETED")
+
+        self.wait_for("the deployment completed (ECS deployment state)", completed)
+        self.wait_for("a Slack message was posted and then updated with the outcome",
+                      lambda: self.slack("post") and self.slack("update"))
+
+    def skip_step(self) -> None:
+        self.step("Push web:1.0.9 → skipped: older than what runs")
+        revisions = len(self.revisions())
+        current = self.service()["taskDefinition"]
+        self.push("1.0.9")
+        self.wait_for("a notification says 1.0.9 was skipped",
+                      lambda: any("1.0.9" in n and "skip" in n for n in self.notes()))
+        self.settle()
+        self.wait_for("no revision registered, the service still runs 1.1.0",
+                      lambda: len(self.revisions()) == revisions and self.service()["taskDefinition"] == current,
+                      timeout=1)
+
+    def crash_loop_step(self) -> None:
+        self.step("A bad release: web:1.2.0 crash-loops (OOM, exit 137) → one alert, one summary")
+        self.push("1.2.0")
+        self.wait_for("1.2.0 deployed", lambda: self.image_of(self.service()["taskDefinition"]).endswith(
+            self.world.digests["1.2.0"]) and self.service()["deployments"][0].get("rolloutState") == "COMPLETED")
+        before = len(self.sns_titles())
+        self.rt.stop_tasks(CLUSTER, service=SERVICE, exit_code=137, count=6,
+                           reason="OutOfMemoryError: Container killed due to memory usage")
+
+        def alerts() -> list[str]:
+            return [t for t in self.sns_titles()[before:] if "out of memory" in t and "more failure" not in t]
+
+        def summaries() -> list[str]:
+            return [t for t in self.sns_titles()[before:] if "more failure" in t]
+
+        self.wait_for("an out-of-memory alert was sent", alerts)
+        self.wait_for("one summary when the crash-loop window closed (10 min on the local clock)", summaries,
+                      timeout=WAIT * 2)
+        self.settle()
+        self.wait_for("exactly one alert and one summary for six stopped tasks",
+                      lambda: len(alerts()) == 1 and len(summaries()) == 1, timeout=1)
+
+    def rollback_step(self) -> None:
+        self.step("web:1.3.0 fails to start → circuit-breaker rollback, failure reported, digest held")
+        self.rt.fail_next_deploy(SERVICE)
+        previous = self.service()["taskDefinition"]
+        revisions = len(self.revisions())
+        before = len(self.sns_titles())
+        digest = self.push("1.3.0")
+        self.wait_for("a revision with 1.3.0 was registered and rolled out", lambda: len(self.revisions()) > revisions)
+        self.wait_for("ECS rolled the service back to the previous revision",
+                      lambda: self.service()["taskDefinition"] == previous
+                      and self.service()["deployments"][0]["taskDefinition"] == previous)
+        self.wait_for("the rollback was reported as a failure",
+                      lambda: any("1.3.0" in t and ("rolled back" in t or "fail" in t)
+                                  for t in self.sns_titles()[before:]))
+        self.wait_for("no success was reported for 1.3.0",
+                      lambda: not any("1.3.0" in t and "completed" in t for t in self.sns_titles()[before:]),
+                      timeout=1)
+
+        def held() -> bool:
+            from dockhand.state.deployments import Holds
+
+            return Holds(self.table()).get(REPOSITORY, digest) is not None
+
+        self.wait_for(f"the digest {digest[:19]}… is held", held)
+
+    def job_step(self) -> None:
+        self.step("Job nightly-report: 02:00 Europe/Berlin on the local clock → exit 1, retried → exit 0")
+        self.rt.plan_job_exit_codes(JOB, [1, 0])
+        before = len(self.notes())
+        due = _next_local(2, "Europe/Berlin", self.rt.clock.now())
+        self.rt.clock.set(due - timedelta(seconds=20))
+        self.console.print(f"  local clock set to {(due - timedelta(seconds=20)).isoformat()} (runs x"
+                           f"{self.rt.clock.speed:g})", highlight=False)
+
+        def job_tasks() -> list[str]:
+            ecs = self.c("ecs")
+            arns = {*ecs.list_tasks(cluster=CLUSTER)["taskArns"],
+                    *ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]}
+            tasks = ecs.describe_tasks(cluster=CLUSTER, tasks=sorted(arns))["tasks"] if arns else []
+            return [t["taskArn"] for t in tasks if str(t.get("startedBy", "")).startswith(f"dockhand-job/{JOB}")]
+
+        self.wait_for("the schedule fired and the job's task was started", job_tasks)
+        self.wait_for("the failed attempt was retried: a second task ran", lambda: len(job_tasks()) >= 2,
+                      timeout=WAIT * 2)
+        self.wait_for("the run is reported as a success after the retry",
+                      lambda: any(JOB in n and ("succe" in n) for n in self.notes()[before:]))
+
+    def run(self) -> int:
+        started = time.monotonic()
+        steps = [self.deploy_step, self.skip_step, self.crash_loop_step, self.rollback_step, self.job_step]
+        self.build_world()
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # a step that blows up is a step that did not happen
+                self.checks.append(Check(self._step, f"the step ran ({type(exc).__name__}: {exc})", False))
+                self.console.print(f"  [red]✗ {type(exc).__name__}: {exc}[/red]", highlight=False)
+        self.show_timeline()
+        record = self.rt.options.state_dir / "demo-record.json"
+        record.write_text(json.dumps({"messages": self.rt.messages(), "timeline": self.rt.timeline_dicts()},
+                                     indent=2, default=str), encoding="utf-8")
+        return self.summary(time.monotonic() - started)
+
+    def summary(self, seconds: float) -> int:
+        self.console.rule("[bold]Summary")
+        failed = [c for c in self.checks if not c.ok]
+        steps: dict[str, list[Check]] = {}
+        for check in self.checks:
+            steps.setdefault(check.step, []).append(check)
+        for title, checks in steps.items():
+            ok = all(c.ok for c in checks)
+            mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+            self.console.print(f"{mark} {title} ({sum(c.ok for c in checks)}/{len(checks)} checks)",
+                               highlight=False)
+        messages = self.rt.messages()
+        self.console.print(f"{len(self.checks) - len(failed)}/{len(self.checks)} checks passed in {seconds:.1f} s; "
+                           f"{len(messages['slack'])} Slack message(s), {len(messages['sns'])} SNS deliveries",
+                           highlight=False)
+        if failed:
+            for check in failed:
+                self.console.print(f"[red]did not happen:[/red] {check.step}: {check.what}", highlight=False)
+            return 1
+        self.console.print("[green bold]demo complete: every step happened[/green bold]")
+        return 0
+
+
+def _next_local(hour: int, zone: str, after: datetime) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    local = after.astimezone(ZoneInfo(zone))
+    candidate = local.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if candidate <= local:
+        candidate += timedelta(days=1)
+    return candidate.astimezone(UTC)
+
+
+def run_demo(config: Path, state_dir: Path, console: Console) -> int:
+    """Start a runtime in this process, play the story, print the summary; 0 when every check passed."""
+    console.print("[bold]Dockhand demo[/bold]: moto on loopback, the real handlers, a loopback Slack")
+    # Noon UTC: the nightly job (02:00 Berlin) fires only when the story jumps the clock to it.
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    options = RuntimeOptions(config_path=config, state_dir=state_dir, speed=120.0, deploy_delay=0.8, job_delay=0.3,
+                             clock_start=noon, handler_log=state_dir / "handlers.log")
+    with Runtime(options) as runtime:
+        console.print(f"  endpoint {runtime.endpoint}; handler logs in {options.handler_log}", highlight=False)
+        return Demo(runtime, console).run()
