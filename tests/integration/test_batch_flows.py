@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from dockhand import deps
 from dockhand.batch import spec
+from dockhand.state.runs import RunRecord, Runs
 from tests.integration.batch_helpers import BatchWorld, tasks_stay_running
 from tests.support.metrics import metric_total
 
@@ -407,3 +408,16 @@ def test_client_token_fits_the_api() -> None:
     # Then the RunTask clientToken and startedBy fit their limits
     assert len(token) <= 64
     assert len(spec.started_by("j" * 64)) == 36
+
+
+def test_forbid_is_not_blocked_forever_by_a_launch_that_died(world: BatchWorld) -> None:
+    # Given a run record left pending long ago by a launch that died before RunTask (no task, no outcome)
+    world.declare(world.job(concurrency="Forbid"))
+    Runs(deps.table()).open_run(
+        RunRecord(job="report", run_id="20261128T010000Z-dead00", created_at="2026-11-28T01:00:00+00:00")
+    )
+    # When the next scheduled time comes
+    world.fire("report", T1)
+    # Then the new run starts
+    assert len(world.tasks()) == 1
+    assert [r.status for r in world.runs()] == ["running", "pending"]
