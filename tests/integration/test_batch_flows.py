@@ -193,6 +193,8 @@ def test_exit_1_is_retried_through_a_one_time_schedule_then_succeeds(world: Batc
     assert retry["ScheduleExpression"].startswith("at(")
     assert retry["ActionAfterCompletion"] == "DELETE"
     assert retry["Target"]["Arn"] == world.stack.arns["BatchQueue"]
+    assert retry["Target"]["RoleArn"] == world.stack.arns["SchedulerRole"]
+    assert retry["Target"]["DeadLetterConfig"] == {"Arn": world.stack.arns["BatchDLQ"]}
     assert json.loads(retry["Target"]["Input"])["attempt"] == 2
     # When it fires, attempt 2 runs with its own token and tags, and exits 0
     world.fire_one_time(retry)
