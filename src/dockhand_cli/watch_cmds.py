@@ -1,9 +1,79 @@
-"""`dockhand` commands of the watch wing."""
+"""`dockhand` commands of the watch wing: holds on rolled-back digests, and the history of stops.
+
+They talk to the stack's DynamoDB table (DOCKHAND_TABLE, the usual AWS credentials and Region, and
+AWS_ENDPOINT_URL for the local runtime).
+"""
 
 from __future__ import annotations
 
 import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+console = Console()
+holds_app = typer.Typer(no_args_is_help=True, help="Digests held after a circuit-breaker rollback.")
+
+
+def _table():  # type: ignore[no-untyped-def]
+    from dockhand import deps
+
+    return deps.table()
+
+
+@holds_app.command("list")
+def holds_list() -> None:
+    """List held digests (later pushes of them are skipped until released)."""
+    from dockhand.state.deployments import Holds
+
+    holds = sorted(Holds(_table()).list(), key=lambda h: (h.repository, h.created_at))
+    if not holds:
+        console.print("no holds")
+        return
+    out = RichTable("repository", "digest", "tag", "since", "reason")
+    for h in holds:
+        out.add_row(h.repository, h.digest, h.tag, h.created_at, h.reason)
+    console.print(out)
+
+
+@holds_app.command("release")
+def holds_release(
+    repository: str = typer.Argument(..., help="ECR repository name"),
+    digest: str = typer.Argument(..., help="sha256:… digest"),
+) -> None:
+    """Release a hold: the next push of this digest deploys again."""
+    from dockhand.state.deployments import Holds
+
+    if not Holds(_table()).release(repository, digest):
+        console.print(f"no hold on {repository}@{digest}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"released {repository}@{digest}", highlight=False)
+
+
+def history(
+    name: str = typer.Argument(..., help="Service name or task-definition family (job)"),
+    cluster: str | None = typer.Option(None, "--cluster", "-c", help="Cluster name (default: every cluster)"),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=500),
+) -> None:
+    """Recent stops of a service or job, newest first (kept for watch.history_days)."""
+    from dockhand.state.stops import StopHistory
+
+    stops_store = StopHistory(_table())
+    stops = []
+    for group in (f"service:{name}", f"family:{name}"):
+        found = stops_store.recent(cluster, group, limit) if cluster else stops_store.recent_anywhere(group, limit)
+        stops += found
+    stops.sort(key=lambda s: s.stopped_at, reverse=True)
+    if not stops:
+        console.print(f"no recorded stops of {name}", highlight=False)
+        return
+    # One line per stop (grep-able): stopped  cluster  task  cause  container  exit  reason
+    for s in stops[:limit]:
+        exit_code = "-" if s.exit_code is None else str(s.exit_code)
+        typer.echo("  ".join([s.stopped_at, s.cluster, s.task_arn.rsplit("/", 1)[-1], s.cause, s.container or "-",
+                              f"exit={exit_code}", "alerted" if s.alerted else "quiet", s.reason[:120]]).rstrip())
 
 
 def register(app: typer.Typer) -> None:
     """Add this wing's commands to the root app."""
+    app.add_typer(holds_app, name="holds")
+    app.command("history")(history)

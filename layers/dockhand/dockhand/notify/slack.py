@@ -32,6 +32,10 @@ _EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rot
 _sdk_logger = logging.getLogger("dockhand.slack_sdk")
 _sdk_logger.setLevel(logging.WARNING)
 _sdk_logger.propagate = False
+# botocore dumps whole response bodies at DEBUG, GetSecretValue's included: never below INFO here.
+_parsers = logging.getLogger("botocore.parsers")
+if _parsers.level < logging.INFO:  # NOTSET included: a DEBUG root would otherwise reach it
+    _parsers.setLevel(logging.INFO)
 
 
 class SlackCredentialError(Exception):

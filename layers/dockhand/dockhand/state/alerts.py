@@ -51,16 +51,17 @@ class AlertWindows:
                              latest_summary=summary, latest_task_arn=task_arn, latest_at=now,
                              thread_key=f"crash/{cluster}/{group}/{cause}/{now}")
         item = {"pk": pk, "sk": sk, **window.model_dump(), "expires_at": int(window.closes_at + 86400)}
-        if self._open(item, now):
-            return "opened", window
+        # The common case in a storm is an open window: count first, open only when there is none.
         updated = self._t.update(
             pk, sk, "ADD #c :one SET latest_summary = :s, latest_task_arn = :t, latest_at = :now",
             values={":one": 1, ":s": summary, ":t": task_arn, ":now": now}, names={"#c": "count"},
-            condition="attribute_exists(pk)",
+            condition="attribute_exists(pk) AND closes_at >= :now",
         )
-        if updated is None:  # closed between our two calls: this failure opens the next window
-            return self.hit(cluster, group, cause, minutes, summary, task_arn)
-        return "counted", AlertWindow.model_validate(updated)
+        if updated is not None:
+            return "counted", AlertWindow.model_validate(updated)
+        if self._open(item, now):
+            return "opened", window
+        return self.hit(cluster, group, cause, minutes, summary, task_arn)  # another failure opened it just now
 
     def _open(self, item: dict[str, Any], now: int) -> bool:
         """Conditional put; an expired window it replaces leaves a CLOSED# marker with its final count."""

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from dockhand.aws.ecs import Ecs
 from dockhand.config import DockhandConfig, RestartPolicy
@@ -102,6 +102,8 @@ class Watch:
         deliveries.mark(key, delivered)
         for channel in delivered:
             count("NotificationSent", kind=n.kind, channel=channel)
+        for d in result.failed:
+            count("NotificationFailed", channel=d.channel)
         if result.failed:
             names = ", ".join(sorted(d.channel for d in result.failed))
             logger.warning("notification not delivered; the message will be retried",
@@ -142,6 +144,7 @@ class WatchAction(BaseModel):
     service: str | None = None
     chain: str = ""
     attempt: int = 0
+    not_before: int = Field(0, description="Set when the wait exceeds one SQS delay (15 min): re-delay until then")
 
 
 def handle_message(body: dict[str, Any], watch: Watch) -> str:
@@ -150,7 +153,7 @@ def handle_message(body: dict[str, Any], watch: Watch) -> str:
         action = WatchAction.model_validate(body)
         if action.action == "close_window":
             return close_window(action, watch)
-        return launch_restart(action.chain, action.attempt, watch)
+        return launch_restart(action, watch)
     envelope = Envelope.model_validate(body)
     if envelope.detail_type == "ECS Task State Change":
         return handle_task_stop(TaskStateChange.model_validate(body), watch)
@@ -211,13 +214,18 @@ def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
             )
             decision, thread_key = opened, window.thread_key
             if opened == "opened" and watch.delayed is not None:
+                wait = window.closes_at - int(watch.clock()) + 1
                 watch.delayed.send(
                     WatchAction(dockhand="watch", action="close_window", cluster=cluster, group=group,
                                 cause=stop.cause.value, opened_at=window.opened_at, closes_at=window.closes_at,
-                                thread_key=window.thread_key, service=task.service_name).model_dump(),
-                    window.closes_at - int(watch.clock()) + 1,
+                                thread_key=window.thread_key, service=task.service_name,
+                                not_before=window.closes_at if wait > MAX_DELAY else 0).model_dump(),
+                    wait,
                 )
-        events.remember(task.task_arn, task.version, decision=decision, thread_key=thread_key)
+        if decision == "counted":
+            events.remember(task.task_arn, task.version, decision=decision, state="done")
+        else:
+            events.remember(task.task_arn, task.version, decision=decision, thread_key=thread_key)
     if decision == "counted":
         count("CrashLoopSuppressed", cause=stop.cause.value)
         events.done(task.task_arn, task.version)
@@ -285,8 +293,7 @@ def stop_notification(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any]
 
 def close_window(action: WatchAction, watch: Watch) -> str:
     now = int(watch.clock())
-    if now < action.closes_at and watch.delayed is not None:
-        watch.delayed.send(action.model_dump(), action.closes_at - now + 1)  # a window longer than 15 minutes
+    if _wait_more(action, watch):
         return "window:waiting"
     windows = AlertWindows(watch.table, watch.clock)
     window = windows.get(action.cluster, action.group, action.cause)
@@ -404,24 +411,36 @@ def _maybe_restart(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | 
     )
     if claimed:
         count("RestartScheduled")
+        action = WatchAction(dockhand="watch", action="restart", chain=chain, attempt=attempt,
+                             not_before=now + delay if delay > MAX_DELAY else 0)
         if delay <= 0 or watch.delayed is None:
-            launch_restart(chain, attempt, watch)
+            launch_restart(action, watch)
         else:
-            watch.delayed.send({"dockhand": "watch", "action": "restart", "chain": chain, "attempt": attempt}, delay)
+            watch.delayed.send(action.model_dump(exclude_defaults=True) | {"dockhand": "watch"}, delay)
     return f"attempt {attempt} of {policy.max_attempts} in {_duration(delay)}", False
 
 
-def launch_restart(chain: str, attempt: int, watch: Watch) -> str:
+def _wait_more(action: WatchAction, watch: Watch) -> bool:
+    """A wait longer than one SQS delay (15 min) is a chain of delays: send the message on until it is due.
+
+    Shorter waits trust the queue's delay: the message arriving is the moment it is due.
+    """
+    now = int(watch.clock())
+    if action.not_before and now < action.not_before and watch.delayed is not None:
+        watch.delayed.send(action.model_dump(), action.not_before - now)
+        return True
+    return False
+
+
+def launch_restart(action: WatchAction, watch: Watch) -> str:
     from botocore.exceptions import ClientError
 
+    chain, attempt = action.chain, action.attempt
     restarts = Restarts(watch.table)
     rec = restarts.get(chain, attempt)
     if rec is None:
         raise BadInputError(f"no restart {chain}#{attempt} is scheduled", reason="unknown_restart")
-    now = int(watch.clock())
-    if rec.state == "scheduled" and now < rec.not_before and watch.delayed is not None:
-        watch.delayed.send({"dockhand": "watch", "action": "restart", "chain": chain, "attempt": attempt},
-                           rec.not_before - now)
+    if rec.state == "scheduled" and _wait_more(action, watch):
         return "restart:waiting"
     if restarts.begin_launch(chain, attempt) is None:
         count("RestartDuplicate")
