@@ -76,21 +76,6 @@ def test_sync_updates_disables_deletes_and_leaves_one_time_schedules(world: Batc
     assert again.unchanged == ["a", "b", "d"] and not (again.created or again.updated or again.deleted)
 
 
-def test_an_invalid_job_is_refused_with_the_field_named_before_anything_changes(world: BatchWorld) -> None:
-    # Given a synced job
-    world.config_path = world._write_config({"jobs": [world.job(name="a")]})
-    world.sync()
-    # When the file gets a second job with a cron the models accept but AWS would refuse (day-of-week 8)
-    config = parse_config({"jobs": [world.job(name="a", schedule="cron(0 5 * * ? *)"),
-                                     world.job(name="b", schedule="cron(0 5 ? * 8 *)")]})
-    # Then sync refuses, naming the field, and the existing schedule is unchanged
-    with pytest.raises(ConfigError, match=r"jobs\.1\.schedule: .*day-of-week 8"):
-        schedules.sync_schedules(config, world.scheduler, world.group, world.stack.arns["BatchQueue"],
-                                 world.stack.arns["SchedulerRole"], None)
-    assert _names(world) == {"a": "ENABLED"}
-    assert world.scheduler.get_schedule(Name="a", GroupName=world.group)["ScheduleExpression"] == "cron(0 2 * * ? *)"
-
-
 def test_loading_refuses_a_malformed_job_with_the_field_named() -> None:
     # Given a job whose cron has both day fields set and one without a network on FARGATE
     bad = {"jobs": [{"name": "x", "schedule": "cron(0 5 * * 1 *)", "cluster": "c", "task_definition": "t"}]}
@@ -181,6 +166,44 @@ def test_custom_resource_syncs_on_create_and_update_and_cleans_up_on_delete(
     assert _names(world) == {}
     assert received[-1]["Status"] == "SUCCESS"
     assert received[-1]["PhysicalResourceId"] == f"{world.group}-job-schedules"
+
+
+def test_an_invalid_job_is_refused_with_the_field_named_before_anything_changes(
+    world: BatchWorld, function_env: Any, response_url: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, received = response_url
+    # Given a deployed job a
+    path = world._write_config({"jobs": [world.job(name="a")]})
+    function_env("ScheduleSyncFunction", path)
+    _invoke(world, _cfn_event(world, "Create", url, "1"))
+    # When the file changes a and adds b with a cron the regex accepts but Scheduler would refuse (day-of-week 8)
+    path.write_text(json.dumps({"jobs": [world.job(name="a", schedule="cron(0 5 * * ? *)"),
+                                         world.job(name="b", schedule="cron(0 5 ? * 8 *)")]}))
+    _invoke(world, _cfn_event(world, "Update", url, "2"))
+    # Then the deploy fails naming the field, and a's schedule is unchanged, b was never made
+    assert received[-1]["Status"] == "FAILED"
+    assert "jobs.1.schedule" in received[-1]["Reason"] and "day-of-week 8" in received[-1]["Reason"]
+    assert _names(world) == {"a": "ENABLED"}
+    assert world.scheduler.get_schedule(Name="a", GroupName=world.group)["ScheduleExpression"] == "cron(0 2 * * ? *)"
+    # And `dockhand validate` refuses the same file before any deploy
+    from typer.testing import CliRunner
+
+    from dockhand_cli.main import app
+
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1 and "jobs.1.schedule" in result.output
+
+
+def test_sync_itself_refuses_an_invalid_job(world: BatchWorld) -> None:
+    # Given a declaration built without validation (as a caller of the library might)
+    from dockhand.config import DockhandConfig, Job
+
+    bad = DockhandConfig.model_construct(jobs=[Job.model_construct(**{**Job.model_validate(world.job()).__dict__,
+                                                                     "schedule": "cron(0 5 ? * 8 *)"})])
+    # Then sync refuses with the field named and makes nothing
+    with pytest.raises(ConfigError, match=r"jobs\.0\.schedule"):
+        schedules.sync_schedules(bad, world.scheduler, world.group, "arn:q", "arn:role", None)
+    assert _names(world) == {}
 
 
 def test_custom_resource_fails_the_deploy_with_the_field_named(

@@ -201,12 +201,16 @@ class Job(_Model):
     def _schedule(cls, value: str) -> str:
         if not _SCHEDULE.match(value):
             raise ValueError("expected cron(min hour day month weekday year), rate(N unit) or at(yyyy-mm-ddThh:mm:ss)")
-        if value.startswith("cron("):
-            fields = value[5:-1].split()
-            if len(fields) != 6:
-                raise ValueError(f"cron() needs 6 fields (min hour day month weekday year), got {len(fields)}")
-            if (fields[2] == "?") == (fields[4] == "?"):
-                raise ValueError("cron(): exactly one of day-of-month and day-of-week must be '?'")
+        from dockhand.batch.cron import check_expression  # pure; parses AWS cron fields as Scheduler would
+
+        check_expression(value)  # CronError is a ValueError: pydantic names the field
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value.startswith("dockhand-"):
+            raise ValueError("names starting with 'dockhand-' are reserved for retry and deadline schedules")
         return value
 
     @field_validator("timezone")
