@@ -155,7 +155,7 @@ class RuntimeOptions:
     deploy_delay: float = 1.5  # wall seconds between IN_PROGRESS and COMPLETED/FAILED
     job_delay: float = 0.5  # wall seconds a job task runs
     state_dir: Path = Path(".dockhand")
-    pump: bool = True  # False: deliver only on `deliver_pending()` (tests that want one deterministic pass)
+    pump: bool = True  # False: deliver and fire schedules only on `deliver_pending()` / `fire_due_schedules()`
     slack: bool = True
     handler_log: Path | None = None  # where handlers' stdout (logs, EMF) goes; None: inherit
 
@@ -181,6 +181,7 @@ class Runtime:
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._env_lock = threading.RLock()  # os.environ is process-global: one handler at a time
         self._lock = threading.RLock()
+        self._fire_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._fail_next: dict[str, int] = {}
@@ -231,8 +232,8 @@ class Runtime:
         self.control = ControlServer(self, port=self.options.control_port).start()
         self._write_state()
         self.note("runtime", f"moto on {self.endpoint}, control on {self.control.url}")
-        self._spawn(self._scheduler_loop, "scheduler")
         if self.options.pump:
+            self._spawn(self._scheduler_loop, "scheduler")
             self._spawn(self._pump_loop, "pump")
         return self
 
@@ -628,6 +629,10 @@ class Runtime:
 
     def fire_due_schedules(self) -> int:
         """Send the Input of every schedule due on the local clock to its target queue; return how many fired."""
+        with self._fire_lock:
+            return self._fire_due_schedules()
+
+    def _fire_due_schedules(self) -> int:
         from moto.scheduler.models import scheduler_backends
 
         backend = scheduler_backends[ACCOUNT][self.region]
