@@ -51,7 +51,9 @@ def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, Any
     }
     payload = json.dumps(body).encode()
     request = urllib.request.Request(
-        event["ResponseURL"], data=payload, method="PUT",
+        event["ResponseURL"],
+        data=payload,
+        method="PUT",
         headers={"Content-Type": "", "Content-Length": str(len(payload))},
     )
     with urllib.request.urlopen(request, timeout=30) as response:  # the URL CloudFormation gave

@@ -80,15 +80,17 @@ def job_rows(cfg: Any, now: datetime, runs: Any | None, scheduler: Any | None, g
                     last = f"{history[0].status} ({history[0].run_id})"
             except _aws_errors():
                 last = "?"
-        rows.append({
-            "job": job.name,
-            "schedule": job.schedule,
-            "timezone": job.timezone,
-            "next run (UTC)": upcoming.strftime("%Y-%m-%d %H:%M") if upcoming else "-",
-            "state": state,
-            "concurrency": job.concurrency,
-            "last outcome": last,
-        })
+        rows.append(
+            {
+                "job": job.name,
+                "schedule": job.schedule,
+                "timezone": job.timezone,
+                "next run (UTC)": upcoming.strftime("%Y-%m-%d %H:%M") if upcoming else "-",
+                "state": state,
+                "concurrency": job.concurrency,
+                "last outcome": last,
+            }
+        )
     return rows
 
 
@@ -127,12 +129,20 @@ def jobs_history(
     if not runs:
         console.print(f"no recorded runs of {name}", highlight=False)
         return
-    out = RichTable("run", "trigger", "attempt", "status", "scheduled", "started", "stopped", "exit", "task",
-                    "reason")
+    out = RichTable("run", "trigger", "attempt", "status", "scheduled", "started", "stopped", "exit", "task", "reason")
     for r in runs:
-        out.add_row(r.run_id, r.trigger, str(r.attempt), r.status, r.scheduled_time or "", r.started_at or "",
-                    r.stopped_at or "", "" if r.exit_code is None else str(r.exit_code),
-                    (r.task_arn or "").rsplit("/", 1)[-1], (r.reason or "")[:80])
+        out.add_row(
+            r.run_id,
+            r.trigger,
+            str(r.attempt),
+            r.status,
+            r.scheduled_time or "",
+            r.started_at or "",
+            r.stopped_at or "",
+            "" if r.exit_code is None else str(r.exit_code),
+            (r.task_arn or "").rsplit("/", 1)[-1],
+            (r.reason or "")[:80],
+        )
     console.print(out)
 
 

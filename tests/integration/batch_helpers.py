@@ -132,14 +132,20 @@ class BatchWorld:
             self.scheduler.delete_schedule(Name=schedule["Name"], GroupName=self.group)
         return result
 
-    def stop(self, task_arn: str, exit_code: int | None, reason: str = "Essential container in task exited",
-             container_reason: str | None = None) -> dict[str, Any]:
+    def stop(
+        self,
+        task_arn: str,
+        exit_code: int | None,
+        reason: str = "Essential container in task exited",
+        container_reason: str | None = None,
+    ) -> dict[str, Any]:
         """The task exits: stop it in moto and deliver the STOPPED event ECS would emit for it."""
         self.ecs.stop_task(cluster="demo", task=task_arn, reason=reason)
         return self.deliver(self.stopped_event(task_arn, exit_code, reason, container_reason))
 
-    def stopped_event(self, task_arn: str, exit_code: int | None, reason: str,
-                      container_reason: str | None = None) -> dict[str, Any]:
+    def stopped_event(
+        self, task_arn: str, exit_code: int | None, reason: str, container_reason: str | None = None
+    ) -> dict[str, Any]:
         task = self.ecs.describe_tasks(cluster="demo", tasks=[task_arn])["tasks"][0]
         event = load_event("ecs-task-stopped-job")
         container: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "image": "busybox"}

@@ -17,8 +17,9 @@ T1 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(stack: Any, function_env: Any, write_config: Any, lambda_context: Any,
-          monkeypatch: pytest.MonkeyPatch) -> BatchWorld:
+def world(
+    stack: Any, function_env: Any, write_config: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> BatchWorld:
     monkeypatch.setattr(batch_cmds.console, "width", 250)
     with tasks_stay_running():
         yield BatchWorld(stack, function_env, write_config, lambda_context)

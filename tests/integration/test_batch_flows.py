@@ -80,8 +80,15 @@ def test_run_now_payload_launches_a_separate_run(world: BatchWorld) -> None:
     world.declare(world.job(concurrency="Allow"))
     world.fire("report", T1)
     # When a person asks to run it now
-    world.deliver({"dockhand": "job", "action": "run_now", "job": "report", "run_id": "20261129T093000Z-now-abc",
-                   "scheduled_time": "2026-11-29T09:30:00Z"})
+    world.deliver(
+        {
+            "dockhand": "job",
+            "action": "run_now",
+            "job": "report",
+            "run_id": "20261129T093000Z-now-abc",
+            "scheduled_time": "2026-11-29T09:30:00Z",
+        }
+    )
     # Then a second run starts, recorded as run_now
     assert len(world.tasks()) == 2
     assert {r.trigger for r in world.runs()} == {"schedule", "run_now"}
@@ -90,8 +97,9 @@ def test_run_now_payload_launches_a_separate_run(world: BatchWorld) -> None:
 # --------------------------------------------------------------------------------------- concurrency
 
 
-def test_forbid_skips_while_a_run_is_running_and_notifies(world: BatchWorld,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_forbid_skips_while_a_run_is_running_and_notifies(
+    world: BatchWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a Forbid job whose first run is still running
     world.declare(world.job(concurrency="Forbid"))
     world.fire("report", T1)
@@ -304,20 +312,28 @@ def _ec2_world(world: BatchWorld) -> str:
     ec2 = boto3.client("ec2", region_name="us-east-1")
     image = ec2.describe_images()["Images"][0]["ImageId"]
     instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
-    world.ecs.register_container_instance(cluster="demo", instanceIdentityDocument=json.dumps(
-        {"instanceId": instance}))
-    world.ecs.register_task_definition(family="hog", containerDefinitions=[
-        {"name": "hog", "image": "busybox", "memory": 7000, "essential": True}])
-    world.ecs.register_task_definition(family="report-ec2", containerDefinitions=[
-        {"name": "main", "image": "busybox", "memory": 2048, "essential": True}])
+    world.ecs.register_container_instance(cluster="demo", instanceIdentityDocument=json.dumps({"instanceId": instance}))
+    world.ecs.register_task_definition(
+        family="hog", containerDefinitions=[{"name": "hog", "image": "busybox", "memory": 7000, "essential": True}]
+    )
+    world.ecs.register_task_definition(
+        family="report-ec2",
+        containerDefinitions=[{"name": "main", "image": "busybox", "memory": 2048, "essential": True}],
+    )
     return world.ecs.run_task(cluster="demo", taskDefinition="hog", launchType="EC2")["tasks"][0]["taskArn"]
 
 
 def test_capacity_failure_is_retried_then_succeeds(world: BatchWorld, capsys: pytest.CaptureFixture[str]) -> None:
     # Given an EC2 job on a cluster whose only instance is full
     hog = _ec2_world(world)
-    world.declare(world.job(task_definition="report-ec2", launch_type="EC2", network=None,
-                            retries={"attempts": 3, "backoff_seconds": 120}))
+    world.declare(
+        world.job(
+            task_definition="report-ec2",
+            launch_type="EC2",
+            network=None,
+            retries={"attempts": 3, "backoff_seconds": 120},
+        )
+    )
     # When its schedule fires
     world.fire("report", T1)
     # Then RunTask placed nothing: recorded, a retry is scheduled with the backoff, no failure notified yet
@@ -339,8 +355,10 @@ def test_run_task_failures_spend_the_budget_then_fail_loudly(world: BatchWorld) 
     # Given a job with 2 attempts, and ECS answering RunTask with failures[] (moto has no failures[] path, so
     # that one call is stubbed at the boto level)
     world.declare(world.job(retries={"attempts": 2}))
-    failure = {"tasks": [], "failures": [{"arn": "arn:aws:ecs:us-east-1:123456789012:container-instance/x",
-                                          "reason": "RESOURCE:MEMORY"}]}
+    failure = {
+        "tasks": [],
+        "failures": [{"arn": "arn:aws:ecs:us-east-1:123456789012:container-instance/x", "reason": "RESOURCE:MEMORY"}],
+    }
     for fire in (lambda: world.fire("report", T1), lambda: world.fire_one_time(_only(world.one_time("retry")))):
         deps.reset()
         ecs = deps.client("ecs")
@@ -381,8 +399,9 @@ def test_unknown_job_and_junk_are_parked_not_retried(world: BatchWorld, capsys: 
     # Given a declared job
     world.declare(world.job())
     # When a payload for an undeclared job and a junk body arrive
-    result = world.deliver({"dockhand": "job", "action": "launch", "job": "ghost",
-                            "scheduled_time": "2026-11-29T01:00:00Z"}, "not json")
+    result = world.deliver(
+        {"dockhand": "job", "action": "launch", "job": "ghost", "scheduled_time": "2026-11-29T01:00:00Z"}, "not json"
+    )
     # Then neither fails the batch; both are parked in the DLQ with the reason
     assert result == {"batchItemFailures": []}
     dlq = world.stack.queue_url("BatchDLQ")

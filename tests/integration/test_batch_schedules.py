@@ -59,13 +59,22 @@ def test_sync_updates_disables_deletes_and_leaves_one_time_schedules(world: Batc
     world.config_path = world._write_config({"jobs": [world.job(name="a"), world.job(name="b"), world.job(name="c")]})
     world.sync()
     world.scheduler.create_schedule(
-        Name="dockhand-retry-0123", GroupName=world.group, ScheduleExpression="at(2026-12-01T00:00:00)",
+        Name="dockhand-retry-0123",
+        GroupName=world.group,
+        ScheduleExpression="at(2026-12-01T00:00:00)",
         FlexibleTimeWindow={"Mode": "OFF"},
         Target={"Arn": world.stack.arns["BatchQueue"], "RoleArn": world.stack.arns["SchedulerRole"], "Input": "{}"},
     )
     # When the file changes a's schedule, suspends b, removes c, adds d, and is synced again
-    world.config_path = world._write_config({"jobs": [
-        world.job(name="a", schedule="cron(30 3 * * ? *)"), world.job(name="b", suspend=True), world.job(name="d")]})
+    world.config_path = world._write_config(
+        {
+            "jobs": [
+                world.job(name="a", schedule="cron(30 3 * * ? *)"),
+                world.job(name="b", suspend=True),
+                world.job(name="d"),
+            ]
+        }
+    )
     report = world.sync()
     # Then each change is made and reported; the retry schedule is untouched
     assert (report.created, report.updated, report.disabled, report.deleted) == (["d"], ["a"], ["b"], ["c"])
@@ -177,8 +186,16 @@ def test_an_invalid_job_is_refused_with_the_field_named_before_anything_changes(
     function_env("ScheduleSyncFunction", path)
     _invoke(world, _cfn_event(world, "Create", url, "1"))
     # When the file changes a and adds b with a cron the regex accepts but Scheduler would refuse (day-of-week 8)
-    path.write_text(json.dumps({"jobs": [world.job(name="a", schedule="cron(0 5 * * ? *)"),
-                                         world.job(name="b", schedule="cron(0 5 ? * 8 *)")]}))
+    path.write_text(
+        json.dumps(
+            {
+                "jobs": [
+                    world.job(name="a", schedule="cron(0 5 * * ? *)"),
+                    world.job(name="b", schedule="cron(0 5 ? * 8 *)"),
+                ]
+            }
+        )
+    )
     _invoke(world, _cfn_event(world, "Update", url, "2"))
     # Then the deploy fails naming the field, and a's schedule is unchanged, b was never made
     assert received[-1]["Status"] == "FAILED"
@@ -198,8 +215,9 @@ def test_sync_itself_refuses_an_invalid_job(world: BatchWorld) -> None:
     # Given a declaration built without validation (as a caller of the library might)
     from dockhand.config import DockhandConfig, Job
 
-    bad = DockhandConfig.model_construct(jobs=[Job.model_construct(**{**Job.model_validate(world.job()).__dict__,
-                                                                     "schedule": "cron(0 5 ? * 8 *)"})])
+    bad = DockhandConfig.model_construct(
+        jobs=[Job.model_construct(**{**Job.model_validate(world.job()).__dict__, "schedule": "cron(0 5 ? * 8 *)"})]
+    )
     # Then sync refuses with the field named and makes nothing
     with pytest.raises(ConfigError, match=r"jobs\.0\.schedule"):
         schedules.sync_schedules(bad, world.scheduler, world.group, "arn:q", "arn:role", None)

@@ -54,11 +54,14 @@ def test_backoff_is_bounded_and_never_shrinks(attempt: int, base: int, multiplie
 
 
 def test_exit_of_prefers_the_failing_container_and_its_reason() -> None:
-    detail = TaskDetail.model_validate({
-        "taskArn": "arn:aws:ecs:us-east-1:1:task/c/t", "lastStatus": "STOPPED",
-        "stoppedReason": "Essential container in task exited",
-        "containers": [{"name": "envoy", "exitCode": 0}, {"name": "app", "exitCode": 3, "reason": "boom"}],
-    })
+    detail = TaskDetail.model_validate(
+        {
+            "taskArn": "arn:aws:ecs:us-east-1:1:task/c/t",
+            "lastStatus": "STOPPED",
+            "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "envoy", "exitCode": 0}, {"name": "app", "exitCode": 3, "reason": "boom"}],
+        }
+    )
     assert exit_of(detail) == (3, ["boom", "Essential container in task exited"])
     never_started = TaskDetail.model_validate({"taskArn": "t", "containers": [], "stoppedReason": "x"})
     assert exit_of(never_started)[0] is None
@@ -74,9 +77,17 @@ def test_launch_results() -> None:
     wrapped = RetryableError("ecs:RunTask")
     wrapped.__cause__ = throttle
     assert from_exception(wrapped).retryable
-    bad = ClientError({"Error": {"Code": "InvalidParameterException", "Message": "TaskDefinition is inactive"}},
-                      "RunTask")
+    bad = ClientError(
+        {"Error": {"Code": "InvalidParameterException", "Message": "TaskDefinition is inactive"}}, "RunTask"
+    )
     assert not from_exception(bad).retryable
-    capacity = ClientError({"Error": {"Code": "InvalidParameterException",
-                                      "Message": "No Container Instances were found in your cluster."}}, "RunTask")
+    capacity = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidParameterException",
+                "Message": "No Container Instances were found in your cluster.",
+            }
+        },
+        "RunTask",
+    )
     assert from_exception(capacity).retryable

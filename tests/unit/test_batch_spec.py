@@ -9,24 +9,33 @@ from dockhand.config import Job
 
 
 def _job(**extra: object) -> Job:
-    base: dict[str, object] = {"name": "report", "schedule": "cron(0 2 * * ? *)", "cluster": "demo",
-                               "task_definition": "report:7"}
+    base: dict[str, object] = {
+        "name": "report",
+        "schedule": "cron(0 2 * * ? *)",
+        "cluster": "demo",
+        "task_definition": "report:7",
+    }
     base.update(extra)
     return Job.model_validate(base)
 
 
 def test_capacity_provider_strategy_means_no_launch_type() -> None:
-    job = _job(capacity_provider_strategy=[{"capacity_provider": "FARGATE_SPOT", "weight": 3},
-                                           {"capacity_provider": "FARGATE", "base": 1}],
-               network={"subnets": ["subnet-1"], "security_groups": ["sg-1"], "assign_public_ip": True})
+    job = _job(
+        capacity_provider_strategy=[
+            {"capacity_provider": "FARGATE_SPOT", "weight": 3},
+            {"capacity_provider": "FARGATE", "base": 1},
+        ],
+        network={"subnets": ["subnet-1"], "security_groups": ["sg-1"], "assign_public_ip": True},
+    )
     request = spec.run_task_request(job, "20261129T010000Z-abc123", 2)
     assert "launchType" not in request
     assert request["capacityProviderStrategy"] == [
         {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
         {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
     ]
-    assert request["networkConfiguration"] == {"awsvpcConfiguration": {
-        "subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "ENABLED"}}
+    assert request["networkConfiguration"] == {
+        "awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "ENABLED"}
+    }
     assert request["taskDefinition"] == "report:7"
     assert {t["key"]: t["value"] for t in request["tags"]}["dockhand:attempt"] == "2"
 
@@ -40,8 +49,9 @@ def test_tokens_differ_per_attempt_and_repeat_per_invocation() -> None:
 
 
 def test_suspended_job_with_a_window_makes_a_disabled_flexible_schedule() -> None:
-    request = spec.schedule_request(_job(suspend=True, flexible_window_minutes=10, timezone="Asia/Tokyo"),
-                                    "grp", "arn:q", "arn:role", None)
+    request = spec.schedule_request(
+        _job(suspend=True, flexible_window_minutes=10, timezone="Asia/Tokyo"), "grp", "arn:q", "arn:role", None
+    )
     assert request["State"] == "DISABLED"
     assert request["FlexibleTimeWindow"] == {"Mode": "FLEXIBLE", "MaximumWindowInMinutes": 10}
     assert request["ScheduleExpressionTimezone"] == "Asia/Tokyo"

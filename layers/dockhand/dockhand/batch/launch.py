@@ -33,8 +33,9 @@ def from_response(tasks: list[dict[str, Any]], failures: list[dict[str, Any]]) -
     if tasks:
         return LaunchResult(task=tasks[0])
     if failures:
-        reasons = sorted({f"{f.get('reason', 'UNKNOWN')}" + (f" ({f['detail']})" if f.get("detail") else "")
-                          for f in failures})
+        reasons = sorted(
+            {f"{f.get('reason', 'UNKNOWN')}" + (f" ({f['detail']})" if f.get("detail") else "") for f in failures}
+        )
         return LaunchResult(task=None, reason="RunTask failures: " + ", ".join(reasons))
     return LaunchResult(task=None, reason="RunTask placed no task (no capacity in the cluster)")
 

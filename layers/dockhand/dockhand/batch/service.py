@@ -105,8 +105,9 @@ def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
 
 
 def _duplicate(job: Job, run_id: str, attempt: int, state: str) -> str:
-    logger.info("duplicate launch ignored", extra={"job": job.name, "run_id": run_id, "attempt": attempt,
-                                                   "state": state})
+    logger.info(
+        "duplicate launch ignored", extra={"job": job.name, "run_id": run_id, "attempt": attempt, "state": state}
+    )
     count("JobDuplicateLaunch")
     return "duplicate"
 
@@ -134,8 +135,9 @@ def _stop(ctx: BatchContext, cluster: str, task_arn: str, reason: str) -> None:
     except RetryableError:
         raise
     except Exception as exc:
-        logger.warning("StopTask failed; the task may already be gone", extra={"task_arn": task_arn,
-                                                                                "error": str(exc)[:200]})
+        logger.warning(
+            "StopTask failed; the task may already be gone", extra={"task_arn": task_arn, "error": str(exc)[:200]}
+        )
 
 
 def _apply_concurrency(job: Job, run: RunRecord, ctx: BatchContext) -> str | None:
@@ -196,12 +198,21 @@ def _run_task(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> str:
 
 def _launch_failed(job: Job, run_id: str, attempt: int, result: launching.LaunchResult, ctx: BatchContext) -> str:
     count("JobLaunchFailed", job=job.name)
-    logger.warning("job launch failed", extra={"job": job.name, "run_id": run_id, "attempt": attempt,
-                                               "reason": result.reason, "retryable": result.retryable})
+    logger.warning(
+        "job launch failed",
+        extra={
+            "job": job.name,
+            "run_id": run_id,
+            "attempt": attempt,
+            "reason": result.reason,
+            "retryable": result.retryable,
+        },
+    )
     if result.retryable and retries.can_retry(job.retries, attempt):
         _schedule_retry(job, run_id, attempt, ctx)
-        ctx.runs.transition(job.name, run_id, attempt, "retrying", reason=f"launch failed: {result.reason}",
-                            from_statuses=("pending",))
+        ctx.runs.transition(
+            job.name, run_id, attempt, "retrying", reason=f"launch failed: {result.reason}", from_statuses=("pending",)
+        )
         return "retry_scheduled"
     why = f"launch failed: {result.reason} (attempt {attempt} of {job.retries.attempts})"
     ctx.runs.transition(job.name, run_id, attempt, "failed", reason=why, from_statuses=("pending",))
@@ -231,8 +242,9 @@ def _schedule_retry(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> N
         dlq_arn=ctx.dlq_arn,
     )
     count("JobRetryScheduled", job=job.name)
-    logger.info("retry scheduled", extra={"job": job.name, "run_id": run_id, "attempt": attempt + 1,
-                                          "delay_seconds": delay})
+    logger.info(
+        "retry scheduled", extra={"job": job.name, "run_id": run_id, "attempt": attempt + 1, "delay_seconds": delay}
+    )
 
 
 # ------------------------------------------------------------------------------------------------ deadline
@@ -247,14 +259,25 @@ def handle_deadline(payload: SchedulePayload, ctx: BatchContext) -> str:
         return "finished_in_time"
     reason = f"Dockhand: maximum runtime of {job.max_runtime_minutes} minutes reached"
     _stop(ctx, run.cluster or job.cluster, run.task_arn, reason)
-    if ctx.runs.transition(job.name, run.run_id, run.attempt, "timed_out", reason=reason,
-                           from_statuses=("running",)) is None:
+    if (
+        ctx.runs.transition(job.name, run.run_id, run.attempt, "timed_out", reason=reason, from_statuses=("running",))
+        is None
+    ):
         return "finished_in_time"
     count("JobTimedOut", job=job.name)
     logger.warning("job timed out", extra={"job": job.name, "run_id": run.run_id, "task_arn": run.task_arn})
     if "failure" in job.notify_on:
-        _notify(ctx, job, "job_timed_out", "error", f"Job {job.name} timed out", reason, run.run_id, run.attempt,
-                task_arn=run.task_arn)
+        _notify(
+            ctx,
+            job,
+            "job_timed_out",
+            "error",
+            f"Job {job.name} timed out",
+            reason,
+            run.run_id,
+            run.attempt,
+            task_arn=run.task_arn,
+        )
     return "timed_out"
 
 
@@ -289,22 +312,58 @@ def handle_stopped(event: TaskStateChange, ctx: BatchContext) -> str:
     if decision.verdict == "retry" and job is not None:
         _schedule_retry(job, run_id, attempt, ctx)
     status = _STATUS_OF[decision.verdict]
-    done = ctx.runs.transition(job_name, run_id, attempt, status, reason=why, exit_code=exit_code,
-                               stopped_at=stopped_at, from_statuses=("running",))
+    done = ctx.runs.transition(
+        job_name,
+        run_id,
+        attempt,
+        status,
+        reason=why,
+        exit_code=exit_code,
+        stopped_at=stopped_at,
+        from_statuses=("running",),
+    )
     if done is None:
         return "already_decided"
-    logger.info("job attempt finished", extra={"job": job_name, "run_id": run_id, "attempt": attempt,
-                                                "verdict": decision.verdict, "exit_code": exit_code})
+    logger.info(
+        "job attempt finished",
+        extra={
+            "job": job_name,
+            "run_id": run_id,
+            "attempt": attempt,
+            "verdict": decision.verdict,
+            "exit_code": exit_code,
+        },
+    )
     if decision.verdict == "succeeded":
         count("JobSucceeded", job=job_name)
         if job is not None and "success" in job.notify_on:
-            _notify(ctx, job, "job_succeeded", "info", f"Job {job_name} succeeded", why, run_id, attempt,
-                    task_arn=detail.task_arn, exit_code=exit_code)
+            _notify(
+                ctx,
+                job,
+                "job_succeeded",
+                "info",
+                f"Job {job_name} succeeded",
+                why,
+                run_id,
+                attempt,
+                task_arn=detail.task_arn,
+                exit_code=exit_code,
+            )
     elif decision.verdict == "failed":
         count("JobFailed", job=job_name)
         if job is not None and "failure" in job.notify_on:
-            _notify(ctx, job, "job_failed", "error", f"Job {job_name} failed", why, run_id, attempt,
-                    task_arn=detail.task_arn, exit_code=exit_code)
+            _notify(
+                ctx,
+                job,
+                "job_failed",
+                "error",
+                f"Job {job_name} failed",
+                why,
+                run_id,
+                attempt,
+                task_arn=detail.task_arn,
+                exit_code=exit_code,
+            )
     return {"succeeded": "succeeded", "retry": "retry_scheduled", "failed": "failed"}[decision.verdict]
 
 
@@ -330,10 +389,24 @@ def _notify(
     links = []
     if task_arn:
         fields["task"] = task_arn.rsplit("/", 1)[-1]
-        links.append(Link(label="Task", url=f"https://{ctx.region}.console.aws.amazon.com/ecs/v2/clusters/"
-                                             f"{job.cluster}/tasks/{task_arn.rsplit('/', 1)[-1]}"))
-    note = Notification(kind=kind, severity=severity, title=title, text=text, fields=fields, links=links,
-                        cluster=job.cluster, job=job.name, thread_key=f"job:{job.name}:{run_id}")
+        links.append(
+            Link(
+                label="Task",
+                url=f"https://{ctx.region}.console.aws.amazon.com/ecs/v2/clusters/"
+                f"{job.cluster}/tasks/{task_arn.rsplit('/', 1)[-1]}",
+            )
+        )
+    note = Notification(
+        kind=kind,
+        severity=severity,
+        title=title,
+        text=text,
+        fields=fields,
+        links=links,
+        cluster=job.cluster,
+        job=job.name,
+        thread_key=f"job:{job.name}:{run_id}",
+    )
     result = ctx.notifier.notify(note)
     if result.failed:  # the run's state is already recorded; the notifier counted the failure
         logger.error("job notification not delivered", extra={"job": job.name, "kind": kind})

@@ -169,8 +169,13 @@ class Runs:
         if exit_code is not None:
             entry["exit_code"] = exit_code
         sets = ["#s = :s", "reason = :r", "attempts = list_append(if_not_exists(attempts, :empty), :entry)"]
-        values: dict[str, Any] = {":s": status, ":r": (reason or "")[:500], ":a": attempt, ":empty": [],
-                                  ":entry": [entry]}
+        values: dict[str, Any] = {
+            ":s": status,
+            ":r": (reason or "")[:500],
+            ":a": attempt,
+            ":empty": [],
+            ":entry": [entry],
+        }
         if exit_code is not None:
             sets.append("exit_code = :x")
             values[":x"] = exit_code
