@@ -442,3 +442,15 @@ def test_forbid_is_not_blocked_forever_by_a_launch_that_died(world: BatchWorld) 
     # Then the new run starts
     assert len(world.tasks()) == 1
     assert [r.status for r in world.runs()] == ["running", "pending"]
+
+
+def test_run_history_is_kept_for_the_jobs_history_days(world: BatchWorld) -> None:
+    # Given a job that keeps history for 3 days
+    world.declare(world.job(history_days=3))
+    # When it runs
+    world.fire("report", T1)
+    # Then its run record expires (DynamoDB TTL) about 3 days from now, not the 30-day default
+    item = deps.table().get("JOB#report", f"RUN#{_only(world.runs()).run_id}")
+    assert item is not None
+    days = (int(item["expires_at"]) - datetime.now(UTC).timestamp()) / 86400
+    assert 2.9 < days <= 3

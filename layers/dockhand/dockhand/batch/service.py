@@ -92,7 +92,8 @@ def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
                 run_id=run_id,
                 trigger=trigger,
                 scheduled_time=(scheduled or ctx.clock()).isoformat(timespec="seconds"),
-            )
+            ),
+            history_days=job.history_days,
         )
         if run.status != "pending" or run.attempt != 1:
             return _duplicate(job, run_id, attempt, run.status)
@@ -178,7 +179,7 @@ def _run_task(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> str:
         return _launch_failed(job, run_id, attempt, result, ctx)
     task = result.task or {}
     task_arn = str(task.get("taskArn"))
-    ctx.runs.started(job.name, run_id, attempt, task_arn, job.cluster)
+    ctx.runs.started(job.name, run_id, attempt, task_arn, job.cluster, history_days=job.history_days)
     ctx.runs.claim_done(token, task_arn)
     count("JobLaunched", job=job.name)
     logger.info("job launched", extra={"job": job.name, "run_id": run_id, "attempt": attempt, "task_arn": task_arn})

@@ -59,6 +59,9 @@ class Runs:
         self._t = table
         self._history_seconds = history_days * 86400
 
+    def _keep(self, history_days: int | None) -> int:
+        return history_days * 86400 if history_days else self._history_seconds
+
     # ------------------------------------------------------------------------------------------- claims
     def claim(self, token: str, job: str, run_id: str, attempt: int) -> Literal["new", "duplicate", "stale"]:
         """Claim a clientToken. `stale`: claimed long ago and no task recorded, so launching again is safe
@@ -88,14 +91,14 @@ class Runs:
         item = self._t.get(f"JOB#{job}", f"RUN#{run_id}")
         return RunRecord.model_validate(item) if item else None
 
-    def open_run(self, rec: RunRecord) -> RunRecord:
+    def open_run(self, rec: RunRecord, history_days: int | None = None) -> RunRecord:
         """Create the run if it is new; return what is stored (a redelivery finds the first one)."""
         item = {
             "pk": f"JOB#{rec.job}",
             "sk": f"RUN#{rec.run_id}",
             **rec.model_dump(exclude_none=True),
             "created_at": rec.created_at or now_iso(),
-            "expires_at": ttl_after(self._history_seconds),
+            "expires_at": ttl_after(self._keep(history_days)),
         }
         if not self._t.put(item, condition="attribute_not_exists(pk)"):
             return self.get(rec.job, rec.run_id) or rec
@@ -122,7 +125,9 @@ class Runs:
         )
         return RunRecord.model_validate(item) if item else None
 
-    def started(self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str) -> None:
+    def started(
+        self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str, history_days: int | None = None
+    ) -> None:
         self._t.update(
             f"JOB#{job}",
             f"RUN#{run_id}",
@@ -138,7 +143,7 @@ class Runs:
                 "job": job,
                 "run_id": run_id,
                 "attempt": attempt,
-                "expires_at": ttl_after(self._history_seconds),
+                "expires_at": ttl_after(self._keep(history_days)),
             }
         )
 
