@@ -631,3 +631,35 @@ def test_history_and_holds_commands(watcher, stack, slack) -> None:
     assert released.exit_code == 0
     assert Holds(deps.table()).list() == []
     assert runner.invoke(app, ["holds", "release", "web", "sha256:" + "f" * 64]).exit_code == 1
+
+
+def test_slack_credentials_from_an_ssm_securestring(watcher, slack, inbox) -> None:
+    # Given the webhook URL lives in an SSM SecureString the file names
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/dockhand/slack", Type="SecureString", Value=json.dumps({"webhook_url": slack.webhook_url}))
+    handler = watcher(notifications={"slack": {"mode": "webhook", "secret_source": "ssm",
+                                               "secret_name": "/dockhand/slack"}})
+    # When a crash arrives / Then it reaches Slack through the webhook read from SSM
+    assert failed_ids(handler(task_event())) == []
+    assert [m["kind"] for m in slack.messages] == ["webhook"]
+
+
+def test_a_slack_outage_that_outlasts_the_retries_lands_in_the_dlq(watcher, slack, inbox, stack) -> None:
+    handler = watcher()
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = stack.queue_url("WatchQueue")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(task_event()))
+    # Given Slack stays down longer than the queue's maxReceiveCount (5)
+    slack.fail_next(100, status=503)
+    # When the event source delivers the message again and again (it deletes it only on success)
+    for _ in range(6):
+        for m in sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0, AttributeNames=["All"]).get("Messages", []):
+            record = sqs_event(json.loads(m["Body"]))
+            from functions.watcher import app
+
+            if not failed_ids(app.lambda_handler(record, FakeLambdaContext())):
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    # Then SNS delivered once, and the message waits in the DLQ: nothing was lost silently
+    assert len(inbox.sns()) == 1
+    dead = sqs.receive_message(QueueUrl=stack.queue_url("WatchDLQ"))["Messages"]
+    assert json.loads(dead[0]["Body"])["detail"]["taskArn"].endswith("a6eaf0150a4248dAA1bcbd688121014e")
