@@ -654,10 +654,7 @@ def test_a_slack_outage_that_outlasts_the_retries_lands_in_the_dlq(watcher, slac
     # When the event source delivers the message again and again (it deletes it only on success)
     for _ in range(6):
         for m in sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0, AttributeNames=["All"]).get("Messages", []):
-            record = sqs_event(json.loads(m["Body"]))
-            from functions.watcher import app
-
-            if not failed_ids(app.lambda_handler(record, FakeLambdaContext())):
+            if not failed_ids(handler(json.loads(m["Body"]))):
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
     # Then SNS delivered once, and the message waits in the DLQ: nothing was lost silently
     assert len(inbox.sns()) == 1
