@@ -20,6 +20,8 @@ from typing import Any
 
 from rich.console import Console
 
+from dockhand.state.deployments import Holds
+from dockhand.state.table import Table
 from dockhand_local.runtime import Runtime, RuntimeOptions
 
 CLUSTER, SERVICE, REPOSITORY, JOB = "demo", "web", "web", "nightly-report"
@@ -136,8 +138,6 @@ class Demo:
         return [m for m in self.rt.messages()["slack"] if kind is None or m.get("kind") == kind]
 
     def table(self) -> Any:
-        from dockhand.state.table import Table
-
         assert self.rt.stack is not None
         resource = self.rt._session.resource("dynamodb", endpoint_url=self.rt.endpoint)
         return Table(resource, self.rt.stack.table_name)
@@ -271,8 +271,6 @@ class Demo:
                       timeout=1)
 
         def held() -> bool:
-            from dockhand.state.deployments import Holds
-
             return Holds(self.table()).get(REPOSITORY, digest) is not None
 
         self.wait_for(f"the digest {digest[:19]}… is held", held)
