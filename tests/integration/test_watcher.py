@@ -660,3 +660,29 @@ def test_a_slack_outage_that_outlasts_the_retries_lands_in_the_dlq(watcher, slac
     assert len(inbox.sns()) == 1
     dead = sqs.receive_message(QueueUrl=stack.queue_url("WatchDLQ"))["Messages"]
     assert json.loads(dead[0]["Body"])["detail"]["taskArn"].endswith("a6eaf0150a4248dAA1bcbd688121014e")
+
+
+def test_a_throttled_restart_is_retried_and_launches_once(watcher, fargate, inbox) -> None:
+    from botocore.exceptions import ClientError
+
+    from dockhand import deps
+
+    network = {"subnets": [fargate["subnet"]], "security_groups": [fargate["sg"]]}
+    handler = watcher(watch={"restart": {"families": ["nightly"], "backoff_seconds": 0, "network": network}})
+    left = {"RunTask": 1}
+
+    def throttle(model: Any, **_: Any) -> None:
+        if left.get(model.name, 0) > 0:
+            left[model.name] -= 1
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
+
+    deps.client("ecs").meta.events.register("before-call.ecs.RunTask", throttle)
+    event = stopped(None, fargate)
+    # Given RunTask throttles once / When the stop arrives / Then the record fails (SQS retries it)
+    assert failed_ids(handler(event)) == ["m-0"]
+    assert _tasks(boto3.client("ecs", region_name=REGION), "batch") == []
+    # When SQS redelivers it, twice / Then exactly one task is launched
+    assert failed_ids(handler(event)) == []
+    handler(event)
+    assert len(_tasks(boto3.client("ecs", region_name=REGION), "batch")) == 1

@@ -405,12 +405,17 @@ def _maybe_restart(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | 
         return f"not restarted: {exc}", True
     delay = backoff_seconds(policy, attempt)
     now = int(watch.clock())
-    claimed = Restarts(watch.table).claim(
+    restarts = Restarts(watch.table)
+    claimed = restarts.claim(
         RestartAttempt(chain=chain, attempt=attempt, origin_task_arn=task.task_arn, cluster=task.cluster_name,
                        group=params["group"], params=params, not_before=now + delay)
     )
-    if claimed:
-        count("RestartScheduled")
+    # A resumed event (the first try failed half way) schedules again while the attempt is not launched yet:
+    # the launch itself is claimed, so a second message launches nothing twice.
+    existing = None if claimed else restarts.get(chain, attempt)
+    if claimed or (existing is not None and existing.state == "scheduled"):
+        if claimed:
+            count("RestartScheduled")
         action = WatchAction(dockhand="watch", action="restart", chain=chain, attempt=attempt,
                              not_before=now + delay if delay > MAX_DELAY else 0)
         if delay <= 0 or watch.delayed is None:
