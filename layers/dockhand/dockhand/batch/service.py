@@ -61,7 +61,7 @@ def _job(ctx: BatchContext, name: str) -> Job:
     return job
 
 
-def _parse_time(value: str | None, ctx: BatchContext) -> datetime | None:
+def _parse_time(value: str | None) -> datetime | None:
     if not value or value.startswith("<aws."):
         return None
     try:
@@ -76,7 +76,7 @@ def _parse_time(value: str | None, ctx: BatchContext) -> datetime | None:
 
 def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
     job = _job(ctx, payload.job)
-    scheduled = _parse_time(payload.scheduled_time, ctx)
+    scheduled = _parse_time(payload.scheduled_time)
     if payload.run_id:
         run_id = payload.run_id
     elif scheduled is not None:
