@@ -734,8 +734,8 @@ class Runtime:
             record["body"] = _with_account(record["body"])
         failed_ids = self._invoke(fn, {"Records": records})
         done = [m for m in messages if m["MessageId"] not in failed_ids]
-        for m in messages:
-            body = _json_or_text(m["Body"])
+        for m, record in zip(messages, records, strict=True):
+            body = _json_or_text(record["body"])  # what the handler saw
             with self._lock:
                 self.deliveries.append(Delivery(fn.logical_id, fn.queue_logical_id, body,
                                                 failed=m["MessageId"] in failed_ids))
