@@ -206,4 +206,6 @@ def register() -> None:
     """Add the Slack channel to every notifier the process builds (idempotent)."""
     from dockhand import deps
 
-    deps.register_channel_factory(channel_factory)
+    if channel_factory not in deps._extra_channel_factories:
+        deps.register_channel_factory(channel_factory)
+        deps.notifier.cache_clear()  # a notifier built before this call would lack Slack
