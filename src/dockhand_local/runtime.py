@@ -23,6 +23,7 @@ import shutil
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -189,6 +190,7 @@ class Runtime:
         self._schedules_seen: dict[str, datetime] = {}
         self._schedules_fired: set[str] = set()
         self._modules: dict[str, dict[str, Any]] = {}  # function -> its own copy of the layer's modules
+        self._providers: dict[str, dict[str, Any]] = {}  # function -> its Powertools Parameters providers
         self._config_copy: Path | None = None
         self._sns_queue_url = ""
         self._handler_out: Any = None
@@ -207,6 +209,8 @@ class Runtime:
         self._server.start()
         _host, port = self._server.get_host_and_port()
         self.endpoint = f"http://127.0.0.1:{port}"
+        # moto's backends are process-wide: a runtime starts from an empty world even if one ran here before.
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=30)
         self._session = boto3.Session(
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
@@ -249,7 +253,9 @@ class Runtime:
         if self._server:
             self._server.stop()
         if self._handler_out:
-            self._handler_out.close()
+            out = self._handler_out
+            _retarget_streams(lambda stream: stream is out, sys.stdout)
+            out.close()
         with suppress(FileNotFoundError):
             self.state_file.unlink()
         self.clock.stop()
@@ -789,14 +795,23 @@ class Runtime:
         Module-level state (registered channel factories, cached clients and settings, the cold-start flag)
         then belongs to one function, as in Lambda, instead of leaking from one handler into another.
         """
+        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
         outside = {name: sys.modules.pop(name) for name in list(sys.modules) if _layer_module(name)}
         sys.modules.update(self._modules.get(function, {}))
+        # Powertools Parameters keeps its providers (boto3 clients, cached values) in one module-level dict.
+        providers_outside = dict(DEFAULT_PROVIDERS)
+        DEFAULT_PROVIDERS.clear()
+        DEFAULT_PROVIDERS.update(self._providers.get(function, {}))
         try:
             yield
         finally:
             self._modules[function] = {name: sys.modules.pop(name) for name in list(sys.modules)
                                        if _layer_module(name)}
             sys.modules.update(outside)
+            self._providers[function] = dict(DEFAULT_PROVIDERS)
+            DEFAULT_PROVIDERS.clear()
+            DEFAULT_PROVIDERS.update(providers_outside)
 
     def _handler(self, fn: Any) -> Callable[..., Any] | None:
         if fn.logical_id in self._handlers:
@@ -824,14 +839,10 @@ class Runtime:
         """Powertools' Logger holds the stream it was created with; send it where handler output goes."""
         if not self._handler_out:
             return
-        import logging
-
         import dockhand.observability  # noqa: F401 - creates the Logger whose stream is redirected
 
-        for name in ("dockhand", os.environ.get("POWERTOOLS_SERVICE_NAME", "dockhand")):
-            for handler in logging.getLogger(name).handlers:
-                if isinstance(handler, logging.StreamHandler):
-                    handler.setStream(self._handler_out)
+        _retarget_streams(lambda stream: stream is not self._handler_out and stream in (sys.stdout, sys.__stdout__),
+                          self._handler_out)
 
     # ------------------------------------------------------------------------------------------ views
     def messages(self) -> dict[str, list[dict[str, Any]]]:
@@ -857,6 +868,19 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+def _retarget_streams(which: Callable[[Any], bool], stream: Any) -> None:
+    """Point every logging StreamHandler whose stream matches `which` at `stream`."""
+    import logging
+
+    loggers = [logging.getLogger(), *[v for v in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(v, logging.Logger)]]
+    for log in loggers:
+        for handler in log.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) and which(
+                    handler.stream):
+                handler.setStream(stream)
 
 
 def _layer_module(name: str) -> bool:

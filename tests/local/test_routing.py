@@ -82,7 +82,7 @@ def test_every_sample_event_has_an_expectation() -> None:
     assert not missing, f"add these samples to EXPECTED: {missing}"
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: ("reference/" if p.parent == REFERENCE else "") + p.name)
 def test_event_reaches_exactly_its_functions(runtime: Runtime, sample: Path) -> None:
     # Given a sample event, as AWS would put it on the default bus
     event = json.loads(sample.read_text(encoding="utf-8"))
