@@ -10,9 +10,11 @@ Each record type owns a pk prefix, so wings never collide:
 | deployment        | DEPLOYMENT#<deployment id> | META                        | deploy |
 | hold              | HOLD#<repository>          | <digest>                    | watch  |
 | task event        | TASK#<task arn>            | VERSION                     | watch  |
-| alert window      | ALERT#<cluster>#<group>    | <cause>                     | watch  |
+| alert window      | ALERT#<cluster>#<group>    | <cause> (CLOSED#<cause>#<t>)| watch  |
 | stop history      | STOPS#<cluster>#<group>    | <stopped at>#<task id>      | watch  |
-| restart           | RESTART#<origin task arn>  | META                        | watch  |
+| restart           | RESTART#<chain id>         | ATTEMPT#<nnn>               | watch  |
+| delivered to      | NOTIFY#<notification key>  | CHANNELS                    | watch  |
+| Slack message ref | SLACK#<thread/update key>  | REF                         | watch  |
 | job run           | JOB#<job name>             | RUN#<run id>                | batch  |
 """
 
