@@ -12,12 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
 from dockhand.handling import dlq_parker, guarded, record_json
-from dockhand.notify import slack
 from dockhand.observability import logger, metrics
 from dockhand.settings import settings
 from dockhand.watch.service import DelayedMessages, Watch, handle_message
 
-slack.register()
 # Report the failed records only, even when all of them failed (no exception, no noisy stack trace).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # Task-definition revisions never change: one DescribeTaskDefinition per revision for the container's life.

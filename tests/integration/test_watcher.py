@@ -150,6 +150,7 @@ EXPECTED: dict[str, tuple[int, str | None, str | None]] = {
     "ecs-task-stopped-job.json": (0, None, None),  # the batch wing's job run
     "ecs-task-stopped-service-crash.json": (1, "task_failed", "application exited with an error (exit 2)"),
     "ecs-task-stopped-app-exit-standalone.json": (1, "task_failed", "application exited with an error (exit 1)"),
+    "ecs-task-stopped-no-started-by.json": (1, "task_failed", "application exited with an error (exit 1)"),
     "ecs-task-stopped-oom.json": (1, "task_failed", "out of memory (exit 137)"),
     "ecs-task-stopped-image-pull.json": (1, "task_failed", "image pull failed"),
     "ecs-task-stopped-resource-init.json": (1, "task_failed", "start-up failed"),
@@ -352,7 +353,6 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(s
 
     from dockhand import deps
     from dockhand.aws.ecs import Ecs
-    from dockhand.notify import slack as slack_channel
     from dockhand.watch.service import DelayedMessages, Watch, handle_message
 
     parameters.clear_caches()
@@ -360,7 +360,6 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(s
         SecretId=stack.physical["SlackSecret"], SecretString=json.dumps({"bot_token": TOKEN, "api_url": slack.api_url}))
     function_env("WatcherFunction", write_config({"notifications": {"slack": {"mode": "bot", "channel": "C1"}},
                                                   "watch": {"crash_loop_window_minutes": 10}}))
-    slack_channel.register()
     now = [1_800_000_000.0]
     w = Watch(config=deps.config(), ecs=Ecs(deps.client("ecs")), table=deps.table(), notifier=deps.notifier(),
               delayed=DelayedMessages(deps.client("sqs"), stack.queue_url("WatchQueue")), region=REGION,

@@ -58,6 +58,7 @@ EXPECTED: dict[str, set[str]] = {
     "ecs-task-stopped-user.json": {WATCHER},
     "ecs-task-stopped-clean-exit.json": {WATCHER},  # startedBy "nightly-report": not a Dockhand job run
     "ecs-task-stopped-app-exit-standalone.json": {WATCHER},
+    "ecs-task-stopped-no-started-by.json": {WATCHER},  # no startedBy at all: still the watcher's
     "ecs-task-stopped-job.json": {BATCH},
     # Schedule payloads: EventBridge Scheduler sends them to the batch queue (no rule involved).
     "schedule-launch.json": {BATCH},

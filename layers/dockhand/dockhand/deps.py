@@ -35,15 +35,6 @@ def client(service: str) -> Any:
     return clients.client(service)
 
 
-_extra_channel_factories: list[Any] = []
-
-
-def register_channel_factory(factory: Any) -> None:
-    """Let a channel module (Slack) add itself without the notifier importing it on every cold start."""
-    if factory not in _extra_channel_factories:
-        _extra_channel_factories.append(factory)
-
-
 @lru_cache(maxsize=1)
 def notifier() -> Any:
     from dockhand.notify.notifier import Notifier
@@ -53,10 +44,13 @@ def notifier() -> Any:
     channels: list[Any] = []
     if cfg.notifications.sns and settings().topic_arn:
         channels.append(SnsChannel(clients.client("sns"), settings().topic_arn or ""))
-    for factory in _extra_channel_factories:
-        channel = factory(cfg, settings())
-        if channel is not None:
-            channels.append(channel)
+    if cfg.notifications.slack is not None:
+        # Imported only when the user's file has Slack: the SDK stays off the cold path otherwise.
+        from dockhand.notify.slack import channel_factory
+
+        slack = channel_factory(cfg, settings())
+        if slack is not None:
+            channels.append(slack)
     return Notifier(channels, cfg.notifications)
 
 

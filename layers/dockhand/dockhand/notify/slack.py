@@ -184,7 +184,7 @@ class SlackChannel:
 
 
 def channel_factory(cfg: DockhandConfig, settings: Settings) -> SlackChannel | None:
-    """deps.register_channel_factory(channel_factory): a Slack channel when the user's file configures one."""
+    """The Slack channel deps.notifier() adds when the user's file configures one."""
     slack = cfg.notifications.slack
     if slack is None:
         return None
@@ -201,11 +201,3 @@ def channel_factory(cfg: DockhandConfig, settings: Settings) -> SlackChannel | N
         mode=slack.mode,
     )
 
-
-def register() -> None:
-    """Add the Slack channel to every notifier the process builds (idempotent)."""
-    from dockhand import deps
-
-    if channel_factory not in deps._extra_channel_factories:
-        deps.register_channel_factory(channel_factory)
-        deps.notifier.cache_clear()  # a notifier built before this call would lack Slack
