@@ -141,7 +141,8 @@ EXPECTED: dict[str, tuple[int, str | None, str | None]] = {
     "ecs-deployment-completed.json": (1, "deploy_completed", "completed"),
     "ecs-deployment-failed.json": (1, "deploy_rolled_back", "rolled back"),
     "ecs-deployment-in-progress.json": (0, None, None),
-    "ecs-deployment-rollback.json": (1, "deploy_rolled_back", "rolled back"),
+    # an unknown deployment's rollback: its FAILED event carries the alert (a known one is reported, see below)
+    "ecs-deployment-rollback.json": (0, None, None),
     "ecs-service-action-placement-failure.json": (1, "service_event", "cannot place tasks"),
     "ecs-service-action-start-impaired.json": (1, "service_event", "tasks keep failing to start"),
     "ecs-service-action-steady-state.json": (0, None, None),
@@ -492,6 +493,18 @@ def test_an_unknown_deployment_is_still_reported(watcher, slack, inbox) -> None:
     [note] = inbox.sns()
     assert note["attributes"]["kind"] == "deploy_rolled_back"
     assert "Digest" not in note["body"]["metadata"]["additionalContext"]
+
+
+
+def test_a_rollback_is_one_alert_not_two(watcher, slack, inbox) -> None:
+    handler = watcher()
+    # Given a deployment that fails with a circuit-breaker rollback: ECS sends FAILED for it, then IN_PROGRESS
+    # for the rollback deployment it starts (a deployment id nobody recorded)
+    handler(deploy_event("ecs-deployment-failed", "ecs-svc/failing"))
+    handler(deploy_event("ecs-deployment-rollback", "ecs-svc/rollback-of-failing"))
+    # Then the failure is reported once
+    notes = inbox.sns()
+    assert [n["attributes"]["kind"] for n in notes] == ["deploy_rolled_back"]
 
 
 # ---------------------------------------------------------------------------------------------- restarts

@@ -506,6 +506,10 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
         return "deploy:ignored"
     deployments = Deployments(watch.table)
     rec = deployments.get(detail.deployment_id)
+    if rec is None and detail.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":
+        # The rollback deployment itself: the failure it answers was already reported by its FAILED event.
+        count("DeployEventDropped", reason="rollback_deployment")
+        return "deploy:rollback_in_progress"
     if rec is not None:
         finished = deployments.finish(detail.deployment_id, status, detail.reason)
         if finished is None:
