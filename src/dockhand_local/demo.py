@@ -134,6 +134,15 @@ class Demo:
             titles.append(str(content.get("title") or body).lower())
         return titles
 
+    def sns_kinds(self) -> list[str]:
+        """The notification kind of each SNS delivery (the custom notification's metadata.eventType)."""
+        kinds = []
+        for m in self.rt.messages()["sns"]:
+            body = m.get("message")
+            metadata = body.get("metadata", {}) if isinstance(body, dict) else {}
+            kinds.append(str(metadata.get("eventType", "")))
+        return kinds
+
     def slack(self, kind: str | None = None) -> list[dict[str, Any]]:
         return [m for m in self.rt.messages()["slack"] if kind is None or m.get("kind") == kind]
 
@@ -268,6 +277,12 @@ class Demo:
                                   for t in self.sns_titles()[before:]))
         self.wait_for("no success was reported for 1.3.0",
                       lambda: not any("1.3.0" in t and "completed" in t for t in self.sns_titles()[before:]),
+                      timeout=1)
+        # The rollback deployment's own IN_PROGRESS event carries a deploymentId the ledger does not know:
+        # counted by kind, not by tag, so a second alert for it would show here.
+        self.settle()
+        self.wait_for("exactly one failure notification for the rolled-back release",
+                      lambda: sum(k in ("deploy_rolled_back", "deploy_failed") for k in self.sns_kinds()[before:]) == 1,
                       timeout=1)
 
         def held() -> bool:
