@@ -14,11 +14,20 @@ import typer
 from rich.console import Console
 
 local_app = typer.Typer(no_args_is_help=True, help="Run Dockhand locally: moto on loopback, the real handlers.")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_CONFIG = Path("config/dockhand.yaml")
 DEFAULT_STATE_DIR = Path(".dockhand")
+
+
+def _stdout_console() -> Console:
+    """A console bound to stdout now (handlers' output goes to a log file while they run).
+
+    Lines never wrap (`make demo > file` stays one event a line) and, without a terminal, rules and titles
+    get 120 columns instead of rich's 80.
+    """
+    return Console(file=sys.stdout, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +81,7 @@ def up(
                              clock_start=datetime.fromisoformat(clock_start) if clock_start else None,
                              deploy_delay=deploy_delay, state_dir=state_dir,
                              handler_log=state_dir / "handlers.log")
-    console = Console(file=sys.stdout)  # bound now: handlers' output goes to a log file while they run
+    console = _stdout_console()
     runtime = Runtime(options).start()
     console.print(f"[bold]Dockhand local[/bold] endpoint [cyan]{runtime.endpoint}[/cyan] region {region}",
                   highlight=False)
@@ -177,9 +186,6 @@ def demo(
     state_dir: Path = typer.Option(Path(".dockhand/demo"), "--state-dir"),
 ) -> None:
     """Play the whole story on a local runtime and check each step against the real state."""
-    import sys
-
     from dockhand_local.demo import run_demo
 
-    # Bound to the terminal now: handlers' output is redirected to a log file while they run.
-    raise typer.Exit(run_demo(config, state_dir, Console(file=sys.stdout)))
+    raise typer.Exit(run_demo(config, state_dir, _stdout_console()))
