@@ -117,6 +117,7 @@ def _deploy_calls(clusters: dict[str, int], families: int) -> Counter[str]:
         config.write_text(yaml.safe_dump({"version": 1, "deploy": {"targets": targets}}))
         os.environ.update(stack.env_for("DeployerFunction"))
         os.environ["DOCKHAND_CONFIG"] = str(config)
+        os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"  # the handler's INFO lines would bury the table
         deps.reset()
 
         calls: Counter[str] = Counter()
@@ -185,6 +186,8 @@ def deploy_api_calls() -> list[Row]:
 
 _TIMED = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
 _DEPLOYER = "import functions.deployer.app"
+# The handler creates its clients on first use; this is the import plus what the first record pays for them.
+_DEPLOYER_READY = "import functions.deployer.app; from dockhand import deps; deps.client('ecs')"
 _BASELINE = "import boto3; boto3.client('ecs')"
 
 
@@ -205,16 +208,18 @@ def _timed_import(code: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def cold_import_ratio(rounds: int = 9) -> tuple[float, float, float]:
-    """(deployer median s, baseline median s, ratio), the two measured alternately in fresh interpreters."""
-    _timed_import(_DEPLOYER)  # warm the file cache and bytecode once, for both
-    _timed_import(_BASELINE)
-    deployer, baseline = [], []
+def cold_import_ratio(rounds: int = 9) -> tuple[float, float, float, float]:
+    """(deployer, deployer + ECS client, baseline) medians in s and the import ratio, measured alternately in
+    fresh interpreters."""
+    for code in (_DEPLOYER, _DEPLOYER_READY, _BASELINE):  # warm the file cache and bytecode once, for all
+        _timed_import(code)
+    deployer, ready, baseline = [], [], []
     for _ in range(rounds):
         deployer.append(_timed_import(_DEPLOYER))
+        ready.append(_timed_import(_DEPLOYER_READY))
         baseline.append(_timed_import(_BASELINE))
-    d, b = statistics.median(deployer), statistics.median(baseline)
-    return d, b, d / b
+    d, r, b = statistics.median(deployer), statistics.median(ready), statistics.median(baseline)
+    return d, r, b, d / b
 
 
 def imported_modules() -> set[str]:
@@ -227,12 +232,14 @@ def imported_modules() -> set[str]:
 
 @section("Deploy: cold import")
 def deploy_cold_import() -> list[Row]:
-    d, b, ratio = cold_import_ratio()
+    d, r, b, ratio = cold_import_ratio()
     loaded = imported_modules()
     return [
         Row("import functions.deployer.app (median of 9)", f"{d * 1000:.0f} ms"),
+        Row("… plus its ECS client, as the first record needs (median of 9)", f"{r * 1000:.0f} ms"),
         Row("import boto3; boto3.client('ecs') (median of 9)", f"{b * 1000:.0f} ms"),
-        Row("ratio deployer / boto3 ECS client", f"{ratio:.2f}", "≤ 1.2", ratio <= 1.2),
+        Row("ratio deployer import / boto3 ECS client", f"{ratio:.2f}", "≤ 1.2", ratio <= 1.2),
+        Row("ratio deployer import + ECS client / boto3 ECS client", f"{r / b:.2f}"),
         Row(
             "X-Ray SDK imported on the cold path",
             "yes" if "aws_xray_sdk" in loaded else "no",
