@@ -14,9 +14,12 @@ from dockhand.batch.service import BatchContext, handle_message
 from dockhand.handling import dlq_parker, guarded, record_json
 from dockhand.observability import logger, metrics
 from dockhand.settings import settings
+from dockhand.state.deliveries import Deliveries
 from dockhand.state.runs import Runs
 
 processor = BatchProcessor(event_type=EventType.SQS)
+# When every record fails, answer with every record rather than raising: SQS retries the same, the logs stay clean.
+processor.raise_on_entire_batch_failure = False
 
 
 def queue_arn_from_url(url: str | None) -> str | None:
@@ -40,6 +43,7 @@ def batch_context() -> BatchContext:
         runs=Runs(deps.table(), history_days=history_days),
         scheduler=deps.client("scheduler"),
         notifier=deps.notifier(),
+        deliveries=Deliveries(deps.table()),
         group=s.schedule_group,
         queue_arn=s.batch_queue_arn or "",
         role_arn=s.scheduler_role_arn or "",

@@ -85,9 +85,20 @@ class BatchWorld:
         job.update(overrides)
         return job
 
-    def declare(self, *jobs: dict[str, Any]) -> None:
-        """Write the declarations, give the process the batch function's env, and sync the schedules."""
-        self.config_path = self._write_config({"version": 1, "jobs": list(jobs), "notifications": {"sns": True}})
+    def declare(self, *jobs: dict[str, Any], slack_webhook: str | None = None) -> None:
+        """Write the declarations, give the process the batch function's env, and sync the schedules.
+
+        With `slack_webhook`, Slack (webhook mode, its URL in the stack's secret) is a channel beside SNS."""
+        notifications: dict[str, Any] = {"sns": True}
+        if slack_webhook:
+            from aws_lambda_powertools.utilities import parameters
+
+            boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+                SecretId=self.stack.physical["SlackSecret"], SecretString=json.dumps({"webhook_url": slack_webhook})
+            )
+            parameters.clear_caches()
+            notifications["slack"] = {"mode": "webhook"}
+        self.config_path = self._write_config({"version": 1, "jobs": list(jobs), "notifications": notifications})
         self._function_env("BatchFunction", self.config_path)
         self.sync()
 

@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from dockhand import deps
 from dockhand.batch import spec
 from dockhand.state.runs import RunRecord, Runs
+from dockhand_local.slack import LoopbackSlack
 from tests.integration.batch_helpers import BatchWorld, tasks_stay_running
 from tests.support.metrics import metric_total
 
@@ -185,6 +186,33 @@ def test_exit_0_succeeds_and_notifies(world: BatchWorld) -> None:
     assert (run.status, run.exit_code) == ("succeeded", 0)
     assert world.one_time("retry") == []
     assert world.kinds(world.notifications()) == ["job_succeeded"]
+
+
+def test_slack_down_while_sns_delivers_fails_the_record_and_the_redelivery_sends_slack_once(world: BatchWorld) -> None:
+    with LoopbackSlack() as slack:
+        # Given a running run, notified on Slack and SNS
+        world.declare(_retrying_job(world), slack_webhook=slack.webhook_url)
+        world.fire("report", T1)
+        stopped = world.stopped_event(_only(world.tasks())["taskArn"], 0, "Essential container in task exited")
+        # And Slack answers 503
+        slack.fail_next(1, status=503)
+        # When the task's STOPPED event arrives
+        first = world.deliver(stopped)
+        # Then the run succeeded, SNS delivered, Slack did not, and the record failed so SQS redelivers it
+        assert [f["itemIdentifier"] for f in first["batchItemFailures"]] == ["m-0"]
+        assert _only(world.runs()).status == "succeeded"
+        assert world.kinds(world.notifications()) == ["job_succeeded"]
+        assert slack.messages == []
+        # When SQS redelivers it (Slack is back)
+        second = world.deliver(stopped)
+        # Then Slack gets the success once, SNS does not get it twice, and the record is done
+        assert second == {"batchItemFailures": []}
+        assert len(slack.messages) == 1 and "Job report succeeded" in json.dumps(slack.messages[0])
+        assert world.notifications() == []
+        # And a third (duplicate) delivery sends nothing anywhere
+        world.deliver(stopped)
+        assert len(slack.messages) == 1 and world.notifications() == []
+        assert _only(world.runs()).status == "succeeded" and world.one_time("retry") == []
 
 
 def test_exit_1_is_retried_through_a_one_time_schedule_then_succeeds(world: BatchWorld) -> None:

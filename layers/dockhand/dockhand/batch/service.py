@@ -17,8 +17,10 @@ from dockhand.batch import retries, schedules, spec
 from dockhand.config import DockhandConfig, Job, JobRetries
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import SchedulePayload, TaskStateChange
+from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.model import Link, Notification
 from dockhand.observability import count, logger
+from dockhand.state.deliveries import Deliveries
 from dockhand.state.runs import RunRecord, Runs, RunStatus
 
 PENDING_STALE_AFTER = timedelta(minutes=15)  # a run still pending after this long lost its launch
@@ -31,6 +33,7 @@ class BatchContext:
     runs: Runs
     scheduler: Any
     notifier: Any
+    deliveries: Deliveries | None
     group: str
     queue_arn: str
     role_arn: str
@@ -96,16 +99,19 @@ def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
             history_days=job.history_days,
         )
         if run.status != "pending" or run.attempt != 1:
-            return _duplicate(job, run_id, attempt, run.status)
+            return _duplicate(job, run_id, attempt, run.status, ctx, run)
         verdict = _apply_concurrency(job, run, ctx)
         if verdict is not None:
             return verdict
     elif ctx.runs.begin_attempt(job.name, run_id, attempt) is None:
-        return _duplicate(job, run_id, attempt, "not awaiting this attempt")
+        return _duplicate(job, run_id, attempt, "not awaiting this attempt", ctx, ctx.runs.get(job.name, run_id))
     return _run_task(job, run_id, attempt, ctx)
 
 
-def _duplicate(job: Job, run_id: str, attempt: int, state: str) -> str:
+def _duplicate(job: Job, run_id: str, attempt: int, state: str, ctx: BatchContext, run: RunRecord | None = None) -> str:
+    """A launch already handled. If it ended this attempt, its notification is delivered again where it failed."""
+    if run is not None and run.attempt == attempt:
+        _announce(ctx, job, run)
     logger.info(
         "duplicate launch ignored", extra={"job": job.name, "run_id": run_id, "attempt": attempt, "state": state}
     )
@@ -150,11 +156,11 @@ def _apply_concurrency(job: Job, run: RunRecord, ctx: BatchContext) -> str | Non
     if job.concurrency == "Forbid":
         names = ", ".join(r.run_id for r in others)
         reason = f"skipped: concurrency Forbid and run {names} is still running"
-        ctx.runs.transition(job.name, run.run_id, 1, "skipped", reason=reason, from_statuses=("pending",))
+        skipped = ctx.runs.transition(job.name, run.run_id, 1, "skipped", reason=reason, from_statuses=("pending",))
         count("JobSkipped", job=job.name)
         logger.info("run skipped", extra={"job": job.name, "run_id": run.run_id, "running": names})
-        if "skipped" in job.notify_on:
-            _notify(ctx, job, "job_skipped", "warning", f"Job {job.name}: run skipped", reason, run.run_id, 1)
+        if skipped is not None:
+            _announce(ctx, job, skipped)
         return "skipped"
     for other in others:  # Replace
         reason = f"Dockhand: replaced by run {run.run_id} (concurrency Replace)"
@@ -170,7 +176,7 @@ def _run_task(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> str:
     request = spec.run_task_request(job, run_id, attempt)
     token = request["clientToken"]
     if ctx.runs.claim(token, job.name, run_id, attempt) == "duplicate":
-        return _duplicate(job, run_id, attempt, "claimed")
+        return _duplicate(job, run_id, attempt, "claimed", ctx)
     try:
         result = launching.from_response(*ctx.ecs.run_task(**request))
     except Exception as exc:
@@ -216,10 +222,10 @@ def _launch_failed(job: Job, run_id: str, attempt: int, result: launching.Launch
         )
         return "retry_scheduled"
     why = f"launch failed: {result.reason} (attempt {attempt} of {job.retries.attempts})"
-    ctx.runs.transition(job.name, run_id, attempt, "failed", reason=why, from_statuses=("pending",))
+    failed = ctx.runs.transition(job.name, run_id, attempt, "failed", reason=why, from_statuses=("pending",))
     count("JobFailed", job=job.name)
-    if "failure" in job.notify_on:
-        _notify(ctx, job, "job_failed", "error", f"Job {job.name} could not start", why, run_id, attempt)
+    if failed is not None:
+        _announce(ctx, job, failed)
     return "launch_failed"
 
 
@@ -256,29 +262,21 @@ def handle_deadline(payload: SchedulePayload, ctx: BatchContext) -> str:
         raise BadInputError("a deadline needs a run_id", reason="malformed", job=payload.job)
     job = _job(ctx, payload.job)
     run = ctx.runs.get(job.name, payload.run_id)
+    if run is not None and run.status == "timed_out" and run.attempt == payload.attempt:
+        _announce(ctx, job, run)  # a redelivery: the stop is done, the notification may not be
+        return "timed_out"
     if run is None or run.status != "running" or run.attempt != payload.attempt or not run.task_arn:
         return "finished_in_time"
     reason = f"Dockhand: maximum runtime of {job.max_runtime_minutes} minutes reached"
     _stop(ctx, run.cluster or job.cluster, run.task_arn, reason)
-    if (
-        ctx.runs.transition(job.name, run.run_id, run.attempt, "timed_out", reason=reason, from_statuses=("running",))
-        is None
-    ):
+    timed_out = ctx.runs.transition(
+        job.name, run.run_id, run.attempt, "timed_out", reason=reason, from_statuses=("running",)
+    )
+    if timed_out is None:
         return "finished_in_time"
     count("JobTimedOut", job=job.name)
     logger.warning("job timed out", extra={"job": job.name, "run_id": run.run_id, "task_arn": run.task_arn})
-    if "failure" in job.notify_on:
-        _notify(
-            ctx,
-            job,
-            "job_timed_out",
-            "error",
-            f"Job {job.name} timed out",
-            reason,
-            run.run_id,
-            run.attempt,
-            task_arn=run.task_arn,
-        )
+    _announce(ctx, job, timed_out)
     return "timed_out"
 
 
@@ -305,6 +303,8 @@ def handle_stopped(event: TaskStateChange, ctx: BatchContext) -> str:
     if run is None or run.status != "running" or run.attempt != attempt:
         if run is not None and run.status in ("timed_out", "replaced"):
             ctx.runs.note_stop(job_name, run_id, detail.task_arn, exit_code, stopped_at)
+        elif run is not None and job is not None and run.attempt == attempt and run.task_arn == detail.task_arn:
+            _announce(ctx, job, run)  # a redelivery: decided already, the notification may not be delivered
         return "already_decided"
     decision = retries.evaluate_exit(job_retries, attempt, exit_code, reasons)
     why = f"{decision.why} — {launching.describe_stop(detail)}"
@@ -335,79 +335,58 @@ def handle_stopped(event: TaskStateChange, ctx: BatchContext) -> str:
             "exit_code": exit_code,
         },
     )
-    if decision.verdict == "succeeded":
-        count("JobSucceeded", job=job_name)
-        if job is not None and "success" in job.notify_on:
-            _notify(
-                ctx,
-                job,
-                "job_succeeded",
-                "info",
-                f"Job {job_name} succeeded",
-                why,
-                run_id,
-                attempt,
-                task_arn=detail.task_arn,
-                exit_code=exit_code,
-            )
-    elif decision.verdict == "failed":
-        count("JobFailed", job=job_name)
-        if job is not None and "failure" in job.notify_on:
-            _notify(
-                ctx,
-                job,
-                "job_failed",
-                "error",
-                f"Job {job_name} failed",
-                why,
-                run_id,
-                attempt,
-                task_arn=detail.task_arn,
-                exit_code=exit_code,
-            )
+    if decision.verdict != "retry":
+        count("JobSucceeded" if decision.verdict == "succeeded" else "JobFailed", job=job_name)
+        if job is not None:
+            _announce(ctx, job, done)
     return {"succeeded": "succeeded", "retry": "retry_scheduled", "failed": "failed"}[decision.verdict]
 
 
 # ------------------------------------------------------------------------------------------------- notify
 
 
-def _notify(
-    ctx: BatchContext,
-    job: Job,
-    kind: Any,
-    severity: Any,
-    title: str,
-    text: str,
-    run_id: str,
-    attempt: int,
-    *,
-    task_arn: str | None = None,
-    exit_code: int | None = None,
-) -> None:
-    fields = {"run": run_id, "attempt": f"{attempt} of {job.retries.attempts}", "cluster": job.cluster}
-    if exit_code is not None:
-        fields["exit code"] = str(exit_code)
+# A finished run's notification: what it says comes from the run record alone, so a redelivered message
+# announces exactly what the first delivery did (and only on the channels that missed it).
+# run status → (notify_on entry, kind, severity, title after "Job <name>")
+_ANNOUNCED: dict[str, tuple[str, Any, Any, str]] = {
+    "succeeded": ("success", "job_succeeded", "info", " succeeded"),
+    "failed": ("failure", "job_failed", "error", " failed"),
+    "timed_out": ("failure", "job_timed_out", "error", " timed out"),
+    "skipped": ("skipped", "job_skipped", "warning", ": run skipped"),
+}
+
+
+def _announce(ctx: BatchContext, job: Job, run: RunRecord) -> None:
+    """Notify a finished attempt, if the job asks for it; a channel that fails makes the message retry."""
+    if run.status not in _ANNOUNCED:
+        return
+    when, kind, severity, title = _ANNOUNCED[run.status]
+    if when not in job.notify_on:
+        return
+    if run.status == "failed" and not run.task_arn:
+        title = " could not start"
+    fields = {"run": run.run_id, "attempt": f"{run.attempt} of {job.retries.attempts}", "cluster": job.cluster}
+    if run.exit_code is not None and run.status in ("succeeded", "failed"):
+        fields["exit code"] = str(run.exit_code)
     links = []
-    if task_arn:
-        fields["task"] = task_arn.rsplit("/", 1)[-1]
+    if run.task_arn and run.status != "skipped":
+        task_id = run.task_arn.rsplit("/", 1)[-1]
+        fields["task"] = task_id
         links.append(
             Link(
                 label="Task",
-                url=f"https://{ctx.region}.console.aws.amazon.com/ecs/v2/clusters/"
-                f"{job.cluster}/tasks/{task_arn.rsplit('/', 1)[-1]}",
+                url=f"https://{ctx.region}.console.aws.amazon.com/ecs/v2/clusters/{job.cluster}/tasks/{task_id}",
             )
         )
     note = Notification(
         kind=kind,
         severity=severity,
-        title=title,
-        text=text,
+        title=f"Job {job.name}{title}",
+        text=run.reason or "",
         fields=fields,
         links=links,
         cluster=job.cluster,
         job=job.name,
-        thread_key=f"job:{job.name}:{run_id}",
+        thread_key=f"job:{job.name}:{run.run_id}",
     )
-    result = ctx.notifier.notify(note)
-    if result.failed:  # the run's state is already recorded; the notifier counted the failure
-        logger.error("job notification not delivered", extra={"job": job.name, "kind": kind})
+    deliver_or_retry(ctx.notifier, ctx.deliveries, f"job/{job.name}/{run.run_id}/{run.attempt}/{run.status}", note)

@@ -1,7 +1,7 @@
 """The Notifier: routes a Notification to its channels; one channel failing never stops the others.
 
-A failed delivery is reported back (`NotifyResult.failed`) so the caller can make its message retry;
-after the retries it lands in the queue's DLQ, never dropped silently.
+A failed delivery is reported back (`NotifyResult.failed`); `notify.delivery` turns it into a retry of the
+message that caused it (only the failed channels are tried again), then the queue's DLQ: never dropped silently.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Protocol
 
 from dockhand.config import NotificationsSection, Route
 from dockhand.notify.model import Delivery, Notification
-from dockhand.observability import count, logger
+from dockhand.observability import logger
 
 
 class Channel(Protocol):
@@ -72,7 +72,6 @@ class Notifier:
                 logger.warning(
                     "notification channel failed", extra={"channel": name, "kind": n.kind, "error": type(exc).__name__}
                 )
-                count("NotificationFailed", channel=name)
                 delivery = Delivery(channel=name, ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
             deliveries.append(delivery)
         return NotifyResult(deliveries)

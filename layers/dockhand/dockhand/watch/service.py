@@ -32,6 +32,7 @@ from dockhand.aws.ecs import Ecs
 from dockhand.config import DockhandConfig, RestartPolicy
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import DeploymentStateChange, Envelope, ServiceAction, TaskDetail, TaskStateChange
+from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.model import Link, Notification
 from dockhand.observability import count, logger
 from dockhand.state.alerts import AlertWindows
@@ -92,23 +93,7 @@ class Watch:
     # ---------------------------------------------------------------------------------------- plumbing
     def send(self, key: str, n: Notification) -> None:
         """Deliver `n` on every routed channel that has not delivered it yet; any failure makes the message retry."""
-        deliveries = Deliveries(self.table)
-        done = deliveries.delivered(key)
-        pending = [c for c in self.notifier.channel_names if c not in done]
-        if not pending:
-            return
-        result = self.notifier.notify(n, only=pending)
-        delivered = {d.channel for d in result.deliveries if d.ok}
-        deliveries.mark(key, delivered)
-        for channel in delivered:
-            count("NotificationSent", kind=n.kind, channel=channel)
-        for d in result.failed:
-            count("NotificationFailed", channel=d.channel)
-        if result.failed:
-            names = ", ".join(sorted(d.channel for d in result.failed))
-            logger.warning("notification not delivered; the message will be retried",
-                           extra={"kind": n.kind, "channels": names, "errors": [d.error for d in result.failed]})
-            raise RetryableError(f"notification {n.kind} not delivered on: {names}")
+        deliver_or_retry(self.notifier, Deliveries(self.table), key, n)
 
     def task_definition(self, arn: str) -> dict[str, Any] | None:
         """DescribeTaskDefinition, cached per ARN for the life of the container (revisions are immutable)."""
@@ -295,17 +280,9 @@ def close_window(action: WatchAction, watch: Watch) -> str:
     now = int(watch.clock())
     if _wait_more(action, watch):
         return "window:waiting"
-    windows = AlertWindows(watch.table, watch.clock)
-    window = windows.get(action.cluster, action.group, action.cause)
-    final_count = window.count if window and window.opened_at == action.opened_at else None
+    final_count, window_latest = AlertWindows(watch.table, watch.clock).tally(
+        action.cluster, action.group, action.cause, action.opened_at)
     key = f"window/{action.cluster}/{action.group}/{action.cause}/{action.opened_at}"
-    if final_count is None:
-        # Already replaced by a newer window: the count was stored with the close marker when that happened.
-        marker = watch.table.get(f"ALERT#{action.cluster}#{action.group}", f"CLOSED#{action.cause}#{action.opened_at}")
-        final_count = int(marker["count"]) if marker else 0
-        window_latest = str(marker.get("latest_summary", "")) if marker else ""
-    else:
-        window_latest = window.latest_summary if window else ""
     if final_count <= 0:
         return "window:quiet"
     minutes = max(1, round((min(now, action.closes_at) - action.opened_at) / 60))
