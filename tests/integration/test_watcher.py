@@ -347,24 +347,32 @@ def test_a_crash_loop_alerts_once_and_schedules_the_window_close(watcher, slack,
     assert metric_total(capsys.readouterr().out, "CrashLoopSuppressed") == 24
 
 
-def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(stack, slack, inbox, monkeypatch,
-                                                                               write_config, function_env) -> None:
-    """Drives the watch service with a clock of its own: 500 stops over ten minutes, then the window closes."""
+def _clocked_watch(stack: Any, slack: LoopbackSlack, write_config: Callable[..., Path],
+                   function_env: Callable[..., Any], now: list[float]) -> Any:
+    """The watch service with a clock of its own (`now[0]`), Slack in bot mode, 10-minute crash-loop windows."""
     from aws_lambda_powertools.utilities import parameters
 
     from dockhand import deps
     from dockhand.aws.ecs import Ecs
-    from dockhand.watch.service import DelayedMessages, Watch, handle_message
+    from dockhand.watch.service import DelayedMessages, Watch
 
     parameters.clear_caches()
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
         SecretId=stack.physical["SlackSecret"], SecretString=json.dumps({"bot_token": TOKEN, "api_url": slack.api_url}))
     function_env("WatcherFunction", write_config({"notifications": {"slack": {"mode": "bot", "channel": "C1"}},
                                                   "watch": {"crash_loop_window_minutes": 10}}))
+    return Watch(config=deps.config(), ecs=Ecs(deps.client("ecs")), table=deps.table(), notifier=deps.notifier(),
+                 delayed=DelayedMessages(deps.client("sqs"), stack.queue_url("WatchQueue")), region=REGION,
+                 clock=lambda: now[0])
+
+
+def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(stack, slack, inbox, monkeypatch,
+                                                                               write_config, function_env) -> None:
+    """Drives the watch service with a clock of its own: 500 stops over ten minutes, then the window closes."""
+    from dockhand.watch.service import handle_message
+
     now = [1_800_000_000.0]
-    w = Watch(config=deps.config(), ecs=Ecs(deps.client("ecs")), table=deps.table(), notifier=deps.notifier(),
-              delayed=DelayedMessages(deps.client("sqs"), stack.queue_url("WatchQueue")), region=REGION,
-              clock=lambda: now[0])
+    w = _clocked_watch(stack, slack, write_config, function_env, now)
     # Given 500 stops of one service over ten minutes
     for i in range(500):
         handle_message(crash(i, version=3), w)
@@ -384,6 +392,30 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(s
     assert "500 stops in 10 min" in summary["body"]["content"]["description"]
     # And in Slack bot mode the summary sits in the thread of the first alert
     assert slack.messages[1]["thread_ts"] == slack.messages[0]["ts"]
+
+
+def test_a_window_replaced_before_its_close_message_still_gets_its_summary(stack, slack, inbox, write_config,
+                                                                           function_env) -> None:
+    from dockhand.watch.service import handle_message
+
+    now = [1_800_000_000.0]
+    w = _clocked_watch(stack, slack, write_config, function_env, now)
+    # Given three stops inside one window (one alert, two counted)
+    for i in range(3):
+        handle_message(crash(i, version=3), w)
+        now[0] += 60
+    # And a fourth stop after the window's end, before its close message arrived: it opens a new window
+    now[0] += 600
+    handle_message(crash(3, version=3), w)
+    # When both windows' close messages come due
+    now[0] += 601
+    for body in inbox.drain():
+        handle_message(body, w)
+    # Then the first window's summary counts its two failures; the second window, quiet, sends none
+    kinds = [n["attributes"]["kind"] for n in inbox.sns()]
+    assert kinds == ["task_failed", "task_failed", "crash_loop"]
+    summary = inbox.sns()[2]["body"]
+    assert summary["metadata"]["additionalContext"]["More failures"] == "2"
 
 
 # ------------------------------------------------------------------------------------------- deployments

@@ -1,8 +1,9 @@
 """Crash-loop windows: per cluster + group + cause, the first failure alerts, later ones are only counted.
 
 A window opens with a conditional put (exactly one opener wins, even under concurrency); later failures inside
-it are counted with an atomic ADD. Whoever closes it (a delayed message) deletes it conditionally and reports
-the count once.
+it are counted with an atomic ADD. A window is never deleted: once past `closes_at` the next failure replaces
+it, leaving a `CLOSED#` marker with the final count, so the delayed message that reports the window reads its
+count from either (`tally`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from dockhand.aws.clients import reraise_retryable
-from dockhand.state.table import Table
+from dockhand.state.table import Table, _is_condition_failure
 
 Opened = Literal["opened", "counted"]
 
@@ -71,7 +72,7 @@ class AlertWindows:
                 ExpressionAttributeValues={":now": now}, ReturnValues="ALL_OLD",
             )
         except Exception as exc:
-            if _condition_failed(exc):
+            if _is_condition_failure(exc):
                 return False
             reraise_retryable(exc, f"PutItem {item['pk']}")
             raise
@@ -87,24 +88,14 @@ class AlertWindows:
         item = self._t.get(*self._key(cluster, group, cause))
         return AlertWindow.model_validate(item) if item else None
 
-    def close(self, cluster: str, group: str, cause: str, opened_at: int) -> AlertWindow | None:
-        """Delete the window opened at `opened_at`; returns it (with its final count) or None if already closed."""
-        pk, sk = self._key(cluster, group, cause)
-        try:
-            out = self._t.raw.delete_item(
-                Key={"pk": pk, "sk": sk}, ConditionExpression="opened_at = :o",
-                ExpressionAttributeValues={":o": opened_at}, ReturnValues="ALL_OLD",
-            )
-        except Exception as exc:
-            if _condition_failed(exc):
-                return None
-            reraise_retryable(exc, f"DeleteItem {pk}")
-            raise
-        old = out.get("Attributes")
-        return AlertWindow.model_validate(old) if old else None
+    def tally(self, cluster: str, group: str, cause: str, opened_at: int) -> tuple[int, str]:
+        """(failures after the first, latest summary) of the window opened at `opened_at`.
 
-
-
-def _condition_failed(exc: BaseException) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+        Read from the window while it is the current one, else from the marker its replacement left.
+        """
+        window = self.get(cluster, group, cause)
+        if window is not None and window.opened_at == opened_at:
+            return window.count, window.latest_summary
+        pk, _ = self._key(cluster, group, cause)
+        marker = self._t.get(pk, f"CLOSED#{cause}#{opened_at}")
+        return (int(marker["count"]), str(marker.get("latest_summary", ""))) if marker else (0, "")
