@@ -233,6 +233,21 @@ def test_duplicates_and_older_versions_are_dropped(watcher, slack, inbox, capsys
     assert metric_total(out, "TaskEventDropped", reason="stale") == 1
 
 
+def test_a_dropped_event_costs_no_ecs_read(stack, slack, inbox, write_config, function_env) -> None:
+    from dockhand.watch.service import handle_message
+
+    w = _clocked_watch(stack, slack, write_config, function_env, [1_800_000_000.0])
+    # Given a crash at version 7 was handled
+    handle_message(task_event(version=7), w)
+    # When the same event and an older version arrive at a fresh container (no cached task definition)
+    w.taskdef_cache.clear()
+    w.ecs.calls.clear()
+    outcomes = [handle_message(task_event(version=7), w), handle_message(task_event(version=6), w)]
+    # Then both are dropped without a single ECS call
+    assert outcomes == ["dropped:duplicate", "dropped:stale"]
+    assert sum(w.ecs.calls.values()) == 0
+
+
 def test_scale_in_alerts_when_the_file_asks(watcher, slack, inbox) -> None:
     # Given alert_on_scale_in / When a deploy scales a task in / Then it is reported (as info)
     handler = watcher(watch={"alert_on_scale_in": True})

@@ -159,15 +159,13 @@ def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
         return "ignored:not_stopped"
     if (task.started_by or "").startswith(JOB_PREFIX):
         return "ignored:job"  # the batch wing owns its runs
-    taskdef = watch.task_definition(task.task_definition_arn)
-    essential = _essential(taskdef)
-    stop = classify_stop(task, essential)
-
     events = TaskEvents(watch.table)
     claim, record = events.claim(task.task_arn, task.version)
-    if claim in ("duplicate", "stale"):
+    if claim in ("duplicate", "stale"):  # dropped before any ECS read: a redelivery costs no rate-limited call
         count("TaskEventDropped", reason=claim)
         return f"dropped:{claim}"
+    taskdef = watch.task_definition(task.task_definition_arn)
+    stop = classify_stop(task, _essential(taskdef))
     count("TaskStopped", cause=stop.cause.value)
     group = task.group or f"family:{task.family}"
     cluster = task.cluster_name
