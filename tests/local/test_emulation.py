@@ -98,9 +98,11 @@ def test_update_service_makes_a_new_deployment_that_completes(runtime: Runtime) 
     assert primary["status"] == "PRIMARY" and primary["taskDefinition"] == revision
     assert all(d["id"] != primary["id"] for d in deployments[1:])
     # And the watcher gets IN_PROGRESS then COMPLETED for that deployment id
+    # (a standard queue does not keep order, so the order asserted is the events' own time)
     events = _events_for(runtime, "WatcherFunction", lambda b: b["detail"].get("deploymentId") == primary["id"], 2)
-    assert [e["detail"]["eventName"] for e in events] == ["SERVICE_DEPLOYMENT_IN_PROGRESS",
-                                                          "SERVICE_DEPLOYMENT_COMPLETED"]
+    by_name = {e["detail"]["eventName"]: e for e in events}
+    assert set(by_name) == {"SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED"}
+    assert by_name["SERVICE_DEPLOYMENT_IN_PROGRESS"]["time"] <= by_name["SERVICE_DEPLOYMENT_COMPLETED"]["time"]
     final = ecs.describe_services(cluster="emu", services=["api"])["services"][0]["deployments"]
     assert [(d["id"], d["rolloutState"]) for d in final] == [(primary["id"], "COMPLETED")]
 
