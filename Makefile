@@ -7,15 +7,15 @@ STAMP := $(VENV)/.installed
 REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv demo test unit lint check build bench schema deploy clean
+.PHONY: venv demo test unit lint check build bench schema deploy clean lock
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "python3.13 not found: install it (pyenv install 3.13) and retry" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: venv
@@ -47,6 +47,9 @@ bench: venv
 
 deploy: build
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam deploy --guided
+
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.13 -q -o constraints.txt
 
 clean:
 	rm -rf .aws-sam $(VENV)
