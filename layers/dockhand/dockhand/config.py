@@ -192,7 +192,9 @@ class Job(_Model):
     concurrency: Literal["Allow", "Forbid", "Replace"] = "Forbid"
     max_runtime_minutes: int | None = Field(None, ge=1, le=10080)
     retries: JobRetries = Field(default_factory=JobRetries)
-    notify_on: list[Literal["failure", "success", "skipped"]] = Field(default_factory=lambda: ["failure"])
+    notify_on: list[Literal["failure", "success", "skipped"]] = Field(
+        default_factory=lambda: ["failure"]  # type: ignore[arg-type]
+    )
     suspend: bool = False
     history_days: int = Field(30, ge=1, le=3650, description="How long run history is kept")
 

@@ -22,13 +22,7 @@ def config() -> DockhandConfig:
 def table() -> Table:
     import boto3
 
-    return Table(boto3.resource("dynamodb", config=_resource_config()), settings().table_name)
-
-
-def _resource_config() -> Any:
-    from botocore.config import Config
-
-    return Config(**clients._CONFIG_KW)
+    return Table(boto3.resource("dynamodb", config=clients.boto_config()), settings().table_name)
 
 
 def client(service: str) -> Any:

@@ -11,12 +11,6 @@ from typing import Any
 
 from dockhand.errors import RetryableError
 
-_CONFIG_KW = {
-    "retries": {"mode": "standard", "total_max_attempts": 5},
-    "connect_timeout": 5,
-    "read_timeout": 20,
-}
-
 # Error codes that a later attempt may get past: the message goes back to its queue.
 RETRYABLE_CODES = frozenset(
     {
@@ -46,12 +40,17 @@ def _session() -> Any:
     return boto3.session.Session()
 
 
-@cache
-def client(service: str, region: str | None = None) -> Any:
+def boto_config() -> Any:
+    """Standard retries (5 attempts in all), bounded timeouts: one setting for every client and resource."""
     from botocore.config import Config
 
+    return Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=5, read_timeout=20)
+
+
+@cache
+def client(service: str, region: str | None = None) -> Any:
     with _lock:  # boto3 session client creation is not thread safe
-        return _session().client(service, region_name=region, config=Config(**_CONFIG_KW))
+        return _session().client(service, region_name=region, config=boto_config())
 
 
 def reset() -> None:

@@ -13,7 +13,7 @@ Each record type owns a pk prefix, so wings never collide:
 | alert window      | ALERT#<cluster>#<group>    | <cause> (CLOSED#<cause>#<t>)| watch  |
 | stop history      | STOPS#<cluster>#<group>    | <stopped at>#<task id>      | watch  |
 | restart           | RESTART#<chain id>         | ATTEMPT#<nnn>               | watch  |
-| delivered to      | NOTIFY#<notification key>  | CHANNELS                    | watch  |
+| delivered to      | NOTIFY#<notification key>  | CHANNELS                    | notify |
 | Slack message ref | SLACK#<thread/update key>  | REF                         | watch  |
 | job run           | JOB#<job name>             | RUN#<run id>                | batch  |
 """
@@ -98,7 +98,7 @@ class Table:
               limit: int | None = None) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 
-        cond = Key("pk").eq(pk)
+        cond: Any = Key("pk").eq(pk)
         if sk_prefix:
             cond = cond & Key("sk").begins_with(sk_prefix)
         kwargs: dict[str, Any] = {"KeyConditionExpression": cond, "ScanIndexForward": not newest_first}
