@@ -29,11 +29,11 @@ unit: venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy layers/dockhand/dockhand
 	$(BIN)/cfn-lint template.yaml
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
 
 check: lint
-	$(BIN)/mypy layers/dockhand/dockhand
 	$(BIN)/uv tool run --from checkov==3.3.30 checkov -f template.yaml --framework cloudformation --compact --quiet
 
 schema: venv
