@@ -17,7 +17,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from dockhand_local.runtime import Runtime, iso
+from dockhand_local.clock import iso
+from dockhand_local.runtime import Runtime
 
 
 class ControlServer:

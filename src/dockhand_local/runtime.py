@@ -15,25 +15,25 @@ gives that function. What AWS emits and moto does not is emitted here (see READM
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import re
 import shutil
 import sys
 import threading
-import time
 import urllib.request
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout, suppress
+from collections.abc import Callable
+from contextlib import redirect_stdout, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dockhand_local.clock import LocalClock, iso
+from dockhand_local.host import FunctionHost, code_path
 from dockhand_local.stack import ACCOUNT, ROOT, Stack, create_stack
 
 STATE_FILE = Path(".dockhand/local.json")
@@ -41,86 +41,6 @@ JOB_PREFIX = "dockhand-job/"
 SNS_CAPTURE_QUEUE = "dockhand-local-sns-capture"
 LOCAL_VISIBILITY_TIMEOUT = 2  # wall seconds: failed records come back quickly instead of after 6 minutes
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class LocalClock:
-    """The process's clock, shifted to `start` and running `speed` times faster than the wall clock.
-
-    Everything in the process reads it — handlers (crash-loop windows, backoffs, deadlines), moto (SQS delays,
-    timestamps), the schedules — so delays that span minutes in AWS take seconds here and stay consistent.
-    Monotonic clocks are untouched, so timeouts and waits still run in wall time. A clock at speed 1 that
-    starts now is the wall clock: nothing is patched.
-    """
-
-    def __init__(self, start: datetime | None = None, speed: float = 1.0) -> None:
-        self.speed = speed
-        self._start = start
-        self._traveller: Any = None
-        self._coordinates: Any = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-
-    def start(self) -> LocalClock:
-        if self._start is not None or self.speed != 1.0:
-            self._travel(self._start or datetime.now(UTC))
-        if self.speed != 1.0:
-            threading.Thread(target=self._run, name="dockhand-local-clock", daemon=True).start()
-        return self
-
-    def _travel(self, moment: datetime) -> None:
-        import time_machine
-
-        with self._lock:
-            if self._traveller is None:
-                self._traveller = time_machine.travel(moment.astimezone(UTC), tick=True)
-                self._coordinates = self._traveller.start()
-
-    def _run(self) -> None:
-        last = time.monotonic()
-        while not self._stop.wait(0.02):
-            now = time.monotonic()
-            with self._lock:
-                if self._coordinates is not None:
-                    self._coordinates.shift((self.speed - 1.0) * (now - last))
-            last = now
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            if self._traveller is not None:
-                self._traveller.stop()
-                self._traveller = self._coordinates = None
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def advance(self, seconds: float) -> datetime:
-        self._travel(datetime.now(UTC))
-        with self._lock:
-            self._coordinates.shift(seconds)
-        return self.now()
-
-    def set(self, moment: datetime) -> datetime:
-        return self.advance((moment.astimezone(UTC) - self.now()).total_seconds())
-
-
-@dataclass
-class LambdaContext:
-    """The shape of the context Lambda passes (what Powertools reads)."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 @dataclass
@@ -179,8 +99,6 @@ class Runtime:
         self._server: Any = None
         self._session: Any = None
         self._clients: dict[str, Any] = {}
-        self._handlers: dict[str, Callable[..., Any]] = {}
-        self._env_lock = threading.RLock()  # os.environ is process-global: one handler at a time
         self._lock = threading.RLock()
         self._fire_lock = threading.Lock()
         self._stop = threading.Event()
@@ -189,11 +107,9 @@ class Runtime:
         self._job_exit_codes: dict[str, list[int]] = {}
         self._schedules_seen: dict[str, datetime] = {}
         self._schedules_fired: set[str] = set()
-        self._modules: dict[str, dict[str, Any]] = {}  # function -> its own copy of the layer's modules
-        self._providers: dict[str, dict[str, Any]] = {}  # function -> its Powertools Parameters providers
         self._config_copy: Path | None = None
         self._sns_queue_url = ""
-        self._handler_out: Any = None
+        self.host: FunctionHost | None = None
         self.network: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------------------ lifecycle
@@ -219,10 +135,7 @@ class Runtime:
         )
         self.stack = create_stack(self._session, region=self.region, endpoint_url=self.endpoint)
         self._shorten_visibility()
-        if self.options.handler_log:
-            self.options.handler_log.parent.mkdir(parents=True, exist_ok=True)
-            self._handler_out = self.options.handler_log.open("a", encoding="utf-8")
-            self._quiet_logger()
+        self.host = FunctionHost(self.options.handler_log)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._install_config()
         self._provision_network()
@@ -252,10 +165,8 @@ class Runtime:
                 self.slack.stop()
         if self._server:
             self._server.stop()
-        if self._handler_out:
-            out = self._handler_out
-            _retarget_streams(lambda stream: stream is out, sys.stdout)
-            out.close()
+        if self.host:
+            self.host.close()
         with suppress(FileNotFoundError):
             self.state_file.unlink()
         self.clock.stop()
@@ -349,12 +260,12 @@ class Runtime:
             return
         from dockhand.config import load_config
 
-        assert self.stack is not None and self._config_copy is not None
+        assert self.stack is not None and self._config_copy is not None and self.host is not None
         config = load_config(self._config_copy)
         if not config.jobs:
             return
         try:
-            with redirect_stdout(self._handler_out or sys.stdout):
+            with redirect_stdout(self.host.out or sys.stdout):
                 report = sync_schedules(config, self.client("scheduler"), self.stack.physical["ScheduleGroup"],
                                         self.stack.arns["BatchQueue"], self.stack.arns["SchedulerRole"],
                                         self.stack.arns["BatchDLQ"])
@@ -751,98 +662,26 @@ class Runtime:
         return len(messages)
 
     def _invoke(self, fn: Any, event: dict[str, Any]) -> set[str]:
-        """Call the function's lambda_handler under its environment; return the ids it reported as failed."""
+        """Call the function's lambda_handler; return the ids it reported as failed (all of them if it raised)."""
+        assert self.stack is not None and self.host is not None
         all_ids = {r["messageId"] for r in event["Records"]}
-        with self._env_lock:
-            saved = dict(os.environ)
-            os.environ.clear()
-            os.environ.update(self.function_env(fn.logical_id))
-            try:
-                with self._own_modules(fn.logical_id):
-                    return self._call_handler(fn, event, all_ids)
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
-
-    def _call_handler(self, fn: Any, event: dict[str, Any], all_ids: set[str]) -> set[str]:
+        if not code_path(fn).exists():
+            self.note("handler", f"{fn.logical_id}: {code_path(fn).relative_to(ROOT)} does not exist; message dropped")
+            return set()
         try:
-            handler = self._handler(fn)
-            if handler is None:
-                return set()
-            sys.modules["dockhand.deps"].reset()  # settings and clients re-read this function's environment
-            assert self.stack is not None
-            context = LambdaContext(function_name=os.environ["AWS_LAMBDA_FUNCTION_NAME"],
-                                    invoked_function_arn=self.stack.arns[fn.logical_id])
-            with redirect_stdout(self._handler_out or sys.stdout):
-                result = handler(event, context)
-            failures = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
-            failed = {f["itemIdentifier"] for f in failures}
-            label = fn.logical_id.removesuffix("Function").lower()
-            self.note("handler", f"{label}: {len(all_ids)} record(s)" + (f", {len(failed)} to retry" if failed else ""),
-                      function=fn.logical_id, failed=len(failed))
-            return failed
+            result = self.host.invoke(fn, event, self.function_env(fn.logical_id), self.stack.arns[fn.logical_id])
         except Exception as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             self.note("handler", f"{fn.logical_id} raised {type(exc).__name__}: {first_line}; the batch will retry",
                       function=fn.logical_id)
             self.errors.append(f"{fn.logical_id}: {type(exc).__name__}: {exc}")
             return all_ids
-
-    @contextmanager
-    def _own_modules(self, function: str) -> Iterator[None]:
-        """Each Lambda function is its own process: give it its own copy of the layer's modules.
-
-        Module-level state (registered channel factories, cached clients and settings, the cold-start flag)
-        then belongs to one function, as in Lambda, instead of leaking from one handler into another.
-        """
-        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-
-        outside = {name: sys.modules.pop(name) for name in list(sys.modules) if _layer_module(name)}
-        sys.modules.update(self._modules.get(function, {}))
-        # Powertools Parameters keeps its providers (boto3 clients, cached values) in one module-level dict.
-        providers_outside = dict(DEFAULT_PROVIDERS)
-        DEFAULT_PROVIDERS.clear()
-        DEFAULT_PROVIDERS.update(self._providers.get(function, {}))
-        try:
-            yield
-        finally:
-            self._modules[function] = {name: sys.modules.pop(name) for name in list(sys.modules)
-                                       if _layer_module(name)}
-            sys.modules.update(outside)
-            self._providers[function] = dict(DEFAULT_PROVIDERS)
-            DEFAULT_PROVIDERS.clear()
-            DEFAULT_PROVIDERS.update(providers_outside)
-
-    def _handler(self, fn: Any) -> Callable[..., Any] | None:
-        if fn.logical_id in self._handlers:
-            return self._handlers[fn.logical_id]
-        module_file, _, attr = fn.handler.rpartition(".")
-        path = fn.code_dir / f"{module_file}.py"
-        if not path.exists():
-            self.note("handler", f"{fn.logical_id}: {path.relative_to(ROOT)} does not exist yet; message dropped")
-            return None
-        spec = importlib.util.spec_from_file_location(f"dockhand_fn_{fn.logical_id}", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(fn.code_dir))
-        try:
-            with redirect_stdout(self._handler_out or sys.stdout):
-                spec.loader.exec_module(module)
-        finally:
-            sys.path.remove(str(fn.code_dir))
-        self._quiet_logger()
-        handler = getattr(module, attr)
-        self._handlers[fn.logical_id] = handler
-        return handler
-
-    def _quiet_logger(self) -> None:
-        """Powertools' Logger holds the stream it was created with; send it where handler output goes."""
-        if not self._handler_out:
-            return
-        import dockhand.observability  # noqa: F401 - creates the Logger whose stream is redirected
-
-        _retarget_streams(lambda stream: stream is not self._handler_out and stream in (sys.stdout, sys.__stdout__),
-                          self._handler_out)
+        failures = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
+        failed = {f["itemIdentifier"] for f in failures}
+        label = fn.logical_id.removesuffix("Function").lower()
+        self.note("handler", f"{label}: {len(all_ids)} record(s)" + (f", {len(failed)} to retry" if failed else ""),
+                  function=fn.logical_id, failed=len(failed))
+        return failed
 
     # ------------------------------------------------------------------------------------------ views
     def messages(self) -> dict[str, list[dict[str, Any]]]:
@@ -868,23 +707,6 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
-
-
-def _retarget_streams(which: Callable[[Any], bool], stream: Any) -> None:
-    """Point every logging StreamHandler whose stream matches `which` at `stream`."""
-    import logging
-
-    loggers = [logging.getLogger(), *[v for v in logging.Logger.manager.loggerDict.values()
-                                      if isinstance(v, logging.Logger)]]
-    for log in loggers:
-        for handler in log.handlers:
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) and which(
-                    handler.stream):
-                handler.setStream(stream)
-
-
-def _layer_module(name: str) -> bool:
-    return name == "dockhand" or name.startswith("dockhand.")
 
 
 def _with_account(body: str) -> str:
