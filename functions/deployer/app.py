@@ -15,6 +15,7 @@ from dockhand.events import EcrImageAction
 from dockhand.handling import dlq_parker, guarded, record_json
 from dockhand.observability import logger, metrics
 from dockhand.settings import settings
+from dockhand.state.deliveries import Deliveries
 from dockhand.state.deployments import Deployments, Holds
 from dockhand.state.ledger import Ledger
 
@@ -34,6 +35,7 @@ def deployer() -> Deployer:
         notifier=deps.notifier(),
         section=deps.config().deploy,
         dry_run=settings().dry_run,
+        deliveries=Deliveries(table),
     )
 
 

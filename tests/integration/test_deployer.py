@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from dockhand_local.slack import LoopbackSlack
 from tests.support.events import load_event, sqs_event, with_detail
 from tests.support.metrics import metric_total
 
@@ -82,8 +83,13 @@ def ecs() -> Any:
 def deployer_env(stack: Any, write_config: Callable[..., Path], function_env: Callable[..., Any]) -> Callable[..., Any]:
     """Write the declarations, give the process the deployer's environment, return the handler."""
 
-    def setup(targets: list[dict[str, Any]], **deploy: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        path = write_config({"version": 1, "deploy": {**deploy, "targets": targets}})
+    def setup(
+        targets: list[dict[str, Any]], notifications: dict[str, Any] | None = None, **deploy: Any
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        cfg: dict[str, Any] = {"version": 1, "deploy": {**deploy, "targets": targets}}
+        if notifications is not None:
+            cfg["notifications"] = notifications
+        path = write_config(cfg)
         function_env("DeployerFunction", path)
         from functions.deployer import app
         from tests.support.lambda_context import FakeLambdaContext
@@ -240,6 +246,40 @@ def test_push_deploys_a_faithful_pinned_copy(deployer_env, web_service, ecs, ecs
     assert note["attributes"]["kind"] == "deploy_started"
     assert note["body"]["content"]["title"].endswith("Deploying web:2.1.0 to web")
     assert metric_total(capsys.readouterr().out, "DeployStarted") == 1
+
+
+def test_slack_down_while_sns_delivers_then_the_redelivery_sends_slack_once_and_deploys_once(
+    deployer_env, web_service, ecs, ecs_calls, topic_inbox, stack
+):
+    from aws_lambda_powertools.utilities import parameters
+
+    with LoopbackSlack() as slack:
+        # Given Slack (webhook) and SNS as channels, and Slack answering 503
+        boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+            SecretId=stack.physical["SlackSecret"], SecretString=json.dumps({"webhook_url": slack.webhook_url})
+        )
+        parameters.clear_caches()
+        handler = deployer_env([web_target()], notifications={"sns": True, "slack": {"mode": "webhook"}})
+        calls = ecs_calls()
+        slack.fail_next(1, status=503)
+        push = fifo(push_event("web", "2.1.0", DIGEST_A))
+        # When 2.1.0 is pushed
+        first = handler(push)
+        # Then the service is deployed, SNS announced it, Slack did not, and the record failed so SQS redelivers it
+        assert [f["itemIdentifier"] for f in first["batchItemFailures"]] == ["m-0"]
+        assert service_td(ecs, "prod", "web")["revision"] == 2
+        assert [n["attributes"]["kind"] for n in topic_inbox()] == ["deploy_started"]
+        assert slack.messages == []
+        # When SQS redelivers it (Slack is back)
+        second = handler(push)
+        # Then Slack gets the start once, SNS not twice, and nothing is registered or updated again
+        assert second == {"batchItemFailures": []}
+        assert len(slack.messages) == 1 and "Deploying web:2.1.0 to web" in json.dumps(slack.messages[0])
+        assert topic_inbox() == []
+        assert (calls["RegisterTaskDefinition"], calls["UpdateService"]) == (1, 1)
+        # And a third delivery sends nothing anywhere
+        assert handler(push) == {"batchItemFailures": []}
+        assert len(slack.messages) == 1 and topic_inbox() == []
 
 
 def test_deployment_record_is_keyed_by_the_primary_deployment(deployer_env, web_service, ecs, stack):

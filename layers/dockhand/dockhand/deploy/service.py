@@ -19,7 +19,9 @@ from dockhand.config import DeploySection, DeployTarget
 from dockhand.deploy import images, policy, taskdef
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import EcrImageAction
+from dockhand.notify.delivery import NotDelivered, deliver
 from dockhand.observability import count, logger
+from dockhand.state.deliveries import Deliveries
 from dockhand.state.deployments import DeploymentRecord, Deployments, Holds
 from dockhand.state.ledger import Claim, Ledger, LedgerRow
 
@@ -78,6 +80,7 @@ class DeployReport:
     outcomes: list[Outcome] = field(default_factory=list)
     registered: list[str] = field(default_factory=list)
     ignored: str | None = None
+    undelivered: list[str] = field(default_factory=list)  # notification keys a channel failed
 
     def by_action(self, action: Action) -> list[Outcome]:
         return [o for o in self.outcomes if o.action == action]
@@ -94,6 +97,7 @@ class Deployer:
     notifier: Any
     section: DeploySection
     dry_run: bool = False
+    deliveries: Deliveries | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -214,6 +218,10 @@ def deploy_push(event: EcrImageAction, d: Deployer) -> DeployReport:
         groups.setdefault(key, []).append(item)
     for group in groups.values():
         _deploy_group(d, report, push, group)
+    if report.undelivered:
+        # Every service was handled; the message is retried for the notifications alone (delivered channels
+        # are skipped, and a redelivered push that already runs announces its start again: see _admit).
+        raise NotDelivered(f"notifications not delivered: {', '.join(report.undelivered)}")
     return report
 
 
@@ -285,6 +293,8 @@ def _admit(d: Deployer, report: DeployReport, push: Push, target: DeployTarget, 
                 logger.info("push already deployed", extra={"service_arn": arn, "digest": push.digest})
                 count("DeploySkipped", reason=reason)
                 report.outcomes.append(outcome)
+                if row.event_id == push.event_id and row.task_definition_arn:
+                    _announce_again(d, report, push, target, svc, row)
             return None
         if decision == "busy":
             raise RetryableError(f"{arn}: {reason}")
@@ -377,6 +387,7 @@ def _deploy_group(d: Deployer, report: DeployReport, push: Push, group: list[_Wo
                     report.outcomes.append(outcome)
                     _notify(
                         d,
+                        report,
                         "deploy_skipped",
                         "info",
                         f"Dry run: would deploy {push.repository}:{push.tag} to {w.name}",
@@ -480,15 +491,41 @@ def _update(
         },
     )
     count("DeployStarted")
+    _announce_start(d, report, push, outcome)
+
+
+def _announce_start(d: Deployer, report: DeployReport, push: Push, outcome: Outcome) -> None:
     _notify(
         d,
+        report,
         "deploy_started",
         "info",
-        f"Deploying {push.repository}:{push.tag} to {w.name}",
+        f"Deploying {push.repository}:{push.tag} to {outcome.service}",
         outcome,
         push,
-        update_key=f"deploy/{deployment_id}" if deployment_id else None,
+        update_key=f"deploy/{outcome.deployment_id}" if outcome.deployment_id else None,
     )
+
+
+def _announce_again(
+    d: Deployer, report: DeployReport, push: Push, target: DeployTarget, svc: dict[str, Any], row: LedgerRow
+) -> None:
+    """A redelivery of the push that deployed this service: its start is announced again, from the ledger row
+    and the deployment record, on the channels that have not delivered it (it failed on one of them)."""
+    record = d.deployments.get(row.deployment_id) if d.deployments and row.deployment_id else None
+    outcome = Outcome(
+        _cluster_name(svc),
+        svc["serviceName"],
+        target.label,
+        "updated",
+        "",
+        svc["serviceArn"],
+        record.previous_task_definition_arn if record else None,
+        row.task_definition_arn,
+        record.image if record else None,
+        deployment_id=row.deployment_id or None,
+    )
+    _announce_start(d, report, push, outcome)
 
 
 def _drop_older_than_recorded(
@@ -560,6 +597,7 @@ def _skip(d: Deployer, report: DeployReport, push: Push, outcome: Outcome, why: 
     report.outcomes.append(outcome)
     _notify(
         d,
+        report,
         "deploy_skipped",
         "warning",
         f"Skipped {push.repository}:{push.tag} on {outcome.service}",
@@ -583,6 +621,7 @@ def _fail(d: Deployer, report: DeployReport, push: Push, outcome: Outcome, why: 
     report.outcomes.append(outcome)
     _notify(
         d,
+        report,
         "deploy_failed",
         "error",
         f"Could not deploy {push.repository}:{push.tag} to {outcome.service}",
@@ -594,6 +633,7 @@ def _fail(d: Deployer, report: DeployReport, push: Push, outcome: Outcome, why: 
 
 def _notify(
     d: Deployer,
+    report: DeployReport,
     kind: Any,
     severity: Any,
     title: str,
@@ -621,21 +661,22 @@ def _notify(
         fields["deployment"] = outcome.deployment_id
     if outcome.reason:
         fields["reason"] = outcome.reason
-    result = d.notifier.notify(
-        Notification(
-            kind=kind,
-            severity=severity,
-            title=title,
-            text=text,
-            fields=fields,
-            cluster=outcome.cluster,
-            service=outcome.service,
-            update_key=update_key,
-        )
+    note = Notification(
+        kind=kind,
+        severity=severity,
+        title=title,
+        text=text,
+        fields=fields,
+        cluster=outcome.cluster,
+        service=outcome.service,
+        update_key=update_key,
     )
-    if result.failed:
-        failed = [f.channel for f in result.failed]
-        logger.warning("notification not delivered", extra={"kind": kind, "channels": failed})
+    key = f"push/{push.event_id}/{outcome.service_arn or f'{outcome.cluster}/{outcome.service}'}/{kind}"
+    if outcome.action == "planned":
+        # A dry run writes nothing, delivery claims included: a failed channel is logged and counted, not retried.
+        deliver(d.notifier, None, key, note)
+    elif deliver(d.notifier, d.deliveries, key, note):
+        report.undelivered.append(key)
 
 
 def _short(task_definition_arn: str) -> str:
