@@ -253,11 +253,8 @@ class Runtime:
         self.note("runtime", "job networks created: " + ", ".join(f"{k} → {v}" for k, v in mapping.items()))
 
     def _sync_schedules(self) -> None:
-        """Create the jobs' schedules as a deploy would (the batch wing's sync), if that code is present."""
-        try:
-            from dockhand.batch.schedules import sync_schedules
-        except ImportError:
-            return
+        """Create the jobs' schedules as a deploy would (the batch wing's sync)."""
+        from dockhand.batch.schedules import sync_schedules
         from dockhand.config import load_config
 
         assert self.stack is not None and self._config_copy is not None and self.host is not None
@@ -299,12 +296,8 @@ class Runtime:
         self.client("sns").subscribe(TopicArn=self.stack.topic_arn, Protocol="sqs", Endpoint=arn)
 
     def _start_slack(self) -> None:
-        try:
-            from dockhand_local.slack import LoopbackSlack
-        except ImportError:
-            self.note("slack", "loopback Slack not available; Slack deliveries are not captured")
-            return
         from dockhand.config import load_config
+        from dockhand_local.slack import LoopbackSlack
 
         self.slack = LoopbackSlack()
         self.slack.start()
@@ -572,7 +565,7 @@ class Runtime:
                         break
                     self._deliver_schedule(schedule, due)
                     fired += 1
-                    if schedule.schedule_expression.startswith("at("):
+                    if one_time:
                         self._schedules_fired.add(key)
                         if schedule.action_after_completion == "DELETE":
                             with suppress(Exception):
@@ -687,7 +680,7 @@ class Runtime:
     def messages(self) -> dict[str, list[dict[str, Any]]]:
         slack = list(self.slack.messages) if self.slack is not None else []
         with self._lock:
-            return {"slack": [_plain(m) for m in slack], "sns": list(self.sns_messages)}
+            return {"slack": slack, "sns": list(self.sns_messages)}
 
     def timeline_dicts(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -728,19 +721,6 @@ def _json_or_text(text: str) -> Any:
         return {"text": text}
 
 
-def _plain(message: Any) -> Any:
-    if isinstance(message, dict):
-        return message
-    for attr in ("model_dump", "as_dict", "to_dict"):
-        if hasattr(message, attr):
-            return getattr(message, attr)()
-    if hasattr(message, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        return asdict(message)
-    return {"text": str(message)}
-
-
 def _headline(message: Any, subject: str | None) -> str:
     if isinstance(message, dict):
         content = message.get("content") or {}
@@ -753,15 +733,13 @@ _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 
 
 def _due_times(expression: str, timezone: str | None, start: datetime, end: datetime) -> list[datetime]:
-    """Times in (start, end] at which the schedule fires; the batch wing's cron module knows every form."""
+    """Times in (start, end] at which the schedule fires (`at(...)` here, cron/rate by the batch wing's module)."""
     match = _AT.match(expression)
     if match:
         moment = datetime.fromisoformat(match.group(1)).replace(tzinfo=ZoneInfo(timezone or "UTC"))
         return [moment] if start < moment <= end else []
-    try:
-        from dockhand.batch.cron import fire_times
-    except ImportError:
-        return []
+    from dockhand.batch.cron import fire_times
+
     return list(fire_times(expression, timezone or "UTC", start, end))
 
 
