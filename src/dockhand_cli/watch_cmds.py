@@ -58,10 +58,11 @@ def history(
     from dockhand.state.stops import StopHistory
 
     stops_store = StopHistory(_table())
-    stops = []
-    for group in (f"service:{name}", f"family:{name}"):
-        found = stops_store.recent(cluster, group, limit) if cluster else stops_store.recent_anywhere(group, limit)
-        stops += found
+    groups = (f"service:{name}", f"family:{name}")
+    if cluster:
+        stops = [stop for group in groups for stop in stops_store.recent(cluster, group, limit)]
+    else:
+        stops = stops_store.recent_anywhere(groups, limit)
     stops.sort(key=lambda s: s.stopped_at, reverse=True)
     if not stops:
         console.print(f"no recorded stops of {name}", highlight=False)

@@ -681,6 +681,10 @@ def test_history_and_holds_commands(watcher, stack, slack) -> None:
     out = runner.invoke(app, ["history", "example-api-v1", "--cluster", "test"], terminal_width=200)
     assert out.exit_code == 0, out.output
     assert "oom" in out.output and "app_exit" in out.output
+    # When history is asked without a cluster / Then one scan of every cluster finds the same stops
+    anywhere = runner.invoke(app, ["history", "example-api-v1"], terminal_width=200)
+    assert anywhere.exit_code == 0, anywhere.output
+    assert "oom" in anywhere.output and "app_exit" in anywhere.output
     # When holds are listed and released / Then the hold goes away
     assert "sha256:fff" in runner.invoke(app, ["holds", "list"], terminal_width=200).output
     released = runner.invoke(app, ["holds", "release", "web", "sha256:" + "f" * 64])

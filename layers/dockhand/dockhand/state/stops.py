@@ -7,6 +7,7 @@ way, a channel failed) are resumed: every later step is idempotent on its own.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -84,8 +85,8 @@ class StopHistory:
         items = self._t.query(f"STOPS#{cluster}#{group}", newest_first=True, limit=limit)
         return [StopRecord.model_validate(i) for i in items]
 
-    def recent_anywhere(self, group: str, limit: int = 20) -> list[StopRecord]:
-        """Every cluster (a scan, for the CLI only)."""
-        items = [i for i in self._t.scan_prefix("STOPS#") if i.get("group") == group]
+    def recent_anywhere(self, groups: Collection[str], limit: int = 20) -> list[StopRecord]:
+        """Stops of any of `groups` in every cluster, newest first (one scan, for the CLI only)."""
+        items = [i for i in self._t.scan_prefix("STOPS#") if i.get("group") in groups]
         items.sort(key=lambda i: str(i.get("sk", "")), reverse=True)
         return [StopRecord.model_validate(i) for i in items[:limit]]
