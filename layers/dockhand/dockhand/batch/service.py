@@ -103,9 +103,12 @@ def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
         verdict = _apply_concurrency(job, run, ctx)
         if verdict is not None:
             return verdict
-    elif ctx.runs.begin_attempt(job.name, run_id, attempt) is None:
-        return _duplicate(job, run_id, attempt, "not awaiting this attempt", ctx, ctx.runs.get(job.name, run_id))
-    return _run_task(job, run_id, attempt, ctx)
+    else:
+        begun = ctx.runs.begin_attempt(job.name, run_id, attempt)
+        if begun is None:
+            return _duplicate(job, run_id, attempt, "not awaiting this attempt", ctx, ctx.runs.get(job.name, run_id))
+        run = begun
+    return _run_task(job, run, attempt, ctx)
 
 
 def _duplicate(job: Job, run_id: str, attempt: int, state: str, ctx: BatchContext, run: RunRecord | None = None) -> str:
@@ -172,7 +175,8 @@ def _apply_concurrency(job: Job, run: RunRecord, ctx: BatchContext) -> str | Non
     return None
 
 
-def _run_task(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> str:
+def _run_task(job: Job, run: RunRecord, attempt: int, ctx: BatchContext) -> str:
+    run_id = run.run_id
     request = spec.run_task_request(job, run_id, attempt)
     token = request["clientToken"]
     if ctx.runs.claim(token, job.name, run_id, attempt) == "duplicate":
@@ -182,7 +186,7 @@ def _run_task(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> str:
     except Exception as exc:
         result = launching.from_exception(exc)
     if not result.ok:
-        return _launch_failed(job, run_id, attempt, result, ctx)
+        return _launch_failed(job, run, attempt, result, ctx)
     task = result.task or {}
     task_arn = str(task.get("taskArn"))
     ctx.runs.started(job.name, run_id, attempt, task_arn, job.cluster, history_days=job.history_days)
@@ -203,7 +207,8 @@ def _run_task(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> str:
     return "launched"
 
 
-def _launch_failed(job: Job, run_id: str, attempt: int, result: launching.LaunchResult, ctx: BatchContext) -> str:
+def _launch_failed(job: Job, run: RunRecord, attempt: int, result: launching.LaunchResult, ctx: BatchContext) -> str:
+    run_id = run.run_id
     count("JobLaunchFailed", job=job.name)
     logger.warning(
         "job launch failed",
@@ -216,7 +221,7 @@ def _launch_failed(job: Job, run_id: str, attempt: int, result: launching.Launch
         },
     )
     if result.retryable and retries.can_retry(job.retries, attempt):
-        _schedule_retry(job, run_id, attempt, ctx)
+        _schedule_retry(job, run, attempt, ctx)
         ctx.runs.transition(
             job.name, run_id, attempt, "retrying", reason=f"launch failed: {result.reason}", from_statuses=("pending",)
         )
@@ -229,20 +234,20 @@ def _launch_failed(job: Job, run_id: str, attempt: int, result: launching.Launch
     return "launch_failed"
 
 
-def _schedule_retry(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> None:
+def _schedule_retry(job: Job, run: RunRecord, attempt: int, ctx: BatchContext) -> None:
+    """The next attempt comes back through a one-time schedule, with the run's trigger and scheduled time."""
     delay = retries.backoff_seconds(job.retries, attempt)
-    run = ctx.runs.get(job.name, run_id)
     schedules.schedule_once(
         ctx.scheduler,
         group=ctx.group,
-        name=spec.one_time_name("retry", run_id, job.name, attempt + 1),
+        name=spec.one_time_name("retry", run.run_id, job.name, attempt + 1),
         when=ctx.clock() + timedelta(seconds=delay),
         payload=SchedulePayload(
-            action="run_now" if run is not None and run.trigger == "run_now" else "launch",
+            action="run_now" if run.trigger == "run_now" else "launch",
             job=job.name,
-            run_id=run_id,
+            run_id=run.run_id,
             attempt=attempt + 1,
-            scheduled_time=run.scheduled_time if run is not None else None,
+            scheduled_time=run.scheduled_time,
         ),
         target_arn=ctx.queue_arn,
         role_arn=ctx.role_arn,
@@ -250,7 +255,7 @@ def _schedule_retry(job: Job, run_id: str, attempt: int, ctx: BatchContext) -> N
     )
     count("JobRetryScheduled", job=job.name)
     logger.info(
-        "retry scheduled", extra={"job": job.name, "run_id": run_id, "attempt": attempt + 1, "delay_seconds": delay}
+        "retry scheduled", extra={"job": job.name, "run_id": run.run_id, "attempt": attempt + 1, "delay_seconds": delay}
     )
 
 
@@ -311,7 +316,7 @@ def handle_stopped(event: TaskStateChange, ctx: BatchContext) -> str:
     if job is not None and job.max_runtime_minutes:
         schedules.delete_schedule(ctx.scheduler, ctx.group, spec.one_time_name("deadline", run_id, job_name, attempt))
     if decision.verdict == "retry" and job is not None:
-        _schedule_retry(job, run_id, attempt, ctx)
+        _schedule_retry(job, run, attempt, ctx)
     status = _STATUS_OF[decision.verdict]
     done = ctx.runs.transition(
         job_name,
