@@ -35,12 +35,10 @@ def queue_arn_from_url(url: str | None) -> str | None:
 
 def batch_context() -> BatchContext:
     s = settings()
-    cfg = deps.config()
-    history_days = max((j.history_days for j in cfg.jobs), default=30)
     return BatchContext(
-        config=cfg,
+        config=deps.config(),
         ecs=Ecs(deps.client("ecs")),
-        runs=Runs(deps.table(), history_days=history_days),
+        runs=Runs(deps.table()),
         scheduler=deps.client("scheduler"),
         notifier=deps.notifier(),
         deliveries=Deliveries(deps.table()),

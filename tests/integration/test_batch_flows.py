@@ -463,7 +463,8 @@ def test_forbid_is_not_blocked_forever_by_a_launch_that_died(world: BatchWorld) 
     # Given a run record left pending long ago by a launch that died before RunTask (no task, no outcome)
     world.declare(world.job(concurrency="Forbid"))
     Runs(deps.table()).open_run(
-        RunRecord(job="report", run_id="20261128T010000Z-dead00", created_at="2026-11-28T01:00:00+00:00")
+        RunRecord(job="report", run_id="20261128T010000Z-dead00", created_at="2026-11-28T01:00:00+00:00"),
+        history_days=30,
     )
     # When the next scheduled time comes
     world.fire("report", T1)

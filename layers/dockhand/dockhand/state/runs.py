@@ -55,12 +55,8 @@ class RunRecord(BaseModel):
 
 
 class Runs:
-    def __init__(self, table: Table, history_days: int = 30) -> None:
+    def __init__(self, table: Table) -> None:
         self._t = table
-        self._history_seconds = history_days * 86400
-
-    def _keep(self, history_days: int | None) -> int:
-        return history_days * 86400 if history_days else self._history_seconds
 
     # ------------------------------------------------------------------------------------------- claims
     def claim(self, token: str, job: str, run_id: str, attempt: int) -> Literal["new", "duplicate", "stale"]:
@@ -91,14 +87,15 @@ class Runs:
         item = self._t.get(f"JOB#{job}", f"RUN#{run_id}")
         return RunRecord.model_validate(item) if item else None
 
-    def open_run(self, rec: RunRecord, history_days: int | None = None) -> RunRecord:
-        """Create the run if it is new; return what is stored (a redelivery finds the first one)."""
+    def open_run(self, rec: RunRecord, history_days: int) -> RunRecord:
+        """Create the run if it is new, kept for the job's `history_days`; return what is stored (a redelivery
+        finds the first one)."""
         item = {
             "pk": f"JOB#{rec.job}",
             "sk": f"RUN#{rec.run_id}",
             **rec.model_dump(exclude_none=True),
             "created_at": rec.created_at or now_iso(),
-            "expires_at": ttl_after(self._keep(history_days)),
+            "expires_at": ttl_after(history_days * 86400),
         }
         if not self._t.put(item, condition="attribute_not_exists(pk)"):
             return self.get(rec.job, rec.run_id) or rec
@@ -125,9 +122,7 @@ class Runs:
         )
         return RunRecord.model_validate(item) if item else None
 
-    def started(
-        self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str, history_days: int | None = None
-    ) -> None:
+    def started(self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str, history_days: int) -> None:
         self._t.update(
             f"JOB#{job}",
             f"RUN#{run_id}",
@@ -143,7 +138,7 @@ class Runs:
                 "job": job,
                 "run_id": run_id,
                 "attempt": attempt,
-                "expires_at": ttl_after(self._keep(history_days)),
+                "expires_at": ttl_after(history_days * 86400),
             }
         )
 
