@@ -185,7 +185,7 @@ def deploy_push(event: EcrImageAction, d: Deployer) -> DeployReport:
             continue
         if hold is not None:
             for name in target.services:
-                _skip(
+                _tell(
                     d,
                     report,
                     push,
@@ -239,7 +239,7 @@ def _admit_cluster(
         found_svc = by_ref.get(name)
         if found_svc is None or found_svc.get("status") != "ACTIVE":
             why = next((f.get("reason", "") for f in failures if str(f.get("arn", "")).endswith(f"/{name}")), "")
-            _fail(
+            _tell(
                 d,
                 report,
                 push,
@@ -251,7 +251,7 @@ def _admit_cluster(
         controller = (found_svc.get("deploymentController") or {}).get("type", "ECS")
         if controller != "ECS":
             # CODE_DEPLOY and EXTERNAL services take new task definitions through their own controller.
-            _fail(
+            _tell(
                 d,
                 report,
                 push,
@@ -288,7 +288,7 @@ def _admit(d: Deployer, report: DeployReport, push: Push, target: DeployTarget, 
                 task_definition=svc.get("taskDefinition"),
             )
             if reason == "older":
-                _skip(d, report, push, outcome, f"{push.tag} is older than {row.tag}, which runs on {name}")
+                _tell(d, report, push, outcome, f"{push.tag} is older than {row.tag}, which runs on {name}")
             else:
                 logger.info("push already deployed", extra={"service_arn": arn, "digest": push.digest})
                 count("DeploySkipped", reason=reason)
@@ -411,7 +411,7 @@ def _deploy_group(d: Deployer, report: DeployReport, push: Push, group: list[_Wo
         for w in group:
             if d.ledger and w.claim:
                 d.ledger.release(w.arn, push.digest)
-            _fail(
+            _tell(
                 d,
                 report,
                 push,
@@ -556,7 +556,7 @@ def _drop_older_than_recorded(
             w.arn,
             str(w.service.get("taskDefinition")),
         )
-        _skip(d, report, push, outcome, f"{push.tag} is older than {running_tag}, which runs on {w.name}")
+        _tell(d, report, push, outcome, f"{push.tag} is older than {running_tag}, which runs on {w.name}")
     return [w for w in group if w.known]
 
 
@@ -583,52 +583,22 @@ def _cluster_name(service: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------- reporting
 
 
-def _skip(d: Deployer, report: DeployReport, push: Push, outcome: Outcome, why: str) -> None:
-    logger.warning(
-        "deploy skipped",
-        extra={
-            "reason": outcome.reason,
-            "service_arn": outcome.service_arn or outcome.service,
-            "cluster": outcome.cluster,
-            "detail": why,
-        },
-    )
-    count("DeploySkipped", reason=outcome.reason)
-    report.outcomes.append(outcome)
-    _notify(
-        d,
-        report,
-        "deploy_skipped",
-        "warning",
-        f"Skipped {push.repository}:{push.tag} on {outcome.service}",
-        outcome,
-        push,
-        text=why,
-    )
+# outcome action → (log level = severity, log message, log key of the why, metric, notification kind, title)
+_TOLD: dict[str, tuple[Any, str, str, str, str, str]] = {
+    "skipped": ("warning", "deploy skipped", "detail", "DeploySkipped", "deploy_skipped", "Skipped {} on {}"),
+    "failed": ("error", "deploy failed", "error", "DeployFailed", "deploy_failed", "Could not deploy {} to {}"),
+}
 
 
-def _fail(d: Deployer, report: DeployReport, push: Push, outcome: Outcome, why: str) -> None:
-    logger.error(
-        "deploy failed",
-        extra={
-            "reason": outcome.reason,
-            "service_arn": outcome.service_arn or outcome.service,
-            "cluster": outcome.cluster,
-            "error": why,
-        },
-    )
-    count("DeployFailed", reason=outcome.reason)
+def _tell(d: Deployer, report: DeployReport, push: Push, outcome: Outcome, why: str) -> None:
+    """A service skipped or failed for a reason worth telling: logged, counted, reported and notified."""
+    severity, message, why_key, metric, kind, title = _TOLD[outcome.action]
+    extra = {"reason": outcome.reason, "service_arn": outcome.service_arn or outcome.service}
+    getattr(logger, severity)(message, extra={**extra, "cluster": outcome.cluster, why_key: why})
+    count(metric, reason=outcome.reason)
     report.outcomes.append(outcome)
-    _notify(
-        d,
-        report,
-        "deploy_failed",
-        "error",
-        f"Could not deploy {push.repository}:{push.tag} to {outcome.service}",
-        outcome,
-        push,
-        text=why,
-    )
+    image = f"{push.repository}:{push.tag}"
+    _notify(d, report, kind, severity, title.format(image, outcome.service), outcome, push, text=why)
 
 
 def _notify(
