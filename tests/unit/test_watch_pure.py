@@ -10,12 +10,20 @@ from hypothesis import strategies as st
 
 from dockhand.config import NotificationsSection, RestartPolicy, Route
 from dockhand.errors import BadInputError
-from dockhand.events import TaskDetail
+from dockhand.events import DeploymentStateChange, TaskDetail
 from dockhand.notify.model import Link, Notification
 from dockhand.notify.notifier import route_channels
 from dockhand.notify.slack import blocks_for
 from dockhand.state.restarts import client_token, parse_started_by, started_by
-from dockhand.watch.service import backoff_seconds, deployment_outcome, log_link, restart_params
+from dockhand.watch.service import (
+    backoff_seconds,
+    deploy_notification,
+    deployment_outcome,
+    log_link,
+    restart_params,
+    service_console_link,
+)
+from tests.support.events import load_event
 
 TASKDEF = {
     "family": "api",
@@ -43,6 +51,21 @@ def test_no_log_link_without_awslogs(container: str, expected: None) -> None:
 
 def test_without_a_prefix_the_group_is_linked() -> None:
     assert log_link(TASKDEF, "noprefix", "t", "us-east-1").endswith("log-group/g")
+
+
+def test_service_links_open_the_services_tab() -> None:
+    assert service_console_link("prod", "web", "events", "eu-west-1") == (
+        "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/events?region=eu-west-1")
+
+
+def test_an_unknown_deployment_names_its_cluster_and_service_from_the_arn() -> None:
+    # Given a deployment event the ledger has no record of (service/default/servicetest in us-west-2)
+    event = DeploymentStateChange.model_validate(load_event("ecs-deployment-failed"))
+    # When its notification is built
+    n = deploy_notification(event, "ROLLED_BACK", None, "eu-west-1")
+    # Then cluster and service come from the service ARN, and the link opens that service's deployments
+    assert (n.cluster, n.service) == ("default", "servicetest")
+    assert n.links[0].url == service_console_link("default", "servicetest", "deployments", "us-west-2")
 
 
 def test_backoff_grows_exponentially_and_is_capped() -> None:

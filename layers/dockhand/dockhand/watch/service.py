@@ -509,10 +509,7 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
 
 def deploy_notification(event: DeploymentStateChange, status: str, rec: DeploymentRecord | None,
                         region: str) -> Notification:
-    service_arn = event.service_arn
-    parts = service_arn.split("/")
-    cluster = rec.cluster if rec else (parts[-2] if len(parts) >= 3 else "")
-    service = rec.service if rec else parts[-1]
+    cluster, service = (rec.cluster, rec.service) if rec else _cluster_and_service(event.service_arn)
     what = f"{rec.repository}:{rec.tag}" if rec else "deployment"
     verb = {"COMPLETED": "completed", "ROLLED_BACK": "rolled back (circuit breaker)"}.get(status, status.lower())
     fields = {"Cluster": cluster, "Service": service, "Deployment": event.detail.deployment_id, "Outcome": verb}
@@ -525,15 +522,13 @@ def deploy_notification(event: DeploymentStateChange, status: str, rec: Deployme
     if event.detail.reason:
         fields["Reason"] = event.detail.reason
     region = event.region or region
-    link = (f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/deployments"
-            f"?region={region}")
     return Notification(
         kind=_DEPLOY_KIND.get(status, "deploy_failed"),  # type: ignore[arg-type]
         severity="info" if status == "COMPLETED" else "error",
         title=f"{service}: deploy of {what} {verb}",
         text=event.detail.reason or "",
         fields=fields,
-        links=[Link(label="ECS console", url=link)],
+        links=[Link(label="ECS console", url=service_console_link(cluster, service, "deployments", region))],
         cluster=cluster,
         service=service,
         update_key=f"deploy/{event.detail.deployment_id}",
@@ -598,9 +593,8 @@ def handle_service_action(event: ServiceAction, watch: Watch) -> str:
     detail = event.detail
     if detail.event_type not in ("WARN", "ERROR"):
         return "service:ignored"
-    parts = event.service_arn.split("/")
-    service = parts[-1] if parts else ""
-    cluster = detail.cluster_arn.rsplit("/", 1)[-1] or (parts[-2] if len(parts) >= 3 else "")
+    arn_cluster, service = _cluster_and_service(event.service_arn)
+    cluster = detail.cluster_arn.rsplit("/", 1)[-1] or arn_cluster
     label = _SERVICE_EVENT_TITLES.get(detail.event_name, detail.event_name.replace("_", " ").lower())
     fields = {"Cluster": cluster, "Service": service, "Event": detail.event_name}
     if detail.reason:
@@ -614,8 +608,7 @@ def handle_service_action(event: ServiceAction, watch: Watch) -> str:
         title=f"{service}: {label}",
         text=detail.reason or "",
         fields=fields,
-        links=[Link(label="ECS console", url=f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}"
-                                              f"/services/{service}/events?region={region}")],
+        links=[Link(label="ECS console", url=service_console_link(cluster, service, "events", region))],
         cluster=cluster,
         service=service,
     )
@@ -653,6 +646,10 @@ def log_link(taskdef: dict[str, Any], container: str, task_id: str, region: str)
     return None
 
 
+def service_console_link(cluster: str, service: str, tab: str, region: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/{tab}?region={region}"
+
+
 def console_link(task: TaskDetail, region: str) -> str:
     return (f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{task.cluster_name}/tasks/{task.task_id}"
             f"/configuration?region={region}")
@@ -665,6 +662,12 @@ def _essential(taskdef: dict[str, Any] | None) -> set[str] | None:
     if not taskdef:
         return None
     return {c["name"] for c in taskdef.get("containerDefinitions", []) if c.get("essential", True)}
+
+
+def _cluster_and_service(service_arn: str) -> tuple[str, str]:
+    """(cluster, service) of `arn:…:service/<cluster>/<service>`; the old short form has no cluster."""
+    parts = service_arn.split("/")
+    return (parts[-2] if len(parts) >= 3 else ""), parts[-1]
 
 
 def _td_label(task: TaskDetail) -> str:
