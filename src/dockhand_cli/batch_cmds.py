@@ -60,17 +60,21 @@ def _aws_errors() -> tuple[type[BaseException], ...]:
 def job_rows(cfg: Any, now: datetime, runs: Any | None, scheduler: Any | None, group: str) -> list[dict[str, str]]:
     """One row per declared job: schedule, time zone, next run (UTC), state, last outcome."""
     from dockhand.batch.cron import next_fire
-    from dockhand.batch.schedules import get_job_schedule
+    from dockhand.batch.schedules import job_schedule_states
+    from dockhand.batch.spec import schedule_name
 
+    deployed: dict[str, str] | None = None
+    if scheduler is not None:
+        try:
+            deployed = job_schedule_states(scheduler, group)
+        except _aws_errors():
+            pass
     rows = []
     for job in cfg.jobs:
         state = "suspended" if job.suspend else "enabled"
-        if scheduler is not None:
-            try:
-                deployed = get_job_schedule(scheduler, group, job.name)
-                state = "not deployed" if deployed is None else str(deployed.get("State", state)).lower()
-            except _aws_errors():
-                pass
+        if deployed is not None:
+            name = schedule_name(job)
+            state = deployed[name].lower() if name in deployed else "not deployed"
         upcoming = None if job.suspend else next_fire(job.schedule, job.timezone, now)
         last = "-"
         if runs is not None:

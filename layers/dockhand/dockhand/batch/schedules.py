@@ -78,27 +78,25 @@ def sync_schedules(
     return report
 
 
-def list_job_schedules(scheduler_client: Any, group: str) -> list[str]:
-    """Names of the job schedules in the group (one-time retry/deadline schedules are not jobs)."""
-    names: list[str] = []
+def job_schedule_states(scheduler_client: Any, group: str) -> dict[str, str]:
+    """Name → State (ENABLED / DISABLED) of the job schedules in the group (one-time retry/deadline schedules
+    are not jobs), from ListSchedules: one call per page, whatever the number of jobs."""
+    states: dict[str, str] = {}
     kwargs: dict[str, Any] = {"GroupName": group}
     while True:
         page = _call(scheduler_client.list_schedules, group, **kwargs)
-        names += [s["Name"] for s in page.get("Schedules", []) if not s["Name"].startswith(spec.ONE_TIME_PREFIX)]
+        for s in page.get("Schedules", []):
+            if not s["Name"].startswith(spec.ONE_TIME_PREFIX):
+                states[s["Name"]] = str(s.get("State", ""))
         token = page.get("NextToken")
         if not token:
-            return names
+            return states
         kwargs["NextToken"] = token
 
 
-def get_job_schedule(scheduler_client: Any, group: str, name: str) -> dict[str, Any] | None:
-    try:
-        return scheduler_client.get_schedule(Name=name, GroupName=group)
-    except Exception as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            return None
-        reraise_retryable(exc, f"scheduler:GetSchedule {name}")
-        raise
+def list_job_schedules(scheduler_client: Any, group: str) -> list[str]:
+    """Names of the job schedules in the group."""
+    return list(job_schedule_states(scheduler_client, group))
 
 
 def delete_schedule(scheduler_client: Any, group: str, name: str) -> None:
