@@ -152,5 +152,8 @@ def test_job_tasks_stop_with_the_scripted_exit_code(runtime: Runtime) -> None:
     # Then its STOPPED event, with exit code 3, goes to the batch function and to no other
     (event,) = _events_for(runtime, "BatchFunction", lambda b: b["detail"].get("taskArn") == task["taskArn"])
     assert event["detail"]["containers"][0]["exitCode"] == 3
+    others = [d.function for d in runtime.deliveries if d.function != "BatchFunction" and isinstance(d.body, dict)
+              and (d.body.get("detail") or {}).get("taskArn") == task["taskArn"]]
+    assert others == []
     assert not [d for d in runtime.deliveries if d.function == "WatcherFunction" and isinstance(d.body, dict)
                 and d.body.get("detail", {}).get("taskArn") == task["taskArn"]]
