@@ -62,10 +62,7 @@ def sync_schedules(
         if _same(current, wanted):
             report.unchanged.append(name)
             continue
-        update = {k: v for k, v in wanted.items() if k != "ActionAfterCompletion"}
-        if wanted.get("ActionAfterCompletion"):
-            update["ActionAfterCompletion"] = wanted["ActionAfterCompletion"]
-        _call(scheduler_client.update_schedule, name, **update)
+        _call(scheduler_client.update_schedule, name, **wanted)
         if job.suspend and current.get("State") != "DISABLED":
             report.disabled.append(name)
         else:
