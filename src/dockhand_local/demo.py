@@ -245,6 +245,7 @@ class Demo:
         self.wait_for("1.2.0 deployed", lambda: self.image_of(self.service()["taskDefinition"]).endswith(
             self.world.digests["1.2.0"]) and self.service()["deployments"][0].get("rolloutState") == "COMPLETED")
         before = len(self.sns_titles())
+        slack_before = len(self.slack())
         self.rt.stop_tasks(CLUSTER, service=SERVICE, exit_code=137, count=6,
                            reason="OutOfMemoryError: Container killed due to memory usage")
 
@@ -260,6 +261,15 @@ class Demo:
         self.settle()
         self.wait_for("exactly one alert and one summary for six stopped tasks",
                       lambda: len(alerts()) == 1 and len(summaries()) == 1, timeout=1)
+
+        def slack_thread() -> bool:
+            posts = [m for m in self.slack()[slack_before:] if m.get("kind") == "post"]
+            alert = [m for m in posts if "out of memory" in (m.get("text") or "") and not m.get("thread_ts")]
+            summary = [m for m in posts if "more failure" in (m.get("text") or "")]
+            return (len(alert) == 1 and len(summary) == 1
+                    and summary[0].get("thread_ts") == alert[0].get("ts"))
+
+        self.wait_for("in Slack: one alert, and the summary in its thread", slack_thread, timeout=1)
 
     def rollback_step(self) -> None:
         self.step("web:1.3.0 fails to start → circuit-breaker rollback, failure reported, digest held")
