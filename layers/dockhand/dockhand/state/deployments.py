@@ -52,11 +52,9 @@ class Deployments:
             "pk": f"DEPLOYMENT#{rec.deployment_id}",
             "sk": "META",
             **rec.model_dump(exclude_none=True),
+            "started_at": rec.started_at or _now(),
             "expires_at": ttl_after(_DEPLOYMENT_TTL),
         }
-        item.setdefault("started_at", _now())
-        if not item["started_at"]:
-            item["started_at"] = _now()
         self._t.put(item)
 
     def get(self, deployment_id: str) -> DeploymentRecord | None:
