@@ -22,7 +22,9 @@ class Ecs:
 
     def _call(self, action: str, **kwargs: Any) -> Any:
         self.calls[action] += 1
-        method = getattr(self._c, _snake(action))
+        from botocore import xform_name  # the SDK's own Action → method_name mapping
+
+        method = getattr(self._c, xform_name(action))
         try:
             return method(**kwargs)
         except Exception as exc:
@@ -45,17 +47,7 @@ class Ecs:
         return self._call("UpdateService", **kwargs)["service"]
 
     def list_services(self, cluster: str) -> list[str]:
-        arns: list[str] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"cluster": cluster}
-            if token:
-                kwargs["nextToken"] = token
-            out = self._call("ListServices", **kwargs)
-            arns += out.get("serviceArns", [])
-            token = out.get("nextToken")
-            if not token:
-                return arns
+        return self._paged("ListServices", "serviceArns", cluster=cluster)
 
     # ---------------------------------------------------------------------------------- task definitions
     def describe_task_definition(self, task_definition: str, with_tags: bool = True) -> tuple[dict, list[dict]]:
@@ -74,17 +66,8 @@ class Ecs:
 
     def list_task_definitions(self, family: str, status: str = "ACTIVE") -> list[str]:
         """ARNs of a family, oldest first."""
-        arns: list[str] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"familyPrefix": family, "status": status, "sort": "ASC"}
-            if token:
-                kwargs["nextToken"] = token
-            out = self._call("ListTaskDefinitions", **kwargs)
-            arns += [a for a in out.get("taskDefinitionArns", []) if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
-            token = out.get("nextToken")
-            if not token:
-                return arns
+        arns = self._paged("ListTaskDefinitions", "taskDefinitionArns", familyPrefix=family, status=status, sort="ASC")
+        return [a for a in arns if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
 
     # --------------------------------------------------------------------------------------------- tasks
     def run_task(self, **kwargs: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -104,17 +87,17 @@ class Ecs:
         return found
 
     def list_tasks(self, cluster: str, **filters: Any) -> list[str]:
-        arns: list[str] = []
-        token: str | None = None
+        return self._paged("ListTasks", "taskArns", cluster=cluster, **filters)
+
+    def _paged(self, action: str, key: str, **kwargs: Any) -> list[str]:
+        """Every page of a List* action (each page is one counted call)."""
+        items: list[str] = []
         while True:
-            kwargs: dict[str, Any] = {"cluster": cluster, **filters}
-            if token:
-                kwargs["nextToken"] = token
-            out = self._call("ListTasks", **kwargs)
-            arns += out.get("taskArns", [])
-            token = out.get("nextToken")
-            if not token:
-                return arns
+            out = self._call(action, **kwargs)
+            items += out.get(key, [])
+            if not out.get("nextToken"):
+                return items
+            kwargs["nextToken"] = out["nextToken"]
 
     # -------------------------------------------------------------------------------------------- model
     @property
@@ -122,11 +105,3 @@ class Ecs:
         """The botocore model of the ECS API this client speaks (loaded at run time, never a copy)."""
         return self._c.meta.service_model
 
-
-def _snake(action: str) -> str:
-    out = []
-    for i, ch in enumerate(action):
-        if ch.isupper() and i:
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)
