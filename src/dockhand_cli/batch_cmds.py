@@ -16,27 +16,16 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from dockhand_cli.common import DEFAULT_CONFIG, DEFAULT_STACK, config_or_exit, stack_queue_url
+
 console = Console()
 err = Console(stderr=True)
 jobs_app = typer.Typer(no_args_is_help=True, help="Scheduled ECS jobs: list, history, run now.")
-
-DEFAULT_CONFIG = Path("config/dockhand.yaml")
 
 
 def register(app: typer.Typer) -> None:
     """Add this wing's commands to the root app."""
     app.add_typer(jobs_app, name="jobs")
-
-
-def _config(path: Path) -> Any:
-    from dockhand.config import load_config
-    from dockhand.errors import ConfigError
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        err.print(f"[red]invalid[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
 
 
 def _runs() -> Any:
@@ -107,7 +96,7 @@ def jobs_list(
     from dockhand import deps
     from dockhand.settings import settings
 
-    cfg = _config(config)
+    cfg = config_or_exit(config)
     if not cfg.jobs:
         console.print("no jobs declared", highlight=False)
         return
@@ -171,33 +160,25 @@ def run_now(job: str, sqs_client: Any, queue_url: str, now: datetime | None = No
     return body
 
 
-def queue_url_from_arn(sqs_client: Any, arn: str) -> str:
-    _, _, _, _, account, name = arn.split(":", 5)
-    return str(sqs_client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
-
-
 @jobs_app.command("run")
 def jobs_run(
     name: str = typer.Argument(..., help="Job name"),
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="The declarations file"),
     queue_url: str | None = typer.Option(
-        None, "--queue-url", help="The batch queue (stack output BatchQueueUrl; default: from DOCKHAND_BATCH_QUEUE_ARN)"
+        None,
+        "--queue-url",
+        help="The batch queue (default: from DOCKHAND_BATCH_QUEUE_ARN, else the stack output BatchQueueUrl)",
     ),
+    stack: str = typer.Option(DEFAULT_STACK, "--stack", help="The stack whose outputs give the queue"),
 ) -> None:
     """Run a job now (a new run, outside its schedule; its concurrency policy still applies)."""
     from dockhand import deps
     from dockhand.settings import settings
 
-    cfg = _config(config)
+    cfg = config_or_exit(config)
     if cfg.job(name) is None:
         err.print(f"job {name!r} is not declared in {config}", highlight=False)
         raise typer.Exit(1)
-    sqs = deps.client("sqs")
-    if queue_url is None:
-        arn = settings().batch_queue_arn
-        if not arn:
-            err.print("give --queue-url (stack output BatchQueueUrl) or set DOCKHAND_BATCH_QUEUE_ARN", highlight=False)
-            raise typer.Exit(2)
-        queue_url = queue_url_from_arn(sqs, arn)
-    body = run_now(name, sqs, queue_url)
+    queue_url = stack_queue_url(queue_url, output="BatchQueueUrl", arn=settings().batch_queue_arn, stack=stack)
+    body = run_now(name, deps.client("sqs"), queue_url)
     console.print(f"requested run {body['run_id']} of {name}; see `dockhand jobs history {name}`", highlight=False)

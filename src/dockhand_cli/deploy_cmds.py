@@ -1,25 +1,37 @@
-"""`dockhand` commands of the deploy wing: `dockhand plan REPOSITORY TAG` shows what a push would deploy."""
+"""`dockhand` commands of the deploy wing: `dockhand plan REPOSITORY TAG` shows what a push would deploy;
+`dockhand deploy REPOSITORY TAG` replays a push whose event was missed (ECR push events are best effort)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from dockhand_cli.common import DEFAULT_CONFIG, DEFAULT_STACK, config_or_exit, stack_queue_url
+
 console = Console()
 err = Console(stderr=True)
 
-DEFAULT_CONFIG = Path("config/dockhand.yaml")
+# The FIFO group the EventBridge rule (DeployPushRule) gives every push: a replay queues behind real pushes.
+PUSH_GROUP = "ecr-push"
 
 
 def register(app: typer.Typer) -> None:
     """Add this wing's commands to the root app."""
     app.command(name="plan")(plan)
+    app.command(name="deploy")(deploy)
+
+
+class PushedImage(NamedTuple):
+    digest: str
+    registry_id: str
+    pushed_at: datetime
 
 
 def plan(
@@ -31,14 +43,7 @@ def plan(
     region: str | None = typer.Option(None, help="Region of the registry (default: the session's)"),
 ) -> None:
     """Show what a push of REPOSITORY:TAG would deploy, with each task-definition diff. Changes nothing."""
-    from dockhand.config import load_config
-    from dockhand.errors import ConfigError
-
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        err.print(f"[red]invalid[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    cfg = config_or_exit(config)
     report = plan_push(cfg, repository, tag, digest=digest, account=account, region=region)
     print_report(report)
     if report.by_action("failed"):
@@ -62,24 +67,10 @@ def plan_push(
 
     region = region or clients.client("ecs").meta.region_name
     if digest is None or account is None:
-        found_digest, registry_id = _lookup(repository, tag)
-        digest, account = digest or found_digest, account or registry_id
+        image = _lookup(repository, tag, region, missing_exit=2, hint="; pass --digest and --account")
+        digest, account = digest or image.digest, account or image.registry_id
     event = EcrImageAction.model_validate(
-        {
-            "id": f"plan-{uuid.uuid4()}",
-            "detail-type": "ECR Image Action",
-            "source": "aws.ecr",
-            "account": account,
-            "time": datetime.now(UTC).isoformat(),
-            "region": region,
-            "detail": {
-                "result": "SUCCESS",
-                "repository-name": repository,
-                "image-digest": digest,
-                "action-type": "PUSH",
-                "image-tag": tag,
-            },
-        }
+        push_event(repository, tag, digest, account=account, region=region, time=datetime.now(UTC), prefix="plan")
     )
     ledger, holds = _state()
     deployer = Deployer(
@@ -94,21 +85,103 @@ def plan_push(
     return deploy_push(event, deployer)
 
 
-def _lookup(repository: str, tag: str) -> tuple[str, str]:
+def push_event(
+    repository: str, tag: str, digest: str, *, account: str, region: str, time: datetime, prefix: str
+) -> dict[str, Any]:
+    """The `ECR Image Action` event ECR sends for a successful push of REPOSITORY:TAG, as EventBridge delivers it."""
+    return {
+        "version": "0",
+        "id": f"{prefix}-{uuid.uuid4()}",
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": account,
+        "time": time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [],
+        "detail": {
+            "result": "SUCCESS",
+            "repository-name": repository,
+            "image-digest": digest,
+            "action-type": "PUSH",
+            "image-tag": tag,
+        },
+    }
+
+
+def _lookup(repository: str, tag: str, region: str | None, *, missing_exit: int, hint: str = "") -> PushedImage:
+    """The image REPOSITORY:TAG in ECR; when ECR cannot give it, say why and exit with `missing_exit`."""
     from botocore.exceptions import ClientError
 
     from dockhand.aws import clients
 
     try:
-        out = clients.client("ecr").describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+        out = clients.client("ecr", region).describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
     except ClientError as exc:
+        err.print(f"cannot find {repository}:{tag} in ECR ({clients.error_code(exc)}){hint}", highlight=False)
+        raise typer.Exit(missing_exit) from None
+    image = out["imageDetails"][0]
+    return PushedImage(image["imageDigest"], image["registryId"], image["imagePushedAt"])
+
+
+# ------------------------------------------------------------------------------------------------- deploy
+
+
+def deploy(
+    repository: str = typer.Argument(..., help="ECR repository name, as in the push event"),
+    tag: str = typer.Argument(..., help="The pushed tag to deploy"),
+    config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="The declarations file"),
+    queue_url: str | None = typer.Option(
+        None, "--queue-url", help="The deploy queue (default: the stack output DeployQueueUrl)"
+    ),
+    region: str | None = typer.Option(None, help="Region of the registry and the stack (default: the session's)"),
+    stack: str = typer.Option(DEFAULT_STACK, "--stack", help="The stack whose outputs give the queue"),
+) -> None:
+    """Send the push event of REPOSITORY:TAG that ECR would have sent (for a push whose event was missed).
+
+    It takes the same road as a real push: the deploy queue, the ledger (never backwards), exactly once.
+    """
+    from dockhand.aws import clients
+
+    cfg = config_or_exit(config)
+    if not cfg.deploy.targets_for(repository):
         err.print(
-            f"cannot find {repository}:{tag} in ECR ({clients.error_code(exc)}); pass --digest and --account",
+            f"[yellow]no deploy target in {config} takes {repository}: the push will be ignored[/yellow]",
             highlight=False,
         )
-        raise typer.Exit(2) from None
-    image = out["imageDetails"][0]
-    return image["imageDigest"], image["registryId"]
+    region = region or clients.client("sqs").meta.region_name
+    image = _lookup(repository, tag, region, missing_exit=1)
+    url = stack_queue_url(queue_url, output="DeployQueueUrl", stack=stack, region=region)
+    event = send_push(
+        clients.client("sqs", region),
+        url,
+        push_event(
+            repository,
+            tag,
+            image.digest,
+            account=image.registry_id,
+            region=region,
+            time=image.pushed_at,
+            prefix="manual",
+        ),
+    )
+    console.print(
+        f"sent the push of {repository}:{tag} ({image.digest}, pushed {event['time']}) to {url}", highlight=False
+    )
+    console.print_json(json.dumps(event))
+
+
+def send_push(sqs_client: Any, queue_url: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Put a push event on the deploy queue as the EventBridge rule does; the event id deduplicates it."""
+    from dockhand.events import EcrImageAction
+
+    EcrImageAction.model_validate(event)
+    sqs_client.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(event),
+        MessageGroupId=PUSH_GROUP,
+        MessageDeduplicationId=event["id"],
+    )
+    return event
 
 
 def _state() -> tuple[Any, Any]:

@@ -8,25 +8,18 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from dockhand.config import json_schema, load_config
-from dockhand.errors import ConfigError
+from dockhand.config import json_schema
 from dockhand_cli import batch_cmds, deploy_cmds, local_cmds, watch_cmds
+from dockhand_cli.common import DEFAULT_CONFIG, config_or_exit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Dockhand: push-to-deploy, watch and batch for ECS.")
 console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-DEFAULT_CONFIG = Path("config/dockhand.yaml")
 
 
 @app.command()
 def validate(path: Path = typer.Argument(DEFAULT_CONFIG, help="The declarations file")) -> None:
     """Check a declarations file against the models; print every problem with its field path."""
-    try:
-        cfg = load_config(path)
-    except ConfigError as exc:
-        err.print(f"[red]invalid[/red] {exc}", markup=True, highlight=False)
-        raise typer.Exit(1) from None
+    cfg = config_or_exit(path)
     console.print(
         f"[green]valid[/green] {path}: {len(cfg.deploy.targets)} deploy target(s), {len(cfg.jobs)} job(s)",
         highlight=False,
