@@ -1,4 +1,8 @@
-"""Deployer: ECR push (via the FIFO deploy queue) → new pinned task-definition revision → UpdateService."""
+"""Deployer: ECR push (via the FIFO deploy queue) → new pinned task-definition revision → UpdateService.
+
+The deploy queue also carries notification retries (group `notify`): a channel that failed after a deploy is
+retried there, never by failing the push (which would hold back every later push of the `ecr-push` group).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from dockhand.aws.ecs import Ecs
 from dockhand.deploy.service import Deployer, deploy_push
 from dockhand.events import EcrImageAction
 from dockhand.handling import dlq_parker, guarded, record_json
+from dockhand.notify.delivery import deliver_or_retry
+from dockhand.notify.retry import NotificationRetry, RetryQueue
 from dockhand.observability import logger, metrics
 from dockhand.settings import settings
 from dockhand.state.deliveries import Deliveries
@@ -27,6 +33,7 @@ processor.raise_on_entire_batch_failure = False
 
 def deployer() -> Deployer:
     table = deps.table()
+    queue_url = settings().deploy_queue_url
     return Deployer(
         ecs=Ecs(deps.client("ecs")),
         ledger=Ledger(table),
@@ -36,11 +43,18 @@ def deployer() -> Deployer:
         section=deps.config().deploy,
         dry_run=settings().dry_run,
         deliveries=Deliveries(table),
+        retry_later=RetryQueue(deps.client("sqs"), queue_url) if queue_url else None,
     )
 
 
-def handle_push(record: SQSRecord) -> None:
-    push = EcrImageAction.model_validate(record_json(record.body))
+def handle_record(record: SQSRecord) -> None:
+    body = record_json(record.body)
+    if NotificationRetry.matches(body):
+        retry = NotificationRetry.model_validate(body)
+        logger.set_correlation_id(retry.key)
+        deliver_or_retry(deps.notifier(), Deliveries(deps.table()), retry.key, retry.notification)
+        return
+    push = EcrImageAction.model_validate(body)
     logger.set_correlation_id(push.id)
     deploy_push(push, deployer())
 
@@ -48,5 +62,6 @@ def handle_push(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    handler = guarded(handle_push, what="ECR push event", park=dlq_parker(deps.client("sqs"), settings().dlq_url))
+    park = dlq_parker(deps.client("sqs"), settings().dlq_url)
+    handler = guarded(handle_record, what="deploy queue message", park=park)
     return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)

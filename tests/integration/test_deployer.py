@@ -49,6 +49,13 @@ def fifo(event: dict[str, Any], group: str = "ecr-push") -> dict[str, Any]:
     return out
 
 
+def fifo_bodies(bodies: list[dict[str, Any]], group: str) -> dict[str, Any]:
+    out = sqs_event(*bodies)
+    for record in out["Records"]:
+        record["attributes"]["MessageGroupId"] = group
+    return out
+
+
 def register(ecs: Any, family: str, containers: list[dict[str, Any]], **extra: Any) -> str:
     defs = [{"memory": 256, "essential": c.get("essential", True), **c} for c in containers]
     return ecs.register_task_definition(family=family, containerDefinitions=defs, **extra)["taskDefinition"][
@@ -248,38 +255,99 @@ def test_push_deploys_a_faithful_pinned_copy(deployer_env, web_service, ecs, ecs
     assert metric_total(capsys.readouterr().out, "DeployStarted") == 1
 
 
+def deploy_queue_messages(stack: Any) -> list[dict[str, Any]]:
+    """Take every message off the deploy queue: body and FIFO group."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = stack.queue_urls["DeployQueue"]
+    out: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+        if not got.get("Messages"):
+            return out
+        for m in got["Messages"]:
+            out.append({"body": json.loads(m["Body"]), "group": m["Attributes"]["MessageGroupId"]})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def slack_and_sns(stack: Any, slack: LoopbackSlack, deployer_env: Callable[..., Any]) -> Callable[..., Any]:
+    from aws_lambda_powertools.utilities import parameters
+
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=stack.physical["SlackSecret"], SecretString=json.dumps({"webhook_url": slack.webhook_url})
+    )
+    parameters.clear_caches()
+    return deployer_env([web_target()], notifications={"sns": True, "slack": {"mode": "webhook"}})  # type: ignore[no-any-return]
+
+
 def test_slack_down_while_sns_delivers_then_the_redelivery_sends_slack_once_and_deploys_once(
     deployer_env, web_service, ecs, ecs_calls, topic_inbox, stack
 ):
-    from aws_lambda_powertools.utilities import parameters
-
     with LoopbackSlack() as slack:
-        # Given Slack (webhook) and SNS as channels, and Slack answering 503
-        boto3.client("secretsmanager", region_name=REGION).put_secret_value(
-            SecretId=stack.physical["SlackSecret"], SecretString=json.dumps({"webhook_url": slack.webhook_url})
-        )
-        parameters.clear_caches()
-        handler = deployer_env([web_target()], notifications={"sns": True, "slack": {"mode": "webhook"}})
+        # Given Slack (webhook) and SNS as channels, and Slack answering 503 to the next two messages
+        handler = slack_and_sns(stack, slack, deployer_env)
         calls = ecs_calls()
-        slack.fail_next(1, status=503)
-        push = fifo(push_event("web", "2.1.0", DIGEST_A))
-        # When 2.1.0 is pushed
-        first = handler(push)
-        # Then the service is deployed, SNS announced it, Slack did not, and the record failed so SQS redelivers it
-        assert [f["itemIdentifier"] for f in first["batchItemFailures"]] == ["m-0"]
-        assert service_td(ecs, "prod", "web")["revision"] == 2
-        assert [n["attributes"]["kind"] for n in topic_inbox()] == ["deploy_started"]
+        slack.fail_next(2, status=503)
+        # When 2.1.0 and then 2.2.0 are pushed, in one batch of the deploy queue's one push group
+        pushes = sqs_event(
+            push_event("web", "2.1.0", DIGEST_A, event_id="e-1"),
+            push_event("web", "2.2.0", DIGEST_B, event_id="e-2", time="2026-11-01T11:00:00Z"),
+        )
+        for record in pushes["Records"]:
+            record["attributes"]["MessageGroupId"] = "ecr-push"
+        first = handler(pushes)
+        # Then neither push record fails: both are deployed at once, the second not held back behind the first
+        assert first == {"batchItemFailures": []}
+        assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_B}"
+        assert (calls["RegisterTaskDefinition"], calls["UpdateService"]) == (2, 2)
+        # And SNS announced both starts, Slack neither
+        assert [n["attributes"]["kind"] for n in topic_inbox()] == ["deploy_started", "deploy_started"]
         assert slack.messages == []
-        # When SQS redelivers it (Slack is back)
-        second = handler(push)
-        # Then Slack gets the start once, SNS not twice, and nothing is registered or updated again
+        # And each start waits on the deploy queue for its retry, in a group of its own
+        retries = deploy_queue_messages(stack)
+        assert [(m["group"], m["body"]["dockhand"]) for m in retries] == [("notify", "notify")] * 2
+        assert {m["body"]["notification"]["title"] for m in retries} == {
+            "Deploying web:2.1.0 to web",
+            "Deploying web:2.2.0 to web",
+        }
+        # When the retries are received (Slack is back)
+        second = handler(fifo_bodies([m["body"] for m in retries], group="notify"))
+        # Then Slack gets each start once, SNS not twice, and nothing is registered or updated again
         assert second == {"batchItemFailures": []}
-        assert len(slack.messages) == 1 and "Deploying web:2.1.0 to web" in json.dumps(slack.messages[0])
+        sent = json.dumps(slack.messages)
+        assert len(slack.messages) == 2 and "web:2.1.0" in sent and "web:2.2.0" in sent
         assert topic_inbox() == []
-        assert (calls["RegisterTaskDefinition"], calls["UpdateService"]) == (1, 1)
-        # And a third delivery sends nothing anywhere
-        assert handler(push) == {"batchItemFailures": []}
-        assert len(slack.messages) == 1 and topic_inbox() == []
+        assert (calls["RegisterTaskDefinition"], calls["UpdateService"]) == (2, 2)
+        # And a redelivery of the retries sends nothing anywhere
+        assert handler(fifo_bodies([m["body"] for m in retries], group="notify")) == {"batchItemFailures": []}
+        assert len(slack.messages) == 2 and topic_inbox() == []
+
+
+def test_a_notification_retry_that_fails_again_fails_its_own_record_only(
+    deployer_env, web_service, ecs, topic_inbox, stack
+):
+    with LoopbackSlack() as slack:
+        # Given a deploy whose Slack announcement failed and was queued for a retry
+        handler = slack_and_sns(stack, slack, deployer_env)
+        slack.fail_next(1, status=503)
+        assert handler(fifo(push_event("web", "2.1.0", DIGEST_A))) == {"batchItemFailures": []}
+        (retry,) = deploy_queue_messages(stack)
+        topic_inbox()
+        # When the retry is received while Slack is still down, in one batch with a later push
+        slack.fail_next(1, status=503)
+        batch = fifo_bodies([retry["body"]], group="notify")
+        batch["Records"] += fifo(push_event("web", "2.2.0", DIGEST_B, event_id="e-2", time="2026-11-01T11:00:00Z"))[
+            "Records"
+        ]
+        batch["Records"][1]["messageId"] = "m-1"
+        out = handler(batch)
+        # Then the retry's record fails (SQS redelivers it, then parks it in the DLQ), the push is deployed
+        assert out == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+        assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_B}"
+        # And SNS, which delivered the first start already, is not sent it again (only the later push's start)
+        published = topic_inbox()
+        assert [n["attributes"]["kind"] for n in published] == ["deploy_started"]
+        assert "web:2.2.0" in json.dumps(published) and "web:2.1.0" not in json.dumps(published)
+        assert len(slack.messages) == 1 and "web:2.2.0" in json.dumps(slack.messages)
 
 
 def test_deployment_record_is_keyed_by_the_primary_deployment(deployer_env, web_service, ecs, stack):

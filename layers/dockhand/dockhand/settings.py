@@ -24,6 +24,9 @@ class Settings(BaseModel):
     watch_queue_url: str | None = Field(
         None, alias="DOCKHAND_WATCH_QUEUE_URL", description="The watcher's own queue (delayed restarts, window closes)"
     )
+    deploy_queue_url: str | None = Field(
+        None, alias="DOCKHAND_DEPLOY_QUEUE_URL", description="The deploy queue (the deployer's notification retries)"
+    )
     dry_run: bool = Field(False, alias="DOCKHAND_DRY_RUN")
     region: str = Field("us-east-1", alias="AWS_REGION")
 

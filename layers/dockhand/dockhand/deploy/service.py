@@ -20,6 +20,7 @@ from dockhand.deploy import images, policy, taskdef
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import EcrImageAction
 from dockhand.notify.delivery import NotDelivered, deliver
+from dockhand.notify.model import Notification
 from dockhand.observability import count, logger
 from dockhand.state.deliveries import Deliveries
 from dockhand.state.deployments import DeploymentRecord, Deployments, Holds
@@ -81,6 +82,7 @@ class DeployReport:
     registered: list[str] = field(default_factory=list)
     ignored: str | None = None
     undelivered: list[str] = field(default_factory=list)  # notification keys a channel failed
+    retried: dict[str, Notification] = field(default_factory=dict)  # those notifications, by key
 
     def by_action(self, action: Action) -> list[Outcome]:
         return [o for o in self.outcomes if o.action == action]
@@ -98,6 +100,8 @@ class Deployer:
     section: DeploySection
     dry_run: bool = False
     deliveries: Deliveries | None = None
+    # Queues a notification a channel failed (key, notification) for a retry of its own; without it the push fails.
+    retry_later: Callable[[str, Notification], None] | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -218,9 +222,14 @@ def deploy_push(event: EcrImageAction, d: Deployer) -> DeployReport:
         groups.setdefault(key, []).append(item)
     for group in groups.values():
         _deploy_group(d, report, push, group)
-    if report.undelivered:
-        # Every service was handled; the message is retried for the notifications alone (delivered channels
-        # are skipped, and a redelivered push that already runs announces its start again: see _admit).
+    if report.undelivered and d.retry_later is not None:
+        # Every service was handled: the notifications are retried by messages of their own, so that a channel's
+        # outage never holds back the pushes queued behind this one.
+        for undelivered in report.undelivered:
+            d.retry_later(undelivered, report.retried[undelivered])
+    elif report.undelivered:
+        # The message is retried for the notifications alone (delivered channels are skipped, and a redelivered
+        # push that already runs announces its start again: see _admit).
         raise NotDelivered(f"notifications not delivered: {', '.join(report.undelivered)}")
     return report
 
@@ -615,8 +624,6 @@ def _notify(
 ) -> None:
     if d.notifier is None:
         return
-    from dockhand.notify.model import Notification
-
     fields = {
         "image": f"{push.repository}:{push.tag}",
         "digest": push.digest,
@@ -647,6 +654,7 @@ def _notify(
         deliver(d.notifier, None, key, note)
     elif deliver(d.notifier, d.deliveries, key, note):
         report.undelivered.append(key)
+        report.retried[key] = note
 
 
 def _short(task_definition_arn: str) -> str:
