@@ -9,7 +9,6 @@ SNS deliveries — never the runtime's own bookkeeping — and the exit code say
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from rich.console import Console
 
 from dockhand.state.deployments import Holds
 from dockhand.state.table import Table
+from dockhand_local.images import image_manifest
 from dockhand_local.runtime import Runtime, RuntimeOptions
 
 CLUSTER, SERVICE, REPOSITORY, JOB = "demo", "web", "web", "nightly-report"
@@ -189,13 +189,7 @@ class Demo:
 
     def push(self, tag: str) -> str:
         """`docker push`, as ECR records it: PutImage with a manifest whose layers make the digest unique."""
-        layer = "sha256:" + hashlib.sha256(f"{REPOSITORY}:{tag}".encode()).hexdigest()
-        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100,
-                               "digest": layer},
-                    "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1000,
-                                "digest": layer}]}
-        image = self.c("ecr").put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest),
+        image = self.c("ecr").put_image(repositoryName=REPOSITORY, imageManifest=image_manifest(f"{REPOSITORY}:{tag}"),
                                         imageTag=tag)["image"]
         digest = image["imageId"]["imageDigest"]
         self.world.digests[tag] = digest

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from dockhand.events import EcrImageAction
 from dockhand_cli.main import app
+from dockhand_local.images import image_manifest
 from tests.support.events import sqs_event
 from tests.support.lambda_context import FakeLambdaContext
 from tests.support.metrics import metric_total
@@ -20,27 +21,6 @@ from tests.support.metrics import metric_total
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-
-
-def _manifest(layer: str) -> str:
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1,
-                "digest": "sha256:" + "1" * 64,
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 1,
-                    "digest": "sha256:" + layer * 64,
-                }
-            ],
-        }
-    )
 
 
 @dataclass
@@ -85,9 +65,8 @@ def world(stack: Any, write_config: Any, function_env: Any) -> World:
     ecr = boto3.client("ecr", region_name=REGION)
     ecs = boto3.client("ecs", region_name=REGION)
     ecr.create_repository(repositoryName="web")
-    digest = ecr.put_image(repositoryName="web", imageManifest=_manifest("2"), imageTag="2.1.0")["image"]["imageId"][
-        "imageDigest"
-    ]
+    image = ecr.put_image(repositoryName="web", imageManifest=image_manifest("web:2.1.0"), imageTag="2.1.0")["image"]
+    digest = image["imageId"]["imageDigest"]
     ecs.create_cluster(clusterName="prod")
     td = ecs.register_task_definition(
         family="web", containerDefinitions=[{"name": "web", "image": f"{REGISTRY}/web:2.0.0", "memory": 256}]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
 from typer.testing import CliRunner
 
 from dockhand_cli.main import app
+from dockhand_local.images import image_manifest
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -19,23 +19,7 @@ def _world(stack: Any) -> tuple[Any, str]:
     ecr = boto3.client("ecr", region_name=REGION)
     ecs = boto3.client("ecs", region_name=REGION)
     ecr.create_repository(repositoryName="web")
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 1,
-            "digest": "sha256:" + "1" * 64,
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": 1,
-                "digest": "sha256:" + "2" * 64,
-            }
-        ],
-    }
-    digest = ecr.put_image(repositoryName="web", imageManifest=json.dumps(manifest), imageTag="2.1.0")["image"][
+    digest = ecr.put_image(repositoryName="web", imageManifest=image_manifest("web:2.1.0"), imageTag="2.1.0")["image"][
         "imageId"
     ]["imageDigest"]
     ecs.create_cluster(clusterName="prod")

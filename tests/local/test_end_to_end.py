@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from dockhand_local.images import image_manifest
 from dockhand_local.stack import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
@@ -93,12 +94,7 @@ def test_aws_cli_push_deploys_the_service(local_up: dict[str, Any], tmp_path: Pa
 
     # When an image tagged 1.1.0 is put into ECR with the aws CLI
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7,
-                   "digest": "sha256:" + "a" * 64},
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 9,
-                    "digest": "sha256:" + "b" * 64}]}))
+    manifest.write_text(image_manifest("web:1.1.0"))
     image = aws(local_up, "ecr", "put-image", "--repository-name", "web", "--image-tag", "1.1.0",
                 "--image-manifest", f"file://{manifest}")["image"]
     digest = image["imageId"]["imageDigest"]
