@@ -25,8 +25,16 @@ _TASKDEFS: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
 def watch() -> Watch:
     s = settings()
     queue = DelayedMessages(deps.client("sqs"), s.watch_queue_url) if s.watch_queue_url else None
-    return Watch(config=deps.config(), ecs=Ecs(deps.client("ecs")), table=deps.table(), notifier=deps.notifier(),
-                 delayed=queue, region=s.region, dry_run=s.dry_run, taskdef_cache=_TASKDEFS)
+    return Watch(
+        config=deps.config(),
+        ecs=Ecs(deps.client("ecs")),
+        table=deps.table(),
+        notifier=deps.notifier(),
+        delayed=queue,
+        region=s.region,
+        dry_run=s.dry_run,
+        taskdef_cache=_TASKDEFS,
+    )
 
 
 def handle_record(record: SQSRecord) -> None:

@@ -77,18 +77,32 @@ def up(
     """Start moto and the stack, deliver events to the real handlers; runs until Ctrl-C."""
     from dockhand_local.runtime import Runtime, RuntimeOptions
 
-    options = RuntimeOptions(config_path=config, region=region, port=port, control_port=control_port, speed=speed,
-                             clock_start=datetime.fromisoformat(clock_start) if clock_start else None,
-                             deploy_delay=deploy_delay, state_dir=state_dir,
-                             handler_log=state_dir / "handlers.log")
+    options = RuntimeOptions(
+        config_path=config,
+        region=region,
+        port=port,
+        control_port=control_port,
+        speed=speed,
+        clock_start=datetime.fromisoformat(clock_start) if clock_start else None,
+        deploy_delay=deploy_delay,
+        state_dir=state_dir,
+        handler_log=state_dir / "handlers.log",
+    )
     console = _stdout_console()
     runtime = Runtime(options).start()
-    console.print(f"[bold]Dockhand local[/bold] endpoint [cyan]{runtime.endpoint}[/cyan] region {region}",
-                  highlight=False)
-    console.print(f"  export AWS_ENDPOINT_URL={runtime.endpoint} AWS_ACCESS_KEY_ID=local "
-                  f"AWS_SECRET_ACCESS_KEY=local AWS_REGION={region}", highlight=False)
-    console.print(f"  control {runtime.control.url}   state {runtime.state_file}   handler logs "
-                  f"{options.handler_log}   Ctrl-C stops", highlight=False)
+    console.print(
+        f"[bold]Dockhand local[/bold] endpoint [cyan]{runtime.endpoint}[/cyan] region {region}", highlight=False
+    )
+    console.print(
+        f"  export AWS_ENDPOINT_URL={runtime.endpoint} AWS_ACCESS_KEY_ID=local "
+        f"AWS_SECRET_ACCESS_KEY=local AWS_REGION={region}",
+        highlight=False,
+    )
+    console.print(
+        f"  control {runtime.control.url}   state {runtime.state_file}   handler logs "
+        f"{options.handler_log}   Ctrl-C stops",
+        highlight=False,
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     shown = 0
@@ -120,33 +134,46 @@ def stop_task(
     if bool(service) == bool(family):
         err.print("give exactly one of --service and --family")
         raise typer.Exit(2)
-    body = {"cluster": cluster, "service": service or None, "family": family or None, "exit_code": exit_code,
-            "reason": reason, "count": count, "started_by": started_by or None}
+    body = {
+        "cluster": cluster,
+        "service": service or None,
+        "family": family or None,
+        "exit_code": exit_code,
+        "reason": reason,
+        "count": count,
+        "started_by": started_by or None,
+    }
     result = _call(state_dir, "/stop-task", body)
     for arn in result["task_arns"]:
         console.print(f"stopped {arn}", highlight=False)
 
 
 @local_app.command("fail-next-deploy")
-def fail_next_deploy(service: str = typer.Argument(..., help="Service name"), count: int = typer.Option(1, min=1),
-                     state_dir: Path = StateDir) -> None:
+def fail_next_deploy(
+    service: str = typer.Argument(..., help="Service name"),
+    count: int = typer.Option(1, min=1),
+    state_dir: Path = StateDir,
+) -> None:
     """Make the next deployment(s) of a service fail: circuit breaker, rollback to the previous revision."""
     _call(state_dir, "/fail-next-deploy", {"service": service, "count": count})
     console.print(f"the next {count} deployment(s) of {service} will fail and roll back", highlight=False)
 
 
 @local_app.command("job-exit-codes")
-def job_exit_codes(job: str = typer.Argument(..., help="Job name"),
-                   codes: list[int] = typer.Argument(..., help="Exit codes of the next runs, in order"),
-                   state_dir: Path = StateDir) -> None:
+def job_exit_codes(
+    job: str = typer.Argument(..., help="Job name"),
+    codes: list[int] = typer.Argument(..., help="Exit codes of the next runs, in order"),
+    state_dir: Path = StateDir,
+) -> None:
     """Script how the next task runs of a job end (default: exit code 0)."""
     _call(state_dir, "/job-exit-codes", {"job": job, "codes": codes})
     console.print(f"job {job}: next exit codes {', '.join(map(str, codes))}", highlight=False)
 
 
 @local_app.command("advance-clock")
-def advance_clock(seconds: float = typer.Argument(..., help="Seconds to jump the local clock forward"),
-                  state_dir: Path = StateDir) -> None:
+def advance_clock(
+    seconds: float = typer.Argument(..., help="Seconds to jump the local clock forward"), state_dir: Path = StateDir
+) -> None:
     """Jump the local clock (schedules that become due fire)."""
     console.print(f"local clock: {_call(state_dir, '/clock/advance', {'seconds': seconds})['clock']}")
 

@@ -70,8 +70,20 @@ def history(
     # One line per stop (grep-able): stopped  cluster  task  cause  container  exit  reason
     for s in stops[:limit]:
         exit_code = "-" if s.exit_code is None else str(s.exit_code)
-        typer.echo("  ".join([s.stopped_at, s.cluster, s.task_arn.rsplit("/", 1)[-1], s.cause, s.container or "-",
-                              f"exit={exit_code}", "alerted" if s.alerted else "quiet", s.reason[:120]]).rstrip())
+        typer.echo(
+            "  ".join(
+                [
+                    s.stopped_at,
+                    s.cluster,
+                    s.task_arn.rsplit("/", 1)[-1],
+                    s.cause,
+                    s.container or "-",
+                    f"exit={exit_code}",
+                    "alerted" if s.alerted else "quiet",
+                    s.reason[:120],
+                ]
+            ).rstrip()
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -47,13 +47,24 @@ class ControlServer:
 
 def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
     def status() -> dict[str, Any]:
-        return {"endpoint": runtime.endpoint, "region": runtime.region, "clock": iso(runtime.clock.now()),
-                "speed": runtime.clock.speed, "errors": list(runtime.errors)}
+        return {
+            "endpoint": runtime.endpoint,
+            "region": runtime.region,
+            "clock": iso(runtime.clock.now()),
+            "speed": runtime.clock.speed,
+            "errors": list(runtime.errors),
+        }
 
     def stop_task(body: dict[str, Any]) -> dict[str, Any]:
-        arns = runtime.stop_tasks(body["cluster"], service=body.get("service"), family=body.get("family"),
-                                  exit_code=int(body.get("exit_code", 1)), reason=str(body.get("reason", "")),
-                                  count=int(body.get("count", 1)), started_by=body.get("started_by"))
+        arns = runtime.stop_tasks(
+            body["cluster"],
+            service=body.get("service"),
+            family=body.get("family"),
+            exit_code=int(body.get("exit_code", 1)),
+            reason=str(body.get("reason", "")),
+            count=int(body.get("count", 1)),
+            started_by=body.get("started_by"),
+        )
         return {"task_arns": arns}
 
     def fail_next(body: dict[str, Any]) -> dict[str, Any]:
@@ -68,8 +79,12 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
         return {"clock": iso(runtime.clock.advance(float(body["seconds"])))}
 
     gets = {"/status": status, "/messages": runtime.messages, "/timeline": runtime.timeline_dicts}
-    posts = {"/stop-task": stop_task, "/fail-next-deploy": fail_next, "/job-exit-codes": exit_codes,
-             "/clock/advance": advance}
+    posts = {
+        "/stop-task": stop_task,
+        "/fail-next-deploy": fail_next,
+        "/job-exit-codes": exit_codes,
+        "/clock/advance": advance,
+    }
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet: the timeline says what happened
@@ -110,7 +125,8 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
 def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
     """Client side: GET (no body) or POST (JSON body) to a running runtime's control API."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url + path, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url + path, data=data, method="GET" if body is None else "POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # loopback only
         return json.loads(response.read())

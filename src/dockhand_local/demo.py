@@ -60,15 +60,22 @@ class Demo:
         return self.rt.client(service)
 
     def show_timeline(self) -> None:
-        entries = self.rt.timeline[self._shown:]
+        entries = self.rt.timeline[self._shown :]
         self._shown += len(entries)
         for entry in entries:
             if entry.kind in ("handler",) and "record(s)" in entry.text and "retry" not in entry.text:
                 continue
-            style = {"ecr": "cyan", "ecs": "blue", "sns": "green", "slack": "magenta", "scheduler": "yellow",
-                     "error": "red"}.get(entry.kind, "white")
-            self.console.print(f"  [dim]{entry.clock[11:19]}[/dim] [{style}]{entry.kind:<9}[/{style}] {entry.text}",
-                               highlight=False)
+            style = {
+                "ecr": "cyan",
+                "ecs": "blue",
+                "sns": "green",
+                "slack": "magenta",
+                "scheduler": "yellow",
+                "error": "red",
+            }.get(entry.kind, "white")
+            self.console.print(
+                f"  [dim]{entry.clock[11:19]}[/dim] [{style}]{entry.kind:<9}[/{style}] {entry.text}", highlight=False
+            )
 
     def step(self, title: str) -> None:
         self.show_timeline()
@@ -94,8 +101,7 @@ class Demo:
         ok = bool(value)
         self.checks.append(Check(self._step, what, ok, error))
         mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
-        self.console.print(f"  {mark} {what}" + (f" [dim]({error})[/dim]" if error and not ok else ""),
-                           highlight=False)
+        self.console.print(f"  {mark} {what}" + (f" [dim]({error})[/dim]" if error and not ok else ""), highlight=False)
         return value
 
     def settle(self, seconds: float = 0.6) -> None:
@@ -166,31 +172,58 @@ class Demo:
             ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
             self.world.subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.43.0.0/24")["Subnet"]["SubnetId"]
             self.world.security_group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)[
-                "GroupId"]
+                "GroupId"
+            ]
         ecs.create_cluster(clusterName=CLUSTER)
-        common = {"networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
-                  "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}}
-        web = ecs.register_task_definition(family=SERVICE, **common, containerDefinitions=[
-            {"name": "web", "image": f"{self.world.repository_uri}:1.0.0", "memory": 384, "essential": True,
-             "portMappings": [{"containerPort": 8080}]},
-            {"name": "log-router", "image": SIDECAR_IMAGE, "memory": 128, "essential": False},
-        ])["taskDefinition"]["taskDefinitionArn"]
+        common = {
+            "networkMode": "awsvpc",
+            "requiresCompatibilities": ["FARGATE"],
+            "cpu": "256",
+            "memory": "512",
+            "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+        }
+        web = ecs.register_task_definition(
+            family=SERVICE,
+            **common,
+            containerDefinitions=[
+                {
+                    "name": "web",
+                    "image": f"{self.world.repository_uri}:1.0.0",
+                    "memory": 384,
+                    "essential": True,
+                    "portMappings": [{"containerPort": 8080}],
+                },
+                {"name": "log-router", "image": SIDECAR_IMAGE, "memory": 128, "essential": False},
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
         self.world.revisions["1.0.0"] = web
-        ecs.register_task_definition(family=JOB, **common, containerDefinitions=[
-            {"name": "report", "image": f"{report_uri}:2.0.0", "memory": 512, "essential": True}])
+        ecs.register_task_definition(
+            family=JOB,
+            **common,
+            containerDefinitions=[{"name": "report", "image": f"{report_uri}:2.0.0", "memory": 512, "essential": True}],
+        )
         ecs.create_service(
-            cluster=CLUSTER, serviceName=SERVICE, taskDefinition=web, desiredCount=2, launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": [self.world.subnet],
-                                                          "securityGroups": [self.world.security_group]}},
+            cluster=CLUSTER,
+            serviceName=SERVICE,
+            taskDefinition=web,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": [self.world.subnet], "securityGroups": [self.world.security_group]}
+            },
             deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
         )
-        self.console.print(f"  service {CLUSTER}/{SERVICE} runs {web.rsplit('/', 1)[-1]} "
-                           f"({REPOSITORY}:1.0.0 + a {SIDECAR_IMAGE.split('/')[-1]} sidecar)", highlight=False)
+        self.console.print(
+            f"  service {CLUSTER}/{SERVICE} runs {web.rsplit('/', 1)[-1]} "
+            f"({REPOSITORY}:1.0.0 + a {SIDECAR_IMAGE.split('/')[-1]} sidecar)",
+            highlight=False,
+        )
 
     def push(self, tag: str) -> str:
         """`docker push`, as ECR records it: PutImage with a manifest whose layers make the digest unique."""
-        image = self.c("ecr").put_image(repositoryName=REPOSITORY, imageManifest=image_manifest(f"{REPOSITORY}:{tag}"),
-                                        imageTag=tag)["image"]
+        image = self.c("ecr").put_image(
+            repositoryName=REPOSITORY, imageManifest=image_manifest(f"{REPOSITORY}:{tag}"), imageTag=tag
+        )["image"]
         digest = image["imageId"]["imageDigest"]
         self.world.digests[tag] = digest
         return digest
@@ -209,39 +242,58 @@ class Demo:
         revision = self.wait_for(f"service {SERVICE} runs a new revision with web@{digest[:19]}…", new_revision)
         if revision:
             self.world.revisions["1.1.0"] = revision
-            self.wait_for("the log-router sidecar kept its image",
-                          lambda: self.image_of(revision, "log-router") == SIDECAR_IMAGE)
+            self.wait_for(
+                "the log-router sidecar kept its image", lambda: self.image_of(revision, "log-router") == SIDECAR_IMAGE
+            )
 
         def completed() -> bool:
             deployments = self.service()["deployments"]
-            return (len(deployments) == 1 and deployments[0]["taskDefinition"] == revision
-                    and deployments[0].get("rolloutState") == "COMPLETED")
+            return (
+                len(deployments) == 1
+                and deployments[0]["taskDefinition"] == revision
+                and deployments[0].get("rolloutState") == "COMPLETED"
+            )
 
         self.wait_for("the deployment completed (ECS deployment state)", completed)
-        self.wait_for("a Slack message was posted and then updated with the outcome",
-                      lambda: self.slack("post") and self.slack("update"))
+        self.wait_for(
+            "a Slack message was posted and then updated with the outcome",
+            lambda: self.slack("post") and self.slack("update"),
+        )
 
     def skip_step(self) -> None:
         self.step("Push web:1.0.9 → skipped: older than what runs")
         revisions = len(self.revisions())
         current = self.service()["taskDefinition"]
         self.push("1.0.9")
-        self.wait_for("a notification says 1.0.9 was skipped",
-                      lambda: any("1.0.9" in n and "skip" in n for n in self.notes()))
+        self.wait_for(
+            "a notification says 1.0.9 was skipped", lambda: any("1.0.9" in n and "skip" in n for n in self.notes())
+        )
         self.settle()
-        self.wait_for("no revision registered, the service still runs 1.1.0",
-                      lambda: len(self.revisions()) == revisions and self.service()["taskDefinition"] == current,
-                      timeout=1)
+        self.wait_for(
+            "no revision registered, the service still runs 1.1.0",
+            lambda: len(self.revisions()) == revisions and self.service()["taskDefinition"] == current,
+            timeout=1,
+        )
 
     def crash_loop_step(self) -> None:
         self.step("A bad release: web:1.2.0 crash-loops (OOM, exit 137) → one alert, one summary")
         self.push("1.2.0")
-        self.wait_for("1.2.0 deployed", lambda: self.image_of(self.service()["taskDefinition"]).endswith(
-            self.world.digests["1.2.0"]) and self.service()["deployments"][0].get("rolloutState") == "COMPLETED")
+        self.wait_for(
+            "1.2.0 deployed",
+            lambda: (
+                self.image_of(self.service()["taskDefinition"]).endswith(self.world.digests["1.2.0"])
+                and self.service()["deployments"][0].get("rolloutState") == "COMPLETED"
+            ),
+        )
         before = len(self.sns_titles())
         slack_before = len(self.slack())
-        self.rt.stop_tasks(CLUSTER, service=SERVICE, exit_code=137, count=6,
-                           reason="OutOfMemoryError: Container killed due to memory usage")
+        self.rt.stop_tasks(
+            CLUSTER,
+            service=SERVICE,
+            exit_code=137,
+            count=6,
+            reason="OutOfMemoryError: Container killed due to memory usage",
+        )
 
         def alerts() -> list[str]:
             return [t for t in self.sns_titles()[before:] if "out of memory" in t and "more failure" not in t]
@@ -250,18 +302,21 @@ class Demo:
             return [t for t in self.sns_titles()[before:] if "more failure" in t]
 
         self.wait_for("an out-of-memory alert was sent", alerts)
-        self.wait_for("one summary when the crash-loop window closed (10 min on the local clock)", summaries,
-                      timeout=WAIT * 2)
+        self.wait_for(
+            "one summary when the crash-loop window closed (10 min on the local clock)", summaries, timeout=WAIT * 2
+        )
         self.settle()
-        self.wait_for("exactly one alert and one summary for six stopped tasks",
-                      lambda: len(alerts()) == 1 and len(summaries()) == 1, timeout=1)
+        self.wait_for(
+            "exactly one alert and one summary for six stopped tasks",
+            lambda: len(alerts()) == 1 and len(summaries()) == 1,
+            timeout=1,
+        )
 
         def slack_thread() -> bool:
             posts = [m for m in self.slack()[slack_before:] if m.get("kind") == "post"]
             alert = [m for m in posts if "out of memory" in (m.get("text") or "") and not m.get("thread_ts")]
             summary = [m for m in posts if "more failure" in (m.get("text") or "")]
-            return (len(alert) == 1 and len(summary) == 1
-                    and summary[0].get("thread_ts") == alert[0].get("ts"))
+            return len(alert) == 1 and len(summary) == 1 and summary[0].get("thread_ts") == alert[0].get("ts")
 
         self.wait_for("in Slack: one alert, and the summary in its thread", slack_thread, timeout=1)
 
@@ -273,21 +328,30 @@ class Demo:
         before = len(self.sns_titles())
         digest = self.push("1.3.0")
         self.wait_for("a revision with 1.3.0 was registered and rolled out", lambda: len(self.revisions()) > revisions)
-        self.wait_for("ECS rolled the service back to the previous revision",
-                      lambda: self.service()["taskDefinition"] == previous
-                      and self.service()["deployments"][0]["taskDefinition"] == previous)
-        self.wait_for("the rollback was reported as a failure",
-                      lambda: any("1.3.0" in t and ("rolled back" in t or "fail" in t)
-                                  for t in self.sns_titles()[before:]))
-        self.wait_for("no success was reported for 1.3.0",
-                      lambda: not any("1.3.0" in t and "completed" in t for t in self.sns_titles()[before:]),
-                      timeout=1)
+        self.wait_for(
+            "ECS rolled the service back to the previous revision",
+            lambda: (
+                self.service()["taskDefinition"] == previous
+                and self.service()["deployments"][0]["taskDefinition"] == previous
+            ),
+        )
+        self.wait_for(
+            "the rollback was reported as a failure",
+            lambda: any("1.3.0" in t and ("rolled back" in t or "fail" in t) for t in self.sns_titles()[before:]),
+        )
+        self.wait_for(
+            "no success was reported for 1.3.0",
+            lambda: not any("1.3.0" in t and "completed" in t for t in self.sns_titles()[before:]),
+            timeout=1,
+        )
         # The rollback deployment's own IN_PROGRESS event carries a deploymentId the ledger does not know:
         # counted by kind, not by tag, so a second alert for it would show here.
         self.settle()
-        self.wait_for("exactly one failure notification for the rolled-back release",
-                      lambda: sum(k in ("deploy_rolled_back", "deploy_failed") for k in self.sns_kinds()[before:]) == 1,
-                      timeout=1)
+        self.wait_for(
+            "exactly one failure notification for the rolled-back release",
+            lambda: sum(k in ("deploy_rolled_back", "deploy_failed") for k in self.sns_kinds()[before:]) == 1,
+            timeout=1,
+        )
 
         def held() -> bool:
             return Holds(self.table()).get(REPOSITORY, digest) is not None
@@ -300,21 +364,28 @@ class Demo:
         before = len(self.notes())
         due = _next_local(2, "Europe/Berlin", self.rt.clock.now())
         self.rt.clock.set(due - timedelta(seconds=20))
-        self.console.print(f"  local clock set to {(due - timedelta(seconds=20)).isoformat()} (runs x"
-                           f"{self.rt.clock.speed:g})", highlight=False)
+        self.console.print(
+            f"  local clock set to {(due - timedelta(seconds=20)).isoformat()} (runs x{self.rt.clock.speed:g})",
+            highlight=False,
+        )
 
         def job_tasks() -> list[str]:
             ecs = self.c("ecs")
-            arns = {*ecs.list_tasks(cluster=CLUSTER)["taskArns"],
-                    *ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]}
+            arns = {
+                *ecs.list_tasks(cluster=CLUSTER)["taskArns"],
+                *ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"],
+            }
             tasks = ecs.describe_tasks(cluster=CLUSTER, tasks=sorted(arns))["tasks"] if arns else []
             return [t["taskArn"] for t in tasks if str(t.get("startedBy", "")).startswith(f"dockhand-job/{JOB}")]
 
         self.wait_for("the schedule fired and the job's task was started", job_tasks)
-        self.wait_for("the failed attempt was retried: a second task ran", lambda: len(job_tasks()) >= 2,
-                      timeout=WAIT * 2)
-        self.wait_for("the run is reported as a success after the retry",
-                      lambda: any(JOB in n and ("succe" in n) for n in self.notes()[before:]))
+        self.wait_for(
+            "the failed attempt was retried: a second task ran", lambda: len(job_tasks()) >= 2, timeout=WAIT * 2
+        )
+        self.wait_for(
+            "the run is reported as a success after the retry",
+            lambda: any(JOB in n and ("succe" in n) for n in self.notes()[before:]),
+        )
 
     def run(self) -> int:
         started = time.monotonic()
@@ -328,8 +399,10 @@ class Demo:
                 self.console.print(f"  [red]✗ {type(exc).__name__}: {exc}[/red]", highlight=False)
         self.show_timeline()
         record = self.rt.options.state_dir / "demo-record.json"
-        record.write_text(json.dumps({"messages": self.rt.messages(), "timeline": self.rt.timeline_dicts()},
-                                     indent=2, default=str), encoding="utf-8")
+        record.write_text(
+            json.dumps({"messages": self.rt.messages(), "timeline": self.rt.timeline_dicts()}, indent=2, default=str),
+            encoding="utf-8",
+        )
         return self.summary(time.monotonic() - started)
 
     def summary(self, seconds: float) -> int:
@@ -341,12 +414,13 @@ class Demo:
         for title, checks in steps.items():
             ok = all(c.ok for c in checks)
             mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
-            self.console.print(f"{mark} {title} ({sum(c.ok for c in checks)}/{len(checks)} checks)",
-                               highlight=False)
+            self.console.print(f"{mark} {title} ({sum(c.ok for c in checks)}/{len(checks)} checks)", highlight=False)
         messages = self.rt.messages()
-        self.console.print(f"{len(self.checks) - len(failed)}/{len(self.checks)} checks passed in {seconds:.1f} s; "
-                           f"{len(messages['slack'])} Slack message(s), {len(messages['sns'])} SNS deliveries",
-                           highlight=False)
+        self.console.print(
+            f"{len(self.checks) - len(failed)}/{len(self.checks)} checks passed in {seconds:.1f} s; "
+            f"{len(messages['slack'])} Slack message(s), {len(messages['sns'])} SNS deliveries",
+            highlight=False,
+        )
         if failed:
             for check in failed:
                 self.console.print(f"[red]did not happen:[/red] {check.step}: {check.what}", highlight=False)
@@ -370,8 +444,15 @@ def run_demo(config: Path, state_dir: Path, console: Console) -> int:
     console.print("[bold]Dockhand demo[/bold]: moto on loopback, the real handlers, a loopback Slack")
     # Noon UTC: the nightly job (02:00 Berlin) fires only when the story jumps the clock to it.
     noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-    options = RuntimeOptions(config_path=config, state_dir=state_dir, speed=120.0, deploy_delay=0.8, job_delay=0.3,
-                             clock_start=noon, handler_log=state_dir / "handlers.log")
+    options = RuntimeOptions(
+        config_path=config,
+        state_dir=state_dir,
+        speed=120.0,
+        deploy_delay=0.8,
+        job_delay=0.3,
+        clock_start=noon,
+        handler_log=state_dir / "handlers.log",
+    )
     with Runtime(options) as runtime:
         console.print(f"  endpoint {runtime.endpoint}; handler logs in {options.handler_log}", highlight=False)
         return Demo(runtime, console).run()

@@ -188,8 +188,13 @@ class Runtime:
 
     def _write_state(self) -> None:
         self.options.state_dir.mkdir(parents=True, exist_ok=True)
-        state = {"endpoint": self.endpoint, "control_port": self.control.port, "control_url": self.control.url,
-                 "region": self.region, "pid": os.getpid()}
+        state = {
+            "endpoint": self.endpoint,
+            "control_port": self.control.port,
+            "control_url": self.control.url,
+            "region": self.region,
+            "pid": os.getpid(),
+        }
         self.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
     def client(self, service: str) -> Any:
@@ -199,8 +204,9 @@ class Runtime:
             return self._clients[service]
 
     def note(self, kind: str, text: str, **data: Any) -> TimelineEntry:
-        entry = TimelineEntry(datetime.now(UTC).isoformat(timespec="milliseconds"), iso(self.clock.now()),
-                              kind, text, data)
+        entry = TimelineEntry(
+            datetime.now(UTC).isoformat(timespec="milliseconds"), iso(self.clock.now()), kind, text, data
+        )
         with self._lock:
             self.timeline.append(entry)
         return entry
@@ -240,13 +246,15 @@ class Runtime:
             network = job["network"]
             for i, subnet in enumerate(network.get("subnets") or []):
                 if subnet not in mapping:
-                    mapping[subnet] = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{len(mapping)}.0/24")[
-                        "Subnet"]["SubnetId"]
+                    mapping[subnet] = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{len(mapping)}.0/24")["Subnet"][
+                        "SubnetId"
+                    ]
                 network["subnets"][i] = mapping[subnet]
             for i, group in enumerate(network.get("security_groups") or []):
                 if group not in mapping:
-                    mapping[group] = ec2.create_security_group(GroupName=group, Description=f"local {group}",
-                                                               VpcId=vpc)["GroupId"]
+                    mapping[group] = ec2.create_security_group(
+                        GroupName=group, Description=f"local {group}", VpcId=vpc
+                    )["GroupId"]
                 network["security_groups"][i] = mapping[group]
         self.network = {"vpc": vpc, **mapping}
         self._config_copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -263,9 +271,14 @@ class Runtime:
             return
         try:
             with redirect_stdout(self.host.out or sys.stdout):
-                report = sync_schedules(config, self.client("scheduler"), self.stack.physical["ScheduleGroup"],
-                                        self.stack.arns["BatchQueue"], self.stack.arns["SchedulerRole"],
-                                        self.stack.arns["BatchDLQ"])
+                report = sync_schedules(
+                    config,
+                    self.client("scheduler"),
+                    self.stack.physical["ScheduleGroup"],
+                    self.stack.arns["BatchQueue"],
+                    self.stack.arns["SchedulerRole"],
+                    self.stack.arns["BatchDLQ"],
+                )
         except Exception as exc:  # the runtime still serves deploys and watch without schedules
             self.errors.append(f"schedule sync: {type(exc).__name__}: {exc}")
             self.note("error", f"job schedules not created: {type(exc).__name__}: {exc}")
@@ -278,13 +291,15 @@ class Runtime:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKHAND_", "POWERTOOLS_"))}
         env.update(self.stack.env_for(logical_id))
         env.update(CREDENTIALS)
-        env.update({
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_LAMBDA_FUNCTION_NAME": self.stack.physical.get(logical_id, logical_id),
-            "DOCKHAND_CONFIG": str(self._config_copy),
-        })
+        env.update(
+            {
+                "AWS_REGION": self.region,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_LAMBDA_FUNCTION_NAME": self.stack.physical.get(logical_id, logical_id),
+                "DOCKHAND_CONFIG": str(self._config_copy),
+            }
+        )
         return env
 
     def _capture_sns(self) -> None:
@@ -292,7 +307,8 @@ class Runtime:
         sqs = self.client("sqs")
         self._sns_queue_url = sqs.create_queue(QueueName=SNS_CAPTURE_QUEUE)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=self._sns_queue_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
+            "QueueArn"
+        ]
         self.client("sns").subscribe(TopicArn=self.stack.topic_arn, Protocol="sqs", Endpoint=arn)
 
     def _start_slack(self) -> None:
@@ -308,19 +324,24 @@ class Runtime:
         else:
             secret = {"bot_token": "xoxb-local", "api_url": self.slack.api_url}
         assert self.stack is not None
-        self.client("secretsmanager").put_secret_value(SecretId=self.stack.physical["SlackSecret"],
-                                                       SecretString=json.dumps(secret))
+        self.client("secretsmanager").put_secret_value(
+            SecretId=self.stack.physical["SlackSecret"], SecretString=json.dumps(secret)
+        )
 
     # ------------------------------------------------------------------------------------------ emitting
     def emit(self, source: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None) -> str:
         """Put one event on moto's default bus, as the AWS service would (the template's rules route it)."""
-        response = self.client("events").put_events(Entries=[{
-            "Source": source,
-            "DetailType": detail_type,
-            "Detail": json.dumps(detail),
-            "Resources": resources or [],
-            "Time": self.clock.now(),
-        }])
+        response = self.client("events").put_events(
+            Entries=[
+                {
+                    "Source": source,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "Resources": resources or [],
+                    "Time": self.clock.now(),
+                }
+            ]
+        )
         entry = response["Entries"][0]
         if "ErrorCode" in entry:
             self.errors.append(f"put_events {detail_type}: {entry['ErrorCode']}")
@@ -352,8 +373,13 @@ class Runtime:
         original_update_service = ecs.update_service
         original_run_task = ecs.run_task
 
-        def put_image(repository_name: str, image_manifest: str, image_tag: str | None,
-                      image_manifest_mediatype: str | None = None, digest: str | None = None) -> Any:
+        def put_image(
+            repository_name: str,
+            image_manifest: str,
+            image_tag: str | None,
+            image_manifest_mediatype: str | None = None,
+            digest: str | None = None,
+        ) -> Any:
             image = original_put_image(repository_name, image_manifest, image_tag, image_manifest_mediatype, digest)
             self._on_push(repository_name, image.get_image_digest(), image_tag or "")
             return image
@@ -382,10 +408,20 @@ class Runtime:
         ecs.run_task = run_task
 
     def _on_push(self, repository: str, digest: str, tag: str) -> None:
-        detail = {"result": "SUCCESS", "repository-name": repository, "image-digest": digest,
-                  "action-type": "PUSH", "image-tag": tag}
-        self.note("ecr", f"image pushed: {repository}:{tag or '<untagged>'} {digest[:19]}…",
-                  repository=repository, tag=tag, digest=digest)
+        detail = {
+            "result": "SUCCESS",
+            "repository-name": repository,
+            "image-digest": digest,
+            "action-type": "PUSH",
+            "image-tag": tag,
+        }
+        self.note(
+            "ecr",
+            f"image pushed: {repository}:{tag or '<untagged>'} {digest[:19]}…",
+            repository=repository,
+            tag=tag,
+            digest=digest,
+        )
         self.emit("aws.ecr", "ECR Image Action", detail)
 
     def _on_update(self, ecs: Any, service: Any, previous_td: str, previous: list[dict[str, Any]]) -> None:
@@ -393,18 +429,40 @@ class Runtime:
         now = datetime.now(UTC)
         deployment_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
         template = previous[0] if previous else {}
-        primary = {**copy.deepcopy(template), "id": deployment_id, "status": "PRIMARY",
-                   "taskDefinition": service.task_definition, "createdAt": now, "updatedAt": now,
-                   "rolloutState": "IN_PROGRESS", "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
-                   "runningCount": 0, "pendingCount": service.desired_count, "failedTasks": 0,
-                   "desiredCount": service.desired_count}
+        primary = {
+            **copy.deepcopy(template),
+            "id": deployment_id,
+            "status": "PRIMARY",
+            "taskDefinition": service.task_definition,
+            "createdAt": now,
+            "updatedAt": now,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": f"ECS deployment {deployment_id} in progress.",
+            "runningCount": 0,
+            "pendingCount": service.desired_count,
+            "failedTasks": 0,
+            "desiredCount": service.desired_count,
+        }
         active = [{**d, "status": "ACTIVE"} for d in previous[:1]]
         service.deployments = [primary, *active]
         name, arn = service.name, service.arn
-        self.note("ecs", f"service {name} updated → {service.task_definition.rsplit('/', 1)[-1]} ({deployment_id})",
-                  service=name, deployment_id=deployment_id, task_definition=service.task_definition)
-        self._after(0.05, lambda: self._deployment_event(arn, "INFO", "SERVICE_DEPLOYMENT_IN_PROGRESS",
-                                                         deployment_id, f"ECS deployment {deployment_id} in progress."))
+        self.note(
+            "ecs",
+            f"service {name} updated → {service.task_definition.rsplit('/', 1)[-1]} ({deployment_id})",
+            service=name,
+            deployment_id=deployment_id,
+            task_definition=service.task_definition,
+        )
+        self._after(
+            0.05,
+            lambda: self._deployment_event(
+                arn,
+                "INFO",
+                "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                deployment_id,
+                f"ECS deployment {deployment_id} in progress.",
+            ),
+        )
         with self._lock:
             fail = self._fail_next.get(name, 0) > 0
             if fail:
@@ -416,32 +474,72 @@ class Runtime:
             if fail:
                 service.task_definition = previous_td
                 rollback_id = f"ecs-svc/{uuid.uuid4().int % 10**19:019d}"
-                primary.update(status="INACTIVE", rolloutState="FAILED", updatedAt=done,
-                               rolloutStateReason="ECS deployment circuit breaker: task failed to start.")
-                rollback = {**copy.deepcopy(template), "id": rollback_id, "status": "PRIMARY",
-                            "taskDefinition": previous_td, "createdAt": done, "updatedAt": done,
-                            "rolloutState": "COMPLETED",
-                            "rolloutStateReason": f"ECS deployment {rollback_id} completed."}
+                primary.update(
+                    status="INACTIVE",
+                    rolloutState="FAILED",
+                    updatedAt=done,
+                    rolloutStateReason="ECS deployment circuit breaker: task failed to start.",
+                )
+                rollback = {
+                    **copy.deepcopy(template),
+                    "id": rollback_id,
+                    "status": "PRIMARY",
+                    "taskDefinition": previous_td,
+                    "createdAt": done,
+                    "updatedAt": done,
+                    "rolloutState": "COMPLETED",
+                    "rolloutStateReason": f"ECS deployment {rollback_id} completed.",
+                }
                 service.deployments = [rollback]
-                self.note("ecs", f"deployment {deployment_id} failed: circuit breaker rolled {name} back to "
-                                 f"{previous_td.rsplit('/', 1)[-1]}", service=name, deployment_id=deployment_id)
-                self._deployment_event(arn, "ERROR", "SERVICE_DEPLOYMENT_FAILED", deployment_id,
-                                       "ECS deployment circuit breaker: task failed to start.")
-                self._deployment_event(arn, "INFO", "SERVICE_DEPLOYMENT_IN_PROGRESS", rollback_id,
-                                       f"ECS deployment circuit breaker: rolling back to deploymentId {previous_id}.")
+                self.note(
+                    "ecs",
+                    f"deployment {deployment_id} failed: circuit breaker rolled {name} back to "
+                    f"{previous_td.rsplit('/', 1)[-1]}",
+                    service=name,
+                    deployment_id=deployment_id,
+                )
+                self._deployment_event(
+                    arn,
+                    "ERROR",
+                    "SERVICE_DEPLOYMENT_FAILED",
+                    deployment_id,
+                    "ECS deployment circuit breaker: task failed to start.",
+                )
+                self._deployment_event(
+                    arn,
+                    "INFO",
+                    "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                    rollback_id,
+                    f"ECS deployment circuit breaker: rolling back to deploymentId {previous_id}.",
+                )
             else:
-                primary.update(rolloutState="COMPLETED", updatedAt=done, runningCount=service.desired_count,
-                               pendingCount=0, rolloutStateReason=f"ECS deployment {deployment_id} completed.")
+                primary.update(
+                    rolloutState="COMPLETED",
+                    updatedAt=done,
+                    runningCount=service.desired_count,
+                    pendingCount=0,
+                    rolloutStateReason=f"ECS deployment {deployment_id} completed.",
+                )
                 service.deployments = [primary]
                 self.note("ecs", f"deployment {deployment_id} completed", service=name, deployment_id=deployment_id)
-                self._deployment_event(arn, "INFO", "SERVICE_DEPLOYMENT_COMPLETED", deployment_id,
-                                       f"ECS deployment {deployment_id} completed.")
+                self._deployment_event(
+                    arn,
+                    "INFO",
+                    "SERVICE_DEPLOYMENT_COMPLETED",
+                    deployment_id,
+                    f"ECS deployment {deployment_id} completed.",
+                )
 
         self._after(self.options.deploy_delay, finish)
 
     def _deployment_event(self, service_arn: str, event_type: str, name: str, deployment_id: str, reason: str) -> None:
-        detail = {"eventType": event_type, "eventName": name, "deploymentId": deployment_id,
-                  "updatedAt": iso(self.clock.now()), "reason": reason}
+        detail = {
+            "eventType": event_type,
+            "eventName": name,
+            "deploymentId": deployment_id,
+            "updatedAt": iso(self.clock.now()),
+            "reason": reason,
+        }
         self.emit("aws.ecs", "ECS Deployment State Change", detail, [service_arn])
 
     def fail_next_deploy(self, service: str, count: int = 1) -> None:
@@ -455,7 +553,7 @@ class Runtime:
         self.note("control", f"job {job} will exit with {', '.join(map(str, codes))}")
 
     def _on_job_task(self, ecs: Any, task: Any) -> None:
-        job = task.started_by[len(JOB_PREFIX):].split("/")[0]
+        job = task.started_by[len(JOB_PREFIX) :].split("/")[0]
         with self._lock:
             plan = self._job_exit_codes.get(job) or []
             exit_code = plan.pop(0) if plan else 0
@@ -468,41 +566,81 @@ class Runtime:
                 task.desired_status = "STOPPED"
                 task.stopped_reason = "Essential container in task exited"
             td = ecs.describe_task_definition(td_arn)
-            detail = self._task_detail(cluster_arn, task_arn, td, exit_code, "", group=task.group or
-                                       f"family:{td.family}", started_by=task.started_by)
+            detail = self._task_detail(
+                cluster_arn,
+                task_arn,
+                td,
+                exit_code,
+                "",
+                group=task.group or f"family:{td.family}",
+                started_by=task.started_by,
+            )
             self.note("ecs", f"job {job}: task stopped, exit code {exit_code}", job=job, exit_code=exit_code)
             self.emit("aws.ecs", "ECS Task State Change", detail, [task_arn])
 
         self._after(self.options.job_delay, stop)
 
-    def _task_detail(self, cluster_arn: str, task_arn: str, td: Any, exit_code: int, reason: str, *,
-                     group: str, started_by: str | None) -> dict[str, Any]:
+    def _task_detail(
+        self,
+        cluster_arn: str,
+        task_arn: str,
+        td: Any,
+        exit_code: int,
+        reason: str,
+        *,
+        group: str,
+        started_by: str | None,
+    ) -> dict[str, Any]:
         now = self.clock.now()
         containers = []
         for container in td.container_definitions:
             entry: dict[str, Any] = {
                 "containerArn": f"{cluster_arn.replace(':cluster/', ':container/')}/{uuid.uuid4()}",
-                "name": container["name"], "image": container.get("image", ""), "lastStatus": "STOPPED",
-                "exitCode": exit_code if container.get("essential", True) else 0, "taskArn": task_arn,
+                "name": container["name"],
+                "image": container.get("image", ""),
+                "lastStatus": "STOPPED",
+                "exitCode": exit_code if container.get("essential", True) else 0,
+                "taskArn": task_arn,
             }
             if reason:
                 entry["reason"] = reason
             containers.append(entry)
         detail: dict[str, Any] = {
-            "clusterArn": cluster_arn, "taskArn": task_arn, "taskDefinitionArn": td.arn, "group": group,
-            "containers": containers, "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
-            "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-            "launchType": "FARGATE", "cpu": str(td.cpu or "256"), "memory": str(td.memory or "512"),
-            "availabilityZone": f"{self.region}a", "version": 3,
-            "createdAt": iso(now - timedelta(minutes=2)), "startedAt": iso(now - timedelta(minutes=1)),
-            "stoppingAt": iso(now), "stoppedAt": iso(now), "executionStoppedAt": iso(now),
+            "clusterArn": cluster_arn,
+            "taskArn": task_arn,
+            "taskDefinitionArn": td.arn,
+            "group": group,
+            "containers": containers,
+            "lastStatus": "STOPPED",
+            "desiredStatus": "STOPPED",
+            "stopCode": "EssentialContainerExited",
+            "stoppedReason": "Essential container in task exited",
+            "launchType": "FARGATE",
+            "cpu": str(td.cpu or "256"),
+            "memory": str(td.memory or "512"),
+            "availabilityZone": f"{self.region}a",
+            "version": 3,
+            "createdAt": iso(now - timedelta(minutes=2)),
+            "startedAt": iso(now - timedelta(minutes=1)),
+            "stoppingAt": iso(now),
+            "stoppedAt": iso(now),
+            "executionStoppedAt": iso(now),
         }
         if started_by:
             detail["startedBy"] = started_by
         return detail
 
-    def stop_tasks(self, cluster: str, *, service: str | None = None, family: str | None = None,
-                   exit_code: int = 1, reason: str = "", count: int = 1, started_by: str | None = None) -> list[str]:
+    def stop_tasks(
+        self,
+        cluster: str,
+        *,
+        service: str | None = None,
+        family: str | None = None,
+        exit_code: int = 1,
+        reason: str = "",
+        count: int = 1,
+        started_by: str | None = None,
+    ) -> list[str]:
         """Inject `ECS Task State Change` STOPPED for tasks of a service (its current revision) or a family."""
         from moto.ecs.models import ecs_backends
 
@@ -521,12 +659,18 @@ class Runtime:
         arns = []
         for _ in range(count):
             task_arn = f"arn:aws:ecs:{self.region}:{ACCOUNT}:task/{cluster_obj.name}/{uuid.uuid4().hex}"
-            detail = self._task_detail(cluster_obj.arn, task_arn, td, exit_code, reason, group=group,
-                                       started_by=started_by)
+            detail = self._task_detail(
+                cluster_obj.arn, task_arn, td, exit_code, reason, group=group, started_by=started_by
+            )
             self.emit("aws.ecs", "ECS Task State Change", detail, [task_arn])
             arns.append(task_arn)
-        self.note("ecs", f"{count} task(s) of {service or family} stopped, exit code {exit_code}"
-                         + (f" ({reason})" if reason else ""), exit_code=exit_code, count=count)
+        self.note(
+            "ecs",
+            f"{count} task(s) of {service or family} stopped, exit code {exit_code}"
+            + (f" ({reason})" if reason else ""),
+            exit_code=exit_code,
+            count=count,
+        )
         return arns
 
     # ------------------------------------------------------------------------------------------ schedules
@@ -559,8 +703,7 @@ class Runtime:
                     self._schedules_seen[key] = now
                 # A one-time schedule whose time has passed still fires once; recurring ones never backfill.
                 window = (datetime(1970, 1, 1, tzinfo=UTC), now) if one_time else (since, now)
-                for due in _due_times(schedule.schedule_expression, schedule.schedule_expression_timezone,
-                                      *window):
+                for due in _due_times(schedule.schedule_expression, schedule.schedule_expression_timezone, *window):
                     if key in self._schedules_fired:
                         break
                     self._deliver_schedule(schedule, due)
@@ -622,8 +765,12 @@ class Runtime:
                 parsed: Any = json.loads(text)
             except (TypeError, ValueError):
                 parsed = text
-            entry = {"channel": "sns", "subject": envelope.get("Subject"), "message": parsed,
-                     "at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+            entry = {
+                "channel": "sns",
+                "subject": envelope.get("Subject"),
+                "message": parsed,
+                "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            }
             with self._lock:
                 self.sns_messages.append(entry)
             self.note("sns", f"SNS: {_headline(parsed, envelope.get('Subject'))}")
@@ -633,8 +780,12 @@ class Runtime:
     def _deliver(self, fn: Any) -> int:
         sqs = self.client("sqs")
         assert fn.queue_url is not None and self.stack is not None
-        response = sqs.receive_message(QueueUrl=fn.queue_url, MaxNumberOfMessages=min(fn.batch_size, 10),
-                                       AttributeNames=["All"], MessageAttributeNames=["All"])
+        response = sqs.receive_message(
+            QueueUrl=fn.queue_url,
+            MaxNumberOfMessages=min(fn.batch_size, 10),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
         messages = response.get("Messages", [])
         if not messages:
             return 0
@@ -647,11 +798,14 @@ class Runtime:
         for m, record in zip(messages, records, strict=True):
             body = _json_or_text(record["body"])  # what the handler saw
             with self._lock:
-                self.deliveries.append(Delivery(fn.logical_id, fn.queue_logical_id, body,
-                                                failed=m["MessageId"] in failed_ids))
+                self.deliveries.append(
+                    Delivery(fn.logical_id, fn.queue_logical_id, body, failed=m["MessageId"] in failed_ids)
+                )
         if done:
-            sqs.delete_message_batch(QueueUrl=fn.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            sqs.delete_message_batch(
+                QueueUrl=fn.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         return len(messages)
 
     def _invoke(self, fn: Any, event: dict[str, Any]) -> set[str]:
@@ -665,15 +819,22 @@ class Runtime:
             result = self.host.invoke(fn, event, self.function_env(fn.logical_id), self.stack.arns[fn.logical_id])
         except Exception as exc:
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            self.note("handler", f"{fn.logical_id} raised {type(exc).__name__}: {first_line}; the batch will retry",
-                      function=fn.logical_id)
+            self.note(
+                "handler",
+                f"{fn.logical_id} raised {type(exc).__name__}: {first_line}; the batch will retry",
+                function=fn.logical_id,
+            )
             self.errors.append(f"{fn.logical_id}: {type(exc).__name__}: {exc}")
             return all_ids
         failures = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
         failed = {f["itemIdentifier"] for f in failures}
         label = fn.logical_id.removesuffix("Function").lower()
-        self.note("handler", f"{label}: {len(all_ids)} record(s)" + (f", {len(failed)} to retry" if failed else ""),
-                  function=fn.logical_id, failed=len(failed))
+        self.note(
+            "handler",
+            f"{label}: {len(all_ids)} record(s)" + (f", {len(failed)} to retry" if failed else ""),
+            function=fn.logical_id,
+            failed=len(failed),
+        )
         return failed
 
     # ------------------------------------------------------------------------------------------ views

@@ -39,8 +39,24 @@ def _construct(tag: str):
     return build
 
 
-for _tag in ("Ref", "GetAtt", "Sub", "If", "Not", "Equals", "Join", "Select", "Split", "FindInMap",
-             "ImportValue", "GetAZs", "Base64", "And", "Or", "Condition"):
+for _tag in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "If",
+    "Not",
+    "Equals",
+    "Join",
+    "Select",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "GetAZs",
+    "Base64",
+    "And",
+    "Or",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
@@ -98,7 +114,7 @@ class _Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -161,7 +177,7 @@ def _conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[st
 
     def ev(expr: Any) -> Any:
         if isinstance(expr, dict) and len(expr) == 1:
-            (key, arg), = expr.items()
+            ((key, arg),) = expr.items()
             if key == "Fn::Equals":
                 return ev(arg[0]) == ev(arg[1])
             if key == "Fn::Not":
@@ -177,8 +193,9 @@ def _conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[st
     return out
 
 
-def create_stack(session: Any, region: str = "us-east-1", template_path: Path = TEMPLATE,
-                 endpoint_url: str | None = None) -> Stack:
+def create_stack(
+    session: Any, region: str = "us-east-1", template_path: Path = TEMPLATE, endpoint_url: str | None = None
+) -> Stack:
     """Create every resource the local world needs; return the Stack (names, ARNs, function wiring)."""
     template = load_template(template_path)
     stack = Stack(region=region, template=template)

@@ -36,7 +36,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Given the template / When sam build runs without a container
     proc = subprocess.run(
         [sam, "build", "--build-dir", str(build_dir), "--cache-dir", str(cache_dir), "--cached", "--parallel"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     # Then it succeeds
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -103,6 +107,7 @@ def test_config_layer_carries_the_declarations(built: Path) -> None:
 
     content = load_template(built / "template.yaml")["Resources"]["ConfigLayer"]["Properties"]["ContentUri"]
     assert ((built / content).resolve() / "dockhand.yaml").is_file()
-    assert load_template(built / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"][
-        "DOCKHAND_CONFIG"
-    ] == "/opt/dockhand.yaml"
+    assert (
+        load_template(built / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"]["DOCKHAND_CONFIG"]
+        == "/opt/dockhand.yaml"
+    )

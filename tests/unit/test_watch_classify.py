@@ -18,45 +18,99 @@ GENERIC = "Essential container in task exited"
 OOM = "OutOfMemoryError: Container killed due to memory usage"
 
 
-def task(stop_code: str | None, reason: str = "", containers: list[dict[str, Any]] | None = None,
-         group: str = "service:api") -> TaskDetail:
-    return TaskDetail.model_validate({
-        "taskArn": ARN, "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod", "lastStatus": "STOPPED",
-        "group": group, "stopCode": stop_code, "stoppedReason": reason, "containers": containers or [],
-        "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:7",
-    })
+def task(
+    stop_code: str | None, reason: str = "", containers: list[dict[str, Any]] | None = None, group: str = "service:api"
+) -> TaskDetail:
+    return TaskDetail.model_validate(
+        {
+            "taskArn": ARN,
+            "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
+            "lastStatus": "STOPPED",
+            "group": group,
+            "stopCode": stop_code,
+            "stoppedReason": reason,
+            "containers": containers or [],
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/api:7",
+        }
+    )
 
 
 CASES = [
     ("app exit", task("EssentialContainerExited", GENERIC, [{"name": "app", "exitCode": 2}]), Cause.APP_EXIT),
-    ("oom", task("EssentialContainerExited", GENERIC,
-                 [{"name": "app", "exitCode": 137, "reason": OOM}]),
-     Cause.OOM),
-    ("image pull", task("TaskFailedToStart", "CannotPullContainerError: pull image manifest has been retried 5 times",
-                        [{"name": "app"}]), Cause.IMAGE_PULL),
-    ("resource init", task("TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth",
-                           [{"name": "app"}]), Cause.STARTUP),
-    ("eni timeout", task("TaskFailedToStart", "Timeout waiting for network interface provisioning to complete.",
-                         [{"name": "app"}]), Cause.STARTUP),
+    ("oom", task("EssentialContainerExited", GENERIC, [{"name": "app", "exitCode": 137, "reason": OOM}]), Cause.OOM),
+    (
+        "image pull",
+        task(
+            "TaskFailedToStart",
+            "CannotPullContainerError: pull image manifest has been retried 5 times",
+            [{"name": "app"}],
+        ),
+        Cause.IMAGE_PULL,
+    ),
+    (
+        "resource init",
+        task(
+            "TaskFailedToStart",
+            "ResourceInitializationError: unable to pull secrets or registry auth",
+            [{"name": "app"}],
+        ),
+        Cause.STARTUP,
+    ),
+    (
+        "eni timeout",
+        task("TaskFailedToStart", "Timeout waiting for network interface provisioning to complete.", [{"name": "app"}]),
+        Cause.STARTUP,
+    ),
     ("capacity", task("TaskFailedToStart", "TaskFailedToStart: RESOURCE:GPU", []), Cause.CAPACITY),
-    ("cannot start", task("TaskFailedToStart", "CannotStartContainerError: exec format error", [{"name": "app"}]),
-     Cause.CONFIGURATION),
-    ("elb", task("ServiceSchedulerInitiated", "Task failed ELB health checks in (target-group arn:aws:elb…)",
-                 [{"name": "app", "exitCode": 143}]), Cause.ELB_HEALTH),
-    ("container health", task("ServiceSchedulerInitiated", "Task failed container health checks",
-                              [{"name": "app", "exitCode": 143}]), Cause.CONTAINER_HEALTH),
-    ("spot", task("SpotInterruption", "Your Spot Task was interrupted.", [{"name": "app", "exitCode": 143}]),
-     Cause.SPOT),
+    (
+        "cannot start",
+        task("TaskFailedToStart", "CannotStartContainerError: exec format error", [{"name": "app"}]),
+        Cause.CONFIGURATION,
+    ),
+    (
+        "elb",
+        task(
+            "ServiceSchedulerInitiated",
+            "Task failed ELB health checks in (target-group arn:aws:elb…)",
+            [{"name": "app", "exitCode": 143}],
+        ),
+        Cause.ELB_HEALTH,
+    ),
+    (
+        "container health",
+        task("ServiceSchedulerInitiated", "Task failed container health checks", [{"name": "app", "exitCode": 143}]),
+        Cause.CONTAINER_HEALTH,
+    ),
+    (
+        "spot",
+        task("SpotInterruption", "Your Spot Task was interrupted.", [{"name": "app", "exitCode": 143}]),
+        Cause.SPOT,
+    ),
     ("spot notice", task("TerminationNotice", "Your Spot Task was interrupted."), Cause.SPOT),
-    ("maintenance", task("ServiceSchedulerInitiated",
-                         "ECS is performing maintenance on the underlying infrastructure hosting the task"),
-     Cause.MAINTENANCE),
+    (
+        "maintenance",
+        task(
+            "ServiceSchedulerInitiated",
+            "ECS is performing maintenance on the underlying infrastructure hosting the task",
+        ),
+        Cause.MAINTENANCE,
+    ),
     ("infrastructure health", task("InfrastructureHealth", "Host failed"), Cause.MAINTENANCE),
-    ("scale in", task("ServiceSchedulerInitiated", "Scaling activity initiated by (deployment ecs-svc/123)",
-                      [{"name": "app", "exitCode": 143}]), Cause.SCALE_IN),
+    (
+        "scale in",
+        task(
+            "ServiceSchedulerInitiated",
+            "Scaling activity initiated by (deployment ecs-svc/123)",
+            [{"name": "app", "exitCode": 143}],
+        ),
+        Cause.SCALE_IN,
+    ),
     ("user stop", task("UserInitiated", "Task stopped by user", [{"name": "app", "exitCode": 0}]), Cause.USER_STOP),
-    ("clean exit", task("EssentialContainerExited", GENERIC, [{"name": "app", "exitCode": 0}],
-                        group="family:nightly"), Cause.CLEAN_EXIT),
+    (
+        "clean exit",
+        task("EssentialContainerExited", GENERIC, [{"name": "app", "exitCode": 0}], group="family:nightly"),
+        Cause.CLEAN_EXIT,
+    ),
     ("unknown code", task("SomethingNew", "who knows"), Cause.UNKNOWN),
     ("no code at all", task(None), Cause.UNKNOWN),
     ("missing exit code", task("EssentialContainerExited", GENERIC, [{"name": "app"}]), Cause.APP_EXIT),
@@ -82,15 +136,15 @@ def test_the_cause_shows_the_container_reason_and_exit_code_not_the_generic_task
 
 def test_an_essential_container_is_blamed_before_a_sidecar() -> None:
     # Given a sidecar and the essential app both exited non-zero
-    detail = task("EssentialContainerExited", GENERIC, [{"name": "log-router", "exitCode": 1},
-                                                        {"name": "app", "exitCode": 3}])
+    detail = task(
+        "EssentialContainerExited", GENERIC, [{"name": "log-router", "exitCode": 1}, {"name": "app", "exitCode": 3}]
+    )
     # When classified with the task definition's essential set / Then the essential one is blamed
     assert classify_stop(detail, essential={"app"}).container == "app"
 
 
 def test_the_oom_reason_is_shown() -> None:
-    detail = task("EssentialContainerExited", GENERIC,
-                  [{"name": "app", "exitCode": 137, "reason": OOM}])
+    detail = task("EssentialContainerExited", GENERIC, [{"name": "app", "exitCode": 137, "reason": OOM}])
     stop = classify_stop(detail)
     assert stop.exit_code == 137
     assert stop.reason.startswith("OutOfMemoryError")
@@ -99,8 +153,11 @@ def test_the_oom_reason_is_shown() -> None:
 
 @pytest.mark.parametrize(
     ("cause", "flag"),
-    [(Cause.SCALE_IN, "alert_on_scale_in"), (Cause.USER_STOP, "alert_on_user_stop"),
-     (Cause.CLEAN_EXIT, "alert_on_clean_exit")],
+    [
+        (Cause.SCALE_IN, "alert_on_scale_in"),
+        (Cause.USER_STOP, "alert_on_user_stop"),
+        (Cause.CLEAN_EXIT, "alert_on_clean_exit"),
+    ],
 )
 def test_planned_and_clean_stops_alert_only_when_configured(cause: Cause, flag: str) -> None:
     detail = next(c[1] for c in CASES if c[2] is cause)
@@ -130,9 +187,21 @@ _container = st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    stop_code=st.one_of(st.none(), st.sampled_from(
-        ["TaskFailedToStart", "EssentialContainerExited", "UserInitiated", "ServiceSchedulerInitiated",
-         "SpotInterruption", "TerminationNotice", "InfrastructureHealth"]), _text),
+    stop_code=st.one_of(
+        st.none(),
+        st.sampled_from(
+            [
+                "TaskFailedToStart",
+                "EssentialContainerExited",
+                "UserInitiated",
+                "ServiceSchedulerInitiated",
+                "SpotInterruption",
+                "TerminationNotice",
+                "InfrastructureHealth",
+            ]
+        ),
+        _text,
+    ),
     reason=st.one_of(st.none(), _text),
     containers=st.lists(_container, max_size=4),
     essential=st.one_of(st.none(), st.sets(st.text(max_size=20), max_size=3)),
@@ -141,8 +210,15 @@ def test_classification_never_raises_and_always_names_a_cause(
     stop_code: str | None, reason: str | None, containers: list[dict[str, Any]], essential: set[str] | None
 ) -> None:
     # Given any stop code, reason and containers (missing exit codes, empty lists, odd text)
-    detail = TaskDetail.model_validate({"taskArn": ARN, "stopCode": stop_code, "stoppedReason": reason,
-                                        "containers": containers, "lastStatus": "STOPPED"})
+    detail = TaskDetail.model_validate(
+        {
+            "taskArn": ARN,
+            "stopCode": stop_code,
+            "stoppedReason": reason,
+            "containers": containers,
+            "lastStatus": "STOPPED",
+        }
+    )
     # When classified / Then a cause comes back and the summary renders
     stop = classify_stop(detail, essential)
     assert isinstance(stop.cause, Cause)

@@ -29,8 +29,13 @@ TASKDEF = {
     "family": "api",
     "networkMode": "awsvpc",
     "containerDefinitions": [
-        {"name": "app", "logConfiguration": {"logDriver": "awslogs", "options": {
-            "awslogs-group": "/ecs/api", "awslogs-stream-prefix": "svc", "awslogs-region": "eu-west-1"}}},
+        {
+            "name": "app",
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {"awslogs-group": "/ecs/api", "awslogs-stream-prefix": "svc", "awslogs-region": "eu-west-1"},
+            },
+        },
         {"name": "nolog"},
         {"name": "noprefix", "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "g"}}},
         {"name": "fluent", "logConfiguration": {"logDriver": "awsfirelens"}},
@@ -40,8 +45,10 @@ TASKDEF = {
 
 def test_log_link_points_at_the_containers_stream() -> None:
     url = log_link(TASKDEF, "app", "abc123", "us-east-1")
-    assert url == ("https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/"
-                   "log-group/$252Fecs$252Fapi/log-events/svc$252Fapp$252Fabc123")
+    assert url == (
+        "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/"
+        "log-group/$252Fecs$252Fapi/log-events/svc$252Fapp$252Fabc123"
+    )
 
 
 @pytest.mark.parametrize(("container", "expected"), [("nolog", None), ("fluent", None), ("missing", None)])
@@ -55,7 +62,8 @@ def test_without_a_prefix_the_group_is_linked() -> None:
 
 def test_service_links_open_the_services_tab() -> None:
     assert service_console_link("prod", "web", "events", "eu-west-1") == (
-        "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/events?region=eu-west-1")
+        "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/events?region=eu-west-1"
+    )
 
 
 def test_an_unknown_deployment_names_its_cluster_and_service_from_the_arn() -> None:
@@ -81,20 +89,31 @@ def test_started_by_and_client_token_fit_the_api_limits(chain: str, attempt: int
     assert len(client_token(chain, attempt)) <= 64
 
 
-@pytest.mark.parametrize("value", [None, "", "ecs-svc/1", "dockhand-restart/", "dockhand-restart/x/abc",
-                                   "dockhand-restart/1"])
+@pytest.mark.parametrize(
+    "value", [None, "", "ecs-svc/1", "dockhand-restart/", "dockhand-restart/x/abc", "dockhand-restart/1"]
+)
 def test_other_started_by_values_are_not_restarts(value: str | None) -> None:
     assert parse_started_by(value) is None
 
 
 def _task(**over: Any) -> TaskDetail:
-    return TaskDetail.model_validate({
-        "taskArn": "arn:aws:ecs:us-east-1:1:task/batch/abc", "clusterArn": "arn:aws:ecs:us-east-1:1:cluster/batch",
-        "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/nightly:3", "group": "family:nightly",
-        "launchType": "FARGATE", "platformVersion": "1.4.0", "lastStatus": "STOPPED",
-        "overrides": {"containerOverrides": [{"name": "job", "command": ["run"]}], "inferenceAcceleratorOverrides": []},
-        "tags": [{"key": "team", "value": "data"}, {"key": "aws:ecs:clusterName", "value": "batch"}], **over,
-    })
+    return TaskDetail.model_validate(
+        {
+            "taskArn": "arn:aws:ecs:us-east-1:1:task/batch/abc",
+            "clusterArn": "arn:aws:ecs:us-east-1:1:cluster/batch",
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/nightly:3",
+            "group": "family:nightly",
+            "launchType": "FARGATE",
+            "platformVersion": "1.4.0",
+            "lastStatus": "STOPPED",
+            "overrides": {
+                "containerOverrides": [{"name": "job", "command": ["run"]}],
+                "inferenceAcceleratorOverrides": [],
+            },
+            "tags": [{"key": "team", "value": "data"}, {"key": "aws:ecs:clusterName", "value": "batch"}],
+            **over,
+        }
+    )
 
 
 def test_restart_params_reuse_the_stopped_tasks_launch() -> None:
@@ -111,14 +130,16 @@ def test_restart_params_reuse_the_stopped_tasks_launch() -> None:
         "launchType": "FARGATE",
         "platformVersion": "1.4.0",
         "tags": [{"key": "team", "value": "data"}],
-        "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"],
-                                                         "assignPublicIp": "DISABLED"}},
+        "networkConfiguration": {
+            "awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["sg-1"], "assignPublicIp": "DISABLED"}
+        },
     }
 
 
 def test_a_capacity_provider_task_keeps_its_provider() -> None:
-    params = restart_params(_task(launchType=None, capacityProviderName="FARGATE_SPOT"), {"networkMode": "bridge"},
-                            RestartPolicy(), "c", 1)
+    params = restart_params(
+        _task(launchType=None, capacityProviderName="FARGATE_SPOT"), {"networkMode": "bridge"}, RestartPolicy(), "c", 1
+    )
     assert params["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
     assert "launchType" not in params and "networkConfiguration" not in params
 
@@ -133,8 +154,11 @@ def test_an_awsvpc_restart_without_a_network_is_refused() -> None:
     [
         ("SERVICE_DEPLOYMENT_COMPLETED", "done", "COMPLETED"),
         ("SERVICE_DEPLOYMENT_FAILED", "ECS deployment circuit breaker: task failed to start.", "ROLLED_BACK"),
-        ("SERVICE_DEPLOYMENT_IN_PROGRESS", "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.",
-         "ROLLED_BACK"),
+        (
+            "SERVICE_DEPLOYMENT_IN_PROGRESS",
+            "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1.",
+            "ROLLED_BACK",
+        ),
         ("SERVICE_DEPLOYMENT_IN_PROGRESS", "ECS deployment ecs-svc/1 in progress.", None),
         ("SERVICE_SOMETHING_NEW", None, None),
     ],
@@ -144,8 +168,9 @@ def test_deployment_outcomes(name: str, reason: str | None, outcome: str | None)
 
 
 def _n(**over: Any) -> Notification:
-    return Notification(**{"kind": "task_failed", "severity": "error", "title": "t", "cluster": "prod",
-                           "service": "api", **over})
+    return Notification(
+        **{"kind": "task_failed", "severity": "error", "title": "t", "cluster": "prod", "service": "api", **over}
+    )
 
 
 @pytest.mark.parametrize(
@@ -155,21 +180,31 @@ def _n(**over: Any) -> Notification:
         ([{"kinds": ["deploy_completed"], "channels": ["sns"]}], _n(), ["slack", "sns"]),
         ([{"kinds": ["task_failed"], "channels": ["sns"]}], _n(), ["sns"]),
         ([{"severities": ["info"], "channels": ["sns"]}, {"channels": ["slack"]}], _n(), ["slack"]),
-        ([{"clusters": ["staging"], "channels": ["sns"]}, {"clusters": ["prod"], "services": ["api"],
-                                                            "channels": ["slack"]}], _n(), ["slack"]),
+        (
+            [
+                {"clusters": ["staging"], "channels": ["sns"]},
+                {"clusters": ["prod"], "services": ["api"], "channels": ["slack"]},
+            ],
+            _n(),
+            ["slack"],
+        ),
         ([{"jobs": ["nightly"], "channels": ["sns"]}], _n(service=None, job="nightly"), ["sns"]),
         ([{"kinds": ["task_failed"], "channels": ["slack"]}], _n(), ["slack"]),
     ],
 )
-def test_routes_first_match_wins_else_every_channel(routes: list[dict[str, Any]], note: Notification,
-                                                    channels: list[str]) -> None:
+def test_routes_first_match_wins_else_every_channel(
+    routes: list[dict[str, Any]], note: Notification, channels: list[str]
+) -> None:
     section = NotificationsSection(routes=[Route(**r) for r in routes])
     assert route_channels(section, note, ["slack", "sns"]) == channels
 
 
 def test_block_kit_layout_holds_fields_and_links_within_slack_limits() -> None:
-    note = _n(text="body", fields={f"k{i}": "v" for i in range(13)},
-              links=[Link(label=f"l{i}", url=f"https://x/{i}") for i in range(7)])
+    note = _n(
+        text="body",
+        fields={f"k{i}": "v" for i in range(13)},
+        links=[Link(label=f"l{i}", url=f"https://x/{i}") for i in range(7)],
+    )
     blocks = blocks_for(note)
     assert blocks[0]["type"] == "header"
     sections = [b for b in blocks if b["type"] == "section" and "fields" in b]

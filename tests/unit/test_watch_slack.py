@@ -20,8 +20,13 @@ def slack() -> Iterator[LoopbackSlack]:
 
 
 def note() -> Notification:
-    return Notification(kind="task_failed", severity="error", title="api: out of memory (exit 137)",
-                        text="app exited 137", fields={"Cluster": "prod"})
+    return Notification(
+        kind="task_failed",
+        severity="error",
+        title="api: out of memory (exit 137)",
+        text="app exited 137",
+        fields={"Cluster": "prod"},
+    )
 
 
 def test_webhook_mode_posts_block_kit(slack: LoopbackSlack) -> None:

@@ -27,7 +27,10 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return
     with single_metric(
-        name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace,
+        name=name,
+        unit=MetricUnit.Count,
+        value=value,
+        namespace=metrics.namespace,
         default_dimensions=metrics.default_dimensions,
     ) as metric:
         for key, dim in dimensions.items():

@@ -104,4 +104,3 @@ class Ecs:
     def service_model(self) -> Any:
         """The botocore model of the ECS API this client speaks (loaded at run time, never a copy)."""
         return self._c.meta.service_model
-

@@ -200,4 +200,3 @@ def channel_factory(cfg: DockhandConfig, settings: Settings) -> SlackChannel | N
         channel=slack.channel,
         mode=slack.mode,
     )
-

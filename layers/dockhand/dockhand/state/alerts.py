@@ -43,19 +43,31 @@ class AlertWindows:
     def _key(cluster: str, group: str, cause: str) -> tuple[str, str]:
         return f"ALERT#{cluster}#{group}", cause
 
-    def hit(self, cluster: str, group: str, cause: str, minutes: int, summary: str,
-            task_arn: str) -> tuple[Opened, AlertWindow]:
+    def hit(
+        self, cluster: str, group: str, cause: str, minutes: int, summary: str, task_arn: str
+    ) -> tuple[Opened, AlertWindow]:
         """Open the window (first failure) or count this failure into the open one."""
         now = int(self._clock())
         pk, sk = self._key(cluster, group, cause)
-        window = AlertWindow(cluster=cluster, group=group, cause=cause, opened_at=now, closes_at=now + minutes * 60,
-                             latest_summary=summary, latest_task_arn=task_arn, latest_at=now,
-                             thread_key=f"crash/{cluster}/{group}/{cause}/{now}")
+        window = AlertWindow(
+            cluster=cluster,
+            group=group,
+            cause=cause,
+            opened_at=now,
+            closes_at=now + minutes * 60,
+            latest_summary=summary,
+            latest_task_arn=task_arn,
+            latest_at=now,
+            thread_key=f"crash/{cluster}/{group}/{cause}/{now}",
+        )
         item = {"pk": pk, "sk": sk, **window.model_dump(), "expires_at": int(window.closes_at + 86400)}
         # The common case in a storm is an open window: count first, open only when there is none.
         updated = self._t.update(
-            pk, sk, "ADD #c :one SET latest_summary = :s, latest_task_arn = :t, latest_at = :now",
-            values={":one": 1, ":s": summary, ":t": task_arn, ":now": now}, names={"#c": "count"},
+            pk,
+            sk,
+            "ADD #c :one SET latest_summary = :s, latest_task_arn = :t, latest_at = :now",
+            values={":one": 1, ":s": summary, ":t": task_arn, ":now": now},
+            names={"#c": "count"},
             condition="attribute_exists(pk) AND closes_at >= :now",
         )
         if updated is not None:
@@ -68,8 +80,10 @@ class AlertWindows:
         """Conditional put; an expired window it replaces leaves a CLOSED# marker with its final count."""
         try:
             out = self._t.raw.put_item(
-                Item=item, ConditionExpression="attribute_not_exists(pk) OR closes_at < :now",
-                ExpressionAttributeValues={":now": now}, ReturnValues="ALL_OLD",
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR closes_at < :now",
+                ExpressionAttributeValues={":now": now},
+                ReturnValues="ALL_OLD",
             )
         except Exception as exc:
             if _is_condition_failure(exc):
@@ -78,10 +92,15 @@ class AlertWindows:
             raise
         old = out.get("Attributes")
         if old and int(old.get("count", 0)) > 0:
-            self._t.put({
-                "pk": item["pk"], "sk": f"CLOSED#{old['sk']}#{int(old['opened_at'])}", "count": int(old["count"]),
-                "latest_summary": old.get("latest_summary", ""), "expires_at": int(now + 86400),
-            })
+            self._t.put(
+                {
+                    "pk": item["pk"],
+                    "sk": f"CLOSED#{old['sk']}#{int(old['opened_at'])}",
+                    "count": int(old["count"]),
+                    "latest_summary": old.get("latest_summary", ""),
+                    "expires_at": int(now + 86400),
+                }
+            )
         return True
 
     def get(self, cluster: str, group: str, cause: str) -> AlertWindow | None:

@@ -17,5 +17,9 @@ class Deliveries:
 
     def mark(self, key: str, channels: set[str]) -> None:
         if channels:
-            self._t.update(f"NOTIFY#{key}", "CHANNELS", "ADD channels :c SET expires_at = :e",
-                           values={":c": set(channels), ":e": ttl_after(_TTL)})
+            self._t.update(
+                f"NOTIFY#{key}",
+                "CHANNELS",
+                "ADD channels :c SET expires_at = :e",
+                values={":c": set(channels), ":e": ttl_after(_TTL)},
+            )

@@ -32,7 +32,7 @@ def parse_started_by(value: str | None) -> tuple[str, int] | None:
     """(chain, attempt) of a task Dockhand restarted, else None."""
     if not value or not value.startswith(STARTED_BY_PREFIX):
         return None
-    parts = value[len(STARTED_BY_PREFIX):].split("/")
+    parts = value[len(STARTED_BY_PREFIX) :].split("/")
     if len(parts) != 2 or not parts[0].isdigit() or not parts[1]:
         return None
     return parts[1], int(parts[0])
@@ -76,19 +76,34 @@ class Restarts:
 
     def begin_launch(self, chain: str, attempt: int) -> RestartAttempt | None:
         """scheduled → launching; None when another delivery got there first."""
-        item = self._t.update(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}", "SET #s = :l",
-                              values={":l": "launching", ":s": "scheduled"}, names={"#s": "state"},
-                              condition="#s = :s")
+        item = self._t.update(
+            f"RESTART#{chain}",
+            f"ATTEMPT#{attempt:03d}",
+            "SET #s = :l",
+            values={":l": "launching", ":s": "scheduled"},
+            names={"#s": "state"},
+            condition="#s = :s",
+        )
         return _attempt(item) if item else None
 
     def finish_launch(self, chain: str, attempt: int, task_arn: str | None, state: str = "launched") -> None:
-        self._t.update(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}", "SET #s = :s, task_arn = :t",
-                       values={":s": state, ":t": task_arn or ""}, names={"#s": "state"})
+        self._t.update(
+            f"RESTART#{chain}",
+            f"ATTEMPT#{attempt:03d}",
+            "SET #s = :s, task_arn = :t",
+            values={":s": state, ":t": task_arn or ""},
+            names={"#s": "state"},
+        )
 
     def undo_launch(self, chain: str, attempt: int) -> None:
         """RunTask failed in a way worth retrying: let the redelivered message try again."""
-        self._t.update(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}", "SET #s = :s",
-                       values={":s": "scheduled"}, names={"#s": "state"})
+        self._t.update(
+            f"RESTART#{chain}",
+            f"ATTEMPT#{attempt:03d}",
+            "SET #s = :s",
+            values={":s": "scheduled"},
+            names={"#s": "state"},
+        )
 
     def attempts(self, chain: str) -> list[RestartAttempt]:
         return [_attempt(i) for i in self._t.query(f"RESTART#{chain}", sk_prefix="ATTEMPT#")]

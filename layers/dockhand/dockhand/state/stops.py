@@ -24,8 +24,13 @@ class TaskEvents:
 
     def claim(self, task_arn: str, version: int) -> tuple[Claim, dict[str, Any]]:
         """new: first sight of this version; resume: seen but unfinished; duplicate/stale: drop it."""
-        item = {"pk": f"TASK#{task_arn}", "sk": "VERSION", "version": version, "state": "claimed",
-                "expires_at": ttl_after(_TASK_TTL)}
+        item = {
+            "pk": f"TASK#{task_arn}",
+            "sk": "VERSION",
+            "version": version,
+            "state": "claimed",
+            "expires_at": ttl_after(_TASK_TTL),
+        }
         if self._t.put(item, condition="attribute_not_exists(pk) OR version < :v", values={":v": version}):
             return "new", item
         current = self._t.get(f"TASK#{task_arn}", "VERSION") or {}
@@ -41,8 +46,9 @@ class TaskEvents:
         names = {f"#k{i}": k for i, k in enumerate(values)}
         sets = ", ".join(f"#k{i} = :v{i}" for i in range(len(values)))
         vals = {f":v{i}": v for i, v in enumerate(values.values())} | {":ver": version}
-        self._t.update(f"TASK#{task_arn}", "VERSION", f"SET {sets}", values=vals, names=names,
-                       condition="version = :ver")
+        self._t.update(
+            f"TASK#{task_arn}", "VERSION", f"SET {sets}", values=vals, names=names, condition="version = :ver"
+        )
 
     def done(self, task_arn: str, version: int) -> None:
         self.remember(task_arn, version, state="done")

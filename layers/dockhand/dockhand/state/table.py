@@ -49,8 +49,13 @@ class Table:
             raise
         return dict(item) if item else None
 
-    def put(self, item: dict[str, Any], condition: str | None = None, values: dict[str, Any] | None = None,
-            names: dict[str, str] | None = None) -> bool:
+    def put(
+        self,
+        item: dict[str, Any],
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> bool:
         """Put; with a condition, return False (instead of raising) when it does not hold."""
         kwargs: dict[str, Any] = {"Item": item}
         if condition:
@@ -68,11 +73,21 @@ class Table:
             raise
         return True
 
-    def update(self, pk: str, sk: str, expression: str, values: dict[str, Any] | None = None,
-               names: dict[str, str] | None = None, condition: str | None = None) -> dict[str, Any] | None:
+    def update(
+        self,
+        pk: str,
+        sk: str,
+        expression: str,
+        values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
+        condition: str | None = None,
+    ) -> dict[str, Any] | None:
         """UpdateItem returning ALL_NEW; None when the condition does not hold."""
-        kwargs: dict[str, Any] = {"Key": {"pk": pk, "sk": sk}, "UpdateExpression": expression,
-                                  "ReturnValues": "ALL_NEW"}
+        kwargs: dict[str, Any] = {
+            "Key": {"pk": pk, "sk": sk},
+            "UpdateExpression": expression,
+            "ReturnValues": "ALL_NEW",
+        }
         if values:
             kwargs["ExpressionAttributeValues"] = values
         if names:
@@ -94,8 +109,9 @@ class Table:
             reraise_retryable(exc, f"DeleteItem {pk}")
             raise
 
-    def query(self, pk: str, sk_prefix: str | None = None, newest_first: bool = False,
-              limit: int | None = None) -> list[dict[str, Any]]:
+    def query(
+        self, pk: str, sk_prefix: str | None = None, newest_first: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         from boto3.dynamodb.conditions import Key
 
         cond: Any = Key("pk").eq(pk)

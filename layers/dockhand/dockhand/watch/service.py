@@ -53,7 +53,12 @@ from dockhand.watch.classify import StopCause, classify_stop, should_alert
 MAX_DELAY = 900  # SQS DelaySeconds ceiling
 JOB_PREFIX = "dockhand-job/"
 _RUN_TASK_OVERRIDE_KEYS = (
-    "containerOverrides", "cpu", "memory", "taskRoleArn", "executionRoleArn", "ephemeralStorage",
+    "containerOverrides",
+    "cpu",
+    "memory",
+    "taskRoleArn",
+    "executionRoleArn",
+    "ephemeralStorage",
     "inferenceAcceleratorOverrides",
 )
 
@@ -69,8 +74,11 @@ class DelayedMessages:
         from dockhand.aws.clients import reraise_retryable
 
         try:
-            self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(body),
-                                   DelaySeconds=max(0, min(MAX_DELAY, int(delay_seconds))))
+            self._sqs.send_message(
+                QueueUrl=self._url,
+                MessageBody=json.dumps(body),
+                DelaySeconds=max(0, min(MAX_DELAY, int(delay_seconds))),
+            )
         except Exception as exc:
             reraise_retryable(exc, "sqs:SendMessage")
             raise
@@ -174,10 +182,20 @@ def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
     alert = should_alert(stop, watch.config.watch) or force_alert
     StopHistory(watch.table).record(
         StopRecord(
-            cluster=cluster, group=group, task_arn=task.task_arn, task_definition=_td_label(task),
-            cause=stop.cause.value, summary=stop.summary(), container=stop.container, exit_code=stop.exit_code,
-            reason=stop.reason, stop_code=task.stop_code, started_at=_iso(task.started_at),
-            stopped_at=_iso(task.stopped_at) or _iso(event.time) or "", started_by=task.started_by, alerted=alert,
+            cluster=cluster,
+            group=group,
+            task_arn=task.task_arn,
+            task_definition=_td_label(task),
+            cause=stop.cause.value,
+            summary=stop.summary(),
+            container=stop.container,
+            exit_code=stop.exit_code,
+            reason=stop.reason,
+            stop_code=task.stop_code,
+            started_at=_iso(task.started_at),
+            stopped_at=_iso(task.stopped_at) or _iso(event.time) or "",
+            started_by=task.started_by,
+            alerted=alert,
         ),
         watch.config.watch.history_days,
     )
@@ -192,17 +210,29 @@ def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
             decision, thread_key = "forced", ""
         else:
             opened, window = AlertWindows(watch.table, watch.clock).hit(
-                cluster, group, stop.cause.value, watch.config.watch.crash_loop_window_minutes, stop.summary(),
+                cluster,
+                group,
+                stop.cause.value,
+                watch.config.watch.crash_loop_window_minutes,
+                stop.summary(),
                 task.task_arn,
             )
             decision, thread_key = opened, window.thread_key
             if opened == "opened" and watch.delayed is not None:
                 wait = window.closes_at - int(watch.clock()) + 1
                 watch.delayed.send(
-                    WatchAction(dockhand="watch", action="close_window", cluster=cluster, group=group,
-                                cause=stop.cause.value, opened_at=window.opened_at, closes_at=window.closes_at,
-                                thread_key=window.thread_key, service=task.service_name,
-                                not_before=window.closes_at if wait > MAX_DELAY else 0).model_dump(),
+                    WatchAction(
+                        dockhand="watch",
+                        action="close_window",
+                        cluster=cluster,
+                        group=group,
+                        cause=stop.cause.value,
+                        opened_at=window.opened_at,
+                        closes_at=window.closes_at,
+                        thread_key=window.thread_key,
+                        service=task.service_name,
+                        not_before=window.closes_at if wait > MAX_DELAY else 0,
+                    ).model_dump(),
                     wait,
                 )
         if decision == "counted":
@@ -220,8 +250,14 @@ def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
     return f"alerted:{stop.cause.value}"
 
 
-def stop_notification(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | None, region: str,
-                      restart_note: str | None = None, thread_key: str | None = None) -> Notification:
+def stop_notification(
+    task: TaskDetail,
+    stop: StopCause,
+    taskdef: dict[str, Any] | None,
+    region: str,
+    restart_note: str | None = None,
+    thread_key: str | None = None,
+) -> Notification:
     service = task.service_name
     subject = service or task.family or task.task_id
     container = next((c for c in task.containers if c.name == stop.container), None)
@@ -279,7 +315,8 @@ def close_window(action: WatchAction, watch: Watch) -> str:
     if _wait_more(action, watch):
         return "window:waiting"
     final_count, window_latest = AlertWindows(watch.table, watch.clock).tally(
-        action.cluster, action.group, action.cause, action.opened_at)
+        action.cluster, action.group, action.cause, action.opened_at
+    )
     key = f"window/{action.cluster}/{action.group}/{action.cause}/{action.opened_at}"
     if final_count <= 0:
         return "window:quiet"
@@ -290,8 +327,14 @@ def close_window(action: WatchAction, watch: Watch) -> str:
         severity="error",
         title=f"{subject}: {final_count} more failure(s) in {minutes} min ({action.cause})",
         text=f"Crash loop: {final_count + 1} stops in {minutes} min in total. Latest: {window_latest}",
-        fields={"Cluster": action.cluster, "Group": action.group, "Cause": action.cause,
-                "More failures": str(final_count), "Window": f"{minutes} min", "Latest": window_latest[:500]},
+        fields={
+            "Cluster": action.cluster,
+            "Group": action.group,
+            "Cause": action.cause,
+            "More failures": str(final_count),
+            "Window": f"{minutes} min",
+            "Latest": window_latest[:500],
+        },
         cluster=action.cluster,
         service=action.service,
         thread_key=action.thread_key or None,
@@ -310,8 +353,9 @@ def backoff_seconds(policy: RestartPolicy, attempt: int) -> int:
     return int(min(policy.max_backoff_seconds, policy.backoff_seconds * policy.backoff_multiplier ** (attempt - 1)))
 
 
-def restart_params(task: TaskDetail, taskdef: dict[str, Any] | None, policy: RestartPolicy, chain: str,
-                   attempt: int) -> dict[str, Any]:
+def restart_params(
+    task: TaskDetail, taskdef: dict[str, Any] | None, policy: RestartPolicy, chain: str, attempt: int
+) -> dict[str, Any]:
     """RunTask input that reruns `task`: the event's launch parameters, the task definition's network mode.
 
     The event has no security groups (and DescribeTasks forgets a stopped task after about an hour), so an
@@ -339,8 +383,9 @@ def restart_params(task: TaskDetail, taskdef: dict[str, Any] | None, policy: Res
         params["tags"] = tags
     if (taskdef or {}).get("networkMode") == "awsvpc":
         if policy.network is None:
-            raise BadInputError("an awsvpc task can only be restarted with watch.restart.network set",
-                                reason="restart_network")
+            raise BadInputError(
+                "an awsvpc task can only be restarted with watch.restart.network set", reason="restart_network"
+            )
         params["networkConfiguration"] = {
             "awsvpcConfiguration": {
                 "subnets": list(policy.network.subnets),
@@ -351,8 +396,9 @@ def restart_params(task: TaskDetail, taskdef: dict[str, Any] | None, policy: Res
     return params
 
 
-def _maybe_restart(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | None,
-                   watch: Watch) -> tuple[str | None, bool]:
+def _maybe_restart(
+    task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | None, watch: Watch
+) -> tuple[str | None, bool]:
     """Schedule the next attempt if the policy says so. Returns (note for the alert, force an alert)."""
     if task.service_name is not None:
         return None, False  # ECS replaces service tasks itself
@@ -382,8 +428,15 @@ def _maybe_restart(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | 
     now = int(watch.clock())
     restarts = Restarts(watch.table)
     claimed = restarts.claim(
-        RestartAttempt(chain=chain, attempt=attempt, origin_task_arn=task.task_arn, cluster=task.cluster_name,
-                       group=params["group"], params=params, not_before=now + delay)
+        RestartAttempt(
+            chain=chain,
+            attempt=attempt,
+            origin_task_arn=task.task_arn,
+            cluster=task.cluster_name,
+            group=params["group"],
+            params=params,
+            not_before=now + delay,
+        )
     )
     # A resumed event (the first try failed half way) schedules again while the attempt is not launched yet:
     # the launch itself is claimed, so a second message launches nothing twice.
@@ -391,8 +444,13 @@ def _maybe_restart(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | 
     if claimed or (existing is not None and existing.state == "scheduled"):
         if claimed:
             count("RestartScheduled")
-        action = WatchAction(dockhand="watch", action="restart", chain=chain, attempt=attempt,
-                             not_before=now + delay if delay > MAX_DELAY else 0)
+        action = WatchAction(
+            dockhand="watch",
+            action="restart",
+            chain=chain,
+            attempt=attempt,
+            not_before=now + delay if delay > MAX_DELAY else 0,
+        )
         if delay <= 0 or watch.delayed is None:
             launch_restart(action, watch)
         else:
@@ -439,22 +497,37 @@ def launch_restart(action: WatchAction, watch: Watch) -> str:
         restarts.finish_launch(chain, attempt, None, state="failed")
         count("RestartFailed")
         reason = "; ".join(f"{f.get('reason', '')} {f.get('detail', '') or ''}".strip() for f in failures)
-        watch.send(key, Notification(
-            kind="task_restarted", severity="error", title=f"{subject}: restart {attempt} failed to launch",
-            text=reason or "RunTask returned no task", fields={"Cluster": rec.cluster, "Group": rec.group,
-                                                               "Attempt": str(attempt)},
-            cluster=rec.cluster,
-        ))
+        watch.send(
+            key,
+            Notification(
+                kind="task_restarted",
+                severity="error",
+                title=f"{subject}: restart {attempt} failed to launch",
+                text=reason or "RunTask returned no task",
+                fields={"Cluster": rec.cluster, "Group": rec.group, "Attempt": str(attempt)},
+                cluster=rec.cluster,
+            ),
+        )
         return "restart:failed"
     arn = tasks[0]["taskArn"]
     restarts.finish_launch(chain, attempt, arn)
     count("TaskRestarted")
-    watch.send(key, Notification(
-        kind="task_restarted", severity="info", title=f"{subject}: restarted (attempt {attempt})",
-        fields={"Cluster": rec.cluster, "Group": rec.group, "Attempt": str(attempt), "Task": arn.rsplit("/", 1)[-1],
-                "Replaces": rec.origin_task_arn.rsplit("/", 1)[-1]},
-        cluster=rec.cluster,
-    ))
+    watch.send(
+        key,
+        Notification(
+            kind="task_restarted",
+            severity="info",
+            title=f"{subject}: restarted (attempt {attempt})",
+            fields={
+                "Cluster": rec.cluster,
+                "Group": rec.group,
+                "Attempt": str(attempt),
+                "Task": arn.rsplit("/", 1)[-1],
+                "Replaces": rec.origin_task_arn.rsplit("/", 1)[-1],
+            },
+            cluster=rec.cluster,
+        ),
+    )
     return f"restart:launched:{attempt}"
 
 
@@ -495,10 +568,16 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
         else:
             rec = finished
         if status == "ROLLED_BACK":
-            Holds(watch.table).hold(HoldRecord(
-                repository=rec.repository, digest=rec.digest, tag=rec.tag, reason=detail.reason or "rolled back",
-                deployment_id=rec.deployment_id, service_arn=rec.service_arn,
-            ))
+            Holds(watch.table).hold(
+                HoldRecord(
+                    repository=rec.repository,
+                    digest=rec.digest,
+                    tag=rec.tag,
+                    reason=detail.reason or "rolled back",
+                    deployment_id=rec.deployment_id,
+                    service_arn=rec.service_arn,
+                )
+            )
             count("DigestHeld")
         elif status == "COMPLETED":
             prune_revisions(rec, watch)
@@ -507,18 +586,25 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
     return f"deploy:{status}"
 
 
-def deploy_notification(event: DeploymentStateChange, status: str, rec: DeploymentRecord | None,
-                        region: str) -> Notification:
+def deploy_notification(
+    event: DeploymentStateChange, status: str, rec: DeploymentRecord | None, region: str
+) -> Notification:
     cluster, service = (rec.cluster, rec.service) if rec else _cluster_and_service(event.service_arn)
     what = f"{rec.repository}:{rec.tag}" if rec else "deployment"
     verb = {"COMPLETED": "completed", "ROLLED_BACK": "rolled back (circuit breaker)"}.get(status, status.lower())
     fields = {"Cluster": cluster, "Service": service, "Deployment": event.detail.deployment_id, "Outcome": verb}
     if rec:
-        fields |= {"Image": rec.image, "Digest": rec.digest, "Task definition": rec.task_definition_arn.rsplit("/")[-1],
-                   "Previous": rec.previous_task_definition_arn.rsplit("/")[-1]}
+        fields |= {
+            "Image": rec.image,
+            "Digest": rec.digest,
+            "Task definition": rec.task_definition_arn.rsplit("/")[-1],
+            "Previous": rec.previous_task_definition_arn.rsplit("/")[-1],
+        }
         if status == "ROLLED_BACK":
-            fields["Hold"] = (f"{rec.repository}@{rec.digest} is held; release it with "
-                              f"`dockhand holds release {rec.repository} {rec.digest}`")
+            fields["Hold"] = (
+                f"{rec.repository}@{rec.digest} is held; release it with "
+                f"`dockhand holds release {rec.repository} {rec.digest}`"
+            )
     if event.detail.reason:
         fields["Reason"] = event.detail.reason
     region = event.region or region
@@ -651,8 +737,10 @@ def service_console_link(cluster: str, service: str, tab: str, region: str) -> s
 
 
 def console_link(task: TaskDetail, region: str) -> str:
-    return (f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{task.cluster_name}/tasks/{task.task_id}"
-            f"/configuration?region={region}")
+    return (
+        f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{task.cluster_name}/tasks/{task.task_id}"
+        f"/configuration?region={region}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- helpers
