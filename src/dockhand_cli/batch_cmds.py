@@ -48,9 +48,9 @@ def _aws_errors() -> tuple[type[BaseException], ...]:
 
 def job_rows(cfg: Any, now: datetime, runs: Any | None, scheduler: Any | None, group: str) -> list[dict[str, str]]:
     """One row per declared job: schedule, time zone, next run (UTC), state, last outcome."""
-    from dockhand.batch.cron import next_fire
     from dockhand.batch.schedules import job_schedule_states
     from dockhand.batch.spec import schedule_name
+    from dockhand.schedule_expressions import next_fire
 
     deployed: dict[str, str] | None = None
     if scheduler is not None:

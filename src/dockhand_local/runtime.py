@@ -899,7 +899,7 @@ def _due_times(expression: str, timezone: str | None, start: datetime, end: date
     if match:
         moment = datetime.fromisoformat(match.group(1)).replace(tzinfo=ZoneInfo(timezone or "UTC"))
         return [moment] if start < moment <= end else []
-    from dockhand.batch.cron import fire_times
+    from dockhand.schedule_expressions import fire_times
 
     return list(fire_times(expression, timezone or "UTC", start, end))
 

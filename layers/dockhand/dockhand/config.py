@@ -203,7 +203,7 @@ class Job(_Model):
     def _schedule(cls, value: str) -> str:
         if not _SCHEDULE.match(value):
             raise ValueError("expected cron(min hour day month weekday year), rate(N unit) or at(yyyy-mm-ddThh:mm:ss)")
-        from dockhand.batch.cron import check_expression  # pure; parses AWS cron fields as Scheduler would
+        from dockhand.schedule_expressions import check_expression  # pure; parses AWS cron fields as Scheduler would
 
         check_expression(value)  # CronError is a ValueError: pydantic names the field
         return value

@@ -11,10 +11,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from dockhand.batch.cron import CronError, check_expression
 from dockhand.config import DockhandConfig, Job
 from dockhand.errors import ConfigError
 from dockhand.events import SchedulePayload
+from dockhand.schedule_expressions import CronError, check_expression
 
 STARTED_BY_PREFIX = "dockhand-job/"
 ONE_TIME_PREFIX = "dockhand-"  # retry and deadline schedules; job names may not start with it

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dockhand.batch.cron import CronError, check_expression, fire_times, next_fire
+from dockhand.schedule_expressions import CronError, check_expression, fire_times, next_fire
 
 
 def utc(*args: int) -> datetime:
