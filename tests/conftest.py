@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.lambda_context import FakeLambdaContext
+from dockhand_local.lambda_context import LambdaContext
 
 REGION = "us-east-1"
 
@@ -83,5 +83,5 @@ def function_env(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, 
 
 
 @pytest.fixture
-def lambda_context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def lambda_context() -> LambdaContext:
+    return LambdaContext()

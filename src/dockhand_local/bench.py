@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockhand_local.lambda_context import LambdaContext
+
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "dockhand"
 REGION = "us-east-1"
@@ -53,16 +55,6 @@ def section(title: str) -> Callable[[Callable[[], list[Row]]], Callable[[], list
 
 
 # ------------------------------------------------------------------------------------ deploy: ECS calls
-
-
-class _Context:
-    function_name = "dockhand-bench"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dockhand-bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
 
 
 def _fake_aws_env() -> None:
@@ -156,7 +148,9 @@ def _deploy_calls(clusters: dict[str, int], families: int) -> Counter[str]:
                 }
             ]
         }
-        result = app.lambda_handler(event, _Context())
+        result = app.lambda_handler(
+            event, LambdaContext("dockhand-bench", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dockhand-bench")
+        )
         if result.get("batchItemFailures"):
             raise RuntimeError(f"the bench deploy failed: {result}")
         deps.reset()

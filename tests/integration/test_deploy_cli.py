@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from dockhand.events import EcrImageAction
 from dockhand_cli.main import app
 from dockhand_local.images import image_manifest
+from dockhand_local.lambda_context import LambdaContext
 from tests.support.events import sqs_event
-from tests.support.lambda_context import FakeLambdaContext
 from tests.support.metrics import metric_total
 
 REGION = "us-east-1"
@@ -48,7 +48,7 @@ class World:
 
         event = sqs_event(message["Body"])
         event["Records"][0]["attributes"]["MessageGroupId"] = message["Attributes"]["MessageGroupId"]
-        return dict(deployer.lambda_handler(event, FakeLambdaContext()))
+        return dict(deployer.lambda_handler(event, LambdaContext()))
 
     def service_image(self) -> str:
         arn = self.ecs.describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"]

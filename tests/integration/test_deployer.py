@@ -98,10 +98,10 @@ def deployer_env(stack: Any, write_config: Callable[..., Path], function_env: Ca
             cfg["notifications"] = notifications
         path = write_config(cfg)
         function_env("DeployerFunction", path)
+        from dockhand_local.lambda_context import LambdaContext
         from functions.deployer import app
-        from tests.support.lambda_context import FakeLambdaContext
 
-        return lambda event: app.lambda_handler(event, FakeLambdaContext())
+        return lambda event: app.lambda_handler(event, LambdaContext())
 
     return setup
 

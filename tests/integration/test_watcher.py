@@ -14,9 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
+from dockhand_local.lambda_context import LambdaContext
 from dockhand_local.slack import LoopbackSlack
 from tests.support.events import EVENTS, load_event, sqs_event, with_detail
-from tests.support.lambda_context import FakeLambdaContext
 from tests.support.metrics import metric_total
 
 ACCOUNT = "123456789012"
@@ -112,7 +112,7 @@ def watcher(
         from functions.watcher import app
 
         app._TASKDEFS.clear()  # a fresh Lambda container
-        return lambda *bodies: app.lambda_handler(sqs_event(*bodies), FakeLambdaContext())
+        return lambda *bodies: app.lambda_handler(sqs_event(*bodies), LambdaContext())
 
     return setup
 
@@ -567,7 +567,7 @@ def test_rollback_holds_the_digest_and_the_next_push_of_it_is_skipped(
         event.update(id=event_id, region=REGION, account=ACCOUNT)
         body = sqs_event(event)
         body["Records"][0]["attributes"]["MessageGroupId"] = "ecr-push"
-        return deployer.lambda_handler(body, FakeLambdaContext())
+        return deployer.lambda_handler(body, LambdaContext())
 
     # Given the deployer deployed web:2.1.0 (its deployment record is keyed by the PRIMARY deployment id)
     push("push-1", "2.1.0")

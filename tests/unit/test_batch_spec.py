@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from dockhand.batch import spec
 from dockhand.config import Job
+from dockhand.started_by import JOB_PREFIX
 
 
 def _job(**extra: object) -> Job:
@@ -60,4 +61,4 @@ def test_suspended_job_with_a_window_makes_a_disabled_flexible_schedule() -> Non
 
 def test_started_by_keeps_the_routing_prefix_and_the_allowed_characters() -> None:
     assert spec.started_by("nightly.report") == "dockhand-job/nightly-report"
-    assert spec.started_by("x" * 64).startswith(spec.STARTED_BY_PREFIX)
+    assert spec.started_by("x" * 64).startswith(JOB_PREFIX)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dockhand.deploy.images import ImageRef, ecr_registry, is_from, parse_image, pinned
+from dockhand.images import ImageRef, ecr_registry, is_from, parse_image, pinned
 
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from dockhand.config import NotificationsSection, RestartPolicy, Route
 from dockhand.errors import BadInputError
 from dockhand.events import DeploymentStateChange, TaskDetail
+from dockhand.links import log_link, service_link
 from dockhand.notify.model import Link, Notification
 from dockhand.notify.notifier import route_channels
 from dockhand.notify.slack import blocks_for
@@ -19,9 +20,7 @@ from dockhand.watch.service import (
     backoff_seconds,
     deploy_notification,
     deployment_outcome,
-    log_link,
     restart_params,
-    service_console_link,
 )
 from tests.support.events import load_event
 
@@ -61,7 +60,7 @@ def test_without_a_prefix_the_group_is_linked() -> None:
 
 
 def test_service_links_open_the_services_tab() -> None:
-    assert service_console_link("prod", "web", "events", "eu-west-1") == (
+    assert service_link("prod", "web", "events", "eu-west-1") == (
         "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/web/events?region=eu-west-1"
     )
 
@@ -73,7 +72,7 @@ def test_an_unknown_deployment_names_its_cluster_and_service_from_the_arn() -> N
     n = deploy_notification(event, "ROLLED_BACK", None, "eu-west-1")
     # Then cluster and service come from the service ARN, and the link opens that service's deployments
     assert (n.cluster, n.service) == ("default", "servicetest")
-    assert n.links[0].url == service_console_link("default", "servicetest", "deployments", "us-west-2")
+    assert n.links[0].url == service_link("default", "servicetest", "deployments", "us-west-2")
 
 
 def test_backoff_grows_exponentially_and_is_capped() -> None:

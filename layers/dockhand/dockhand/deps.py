@@ -42,7 +42,7 @@ def notifier() -> Any:
         # Imported only when the user's file has Slack: the SDK stays off the cold path otherwise.
         from dockhand.notify.slack import channel_factory
 
-        slack = channel_factory(cfg, settings())
+        slack = channel_factory(cfg, settings(), table())
         if slack is not None:
             channels.append(slack)
     return Notifier(channels, cfg.notifications)

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dockhand import arns
+
 
 class _Event(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
@@ -90,11 +92,11 @@ class TaskDetail(_Event):
 
     @property
     def task_id(self) -> str:
-        return self.task_arn.rsplit("/", 1)[-1]
+        return arns.last_part(self.task_arn)
 
     @property
     def cluster_name(self) -> str:
-        return self.cluster_arn.rsplit("/", 1)[-1]
+        return arns.last_part(self.cluster_arn)
 
     @property
     def service_name(self) -> str | None:
@@ -105,12 +107,11 @@ class TaskDetail(_Event):
     @property
     def family(self) -> str:
         """Task-definition family (from the ARN: .../task-definition/family:rev)."""
-        return self.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+        return arns.family(self.task_definition_arn)
 
     @property
     def revision(self) -> int | None:
-        tail = self.task_definition_arn.rsplit(":", 1)[-1]
-        return int(tail) if tail.isdigit() else None
+        return arns.revision(self.task_definition_arn)
 
 
 class TaskStateChange(Envelope):

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from dockhand import arns
 from dockhand.aws.clients import reraise_retryable
 
 DESCRIBE_SERVICES_BATCH = 10  # the API's maximum per call
@@ -66,8 +67,8 @@ class Ecs:
 
     def list_task_definitions(self, family: str, status: str = "ACTIVE") -> list[str]:
         """ARNs of a family, oldest first."""
-        arns = self._paged("ListTaskDefinitions", "taskDefinitionArns", familyPrefix=family, status=status, sort="ASC")
-        return [a for a in arns if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+        found = self._paged("ListTaskDefinitions", "taskDefinitionArns", familyPrefix=family, status=status, sort="ASC")
+        return [a for a in found if arns.family(a) == family]
 
     # --------------------------------------------------------------------------------------------- tasks
     def run_task(self, **kwargs: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from dockhand.backoff import exponential
 from dockhand.config import JobRetries, RetryRule
 
 Verdict = Literal["succeeded", "retry", "failed"]
@@ -57,5 +58,6 @@ def _retry_or_fail(retries: JobRetries, attempt: int, why: str) -> Decision:
 
 def backoff_seconds(retries: JobRetries, attempt: int) -> int:
     """The wait before attempt `attempt + 1`: backoff * multiplier^(attempt-1), at least a minute, at most a day."""
-    delay = retries.backoff_seconds * retries.backoff_multiplier ** max(attempt - 1, 0)
-    return int(min(max(delay, MIN_DELAY_SECONDS), MAX_BACKOFF_SECONDS))
+    return exponential(
+        retries.backoff_seconds, retries.backoff_multiplier, attempt, floor=MIN_DELAY_SECONDS, cap=MAX_BACKOFF_SECONDS
+    )

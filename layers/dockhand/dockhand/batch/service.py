@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dockhand.arns import last_part
 from dockhand.aws.ecs import Ecs
 from dockhand.batch import launch as launching
 from dockhand.batch import retries, schedules, spec
 from dockhand.config import DockhandConfig, Job, JobRetries
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import SchedulePayload, TaskStateChange
+from dockhand.links import task_link
 from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.model import Link, Notification
 from dockhand.observability import count, logger
@@ -375,14 +377,9 @@ def _announce(ctx: BatchContext, job: Job, run: RunRecord) -> None:
         fields["exit code"] = str(run.exit_code)
     links = []
     if run.task_arn and run.status != "skipped":
-        task_id = run.task_arn.rsplit("/", 1)[-1]
+        task_id = last_part(run.task_arn)
         fields["task"] = task_id
-        links.append(
-            Link(
-                label="Task",
-                url=f"https://{ctx.region}.console.aws.amazon.com/ecs/v2/clusters/{job.cluster}/tasks/{task_id}",
-            )
-        )
+        links.append(Link(label="Task", url=task_link(job.cluster, task_id, ctx.region)))
     note = Notification(
         kind=kind,
         severity=severity,

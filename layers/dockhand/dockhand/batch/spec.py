@@ -15,8 +15,8 @@ from dockhand.config import DockhandConfig, Job
 from dockhand.errors import ConfigError
 from dockhand.events import SchedulePayload
 from dockhand.schedule_expressions import CronError, check_expression
+from dockhand.started_by import JOB_PREFIX
 
-STARTED_BY_PREFIX = "dockhand-job/"
 ONE_TIME_PREFIX = "dockhand-"  # retry and deadline schedules; job names may not start with it
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 EXECUTION_ID = "<aws.scheduler.execution-id>"
@@ -109,7 +109,7 @@ def client_token(job: str, run_id: str, attempt: int) -> str:
 
 def started_by(job: str) -> str:
     """`startedBy` is ≤36 characters of [A-Za-z0-9-_/]; the batch rule routes on its prefix."""
-    return re.sub(r"[^A-Za-z0-9\-_/]", "-", f"{STARTED_BY_PREFIX}{job}")[:36]
+    return re.sub(r"[^A-Za-z0-9\-_/]", "-", f"{JOB_PREFIX}{job}")[:36]
 
 
 def run_task_request(job: Job, run_id: str, attempt: int) -> dict[str, Any]:

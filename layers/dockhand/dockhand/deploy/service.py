@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from dockhand import images
+from dockhand.arns import last_part
 from dockhand.aws.ecs import Ecs
 from dockhand.config import DeploySection, DeployTarget
-from dockhand.deploy import images, policy, taskdef
+from dockhand.deploy import policy, taskdef
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import EcrImageAction
 from dockhand.notify.delivery import NotDelivered, deliver
@@ -586,7 +588,7 @@ def _previous_from(service: dict[str, Any], new_arn: str) -> str | None:
 
 
 def _cluster_name(service: dict[str, Any]) -> str:
-    return str(service.get("clusterArn", "")).rsplit("/", 1)[-1]
+    return last_part(str(service.get("clusterArn", "")))
 
 
 # ------------------------------------------------------------------------------------------- reporting
@@ -658,7 +660,7 @@ def _notify(
 
 
 def _short(task_definition_arn: str) -> str:
-    return task_definition_arn.rsplit("/", 1)[-1]
+    return last_part(task_definition_arn)
 
 
 def services_of(outcomes: Iterable[Outcome], action: Action) -> list[str]:

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dockhand.deploy.images import is_from
 from dockhand.errors import BadInputError
+from dockhand.images import is_from
 
 READ_ONLY = frozenset(
     {

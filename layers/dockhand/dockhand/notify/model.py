@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dockhand.config import Kind, Severity
 
+# One mark per severity, as the chat channels (Slack, SNS → Amazon Q in chat) show it.
+EMOJI: dict[Severity, str] = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:"}
+
 
 class Link(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -19,14 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 from dockhand.config import DockhandConfig
-from dockhand.notify.model import Delivery, Notification
+from dockhand.notify.model import EMOJI, Delivery, Notification
 from dockhand.settings import Settings
 from dockhand.state.table import Table, ttl_after
 
 SECRET_MAX_AGE = 300  # seconds a fetched credential is reused (Powertools Parameters cache)
 TIMEOUT = 5
 _REF_TTL = 30 * 86400
-_EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:"}
 
 # slack_sdk logs full request URLs at DEBUG; a logger of our own, pinned above DEBUG, means it never does.
 _sdk_logger = logging.getLogger("dockhand.slack_sdk")
@@ -67,7 +66,7 @@ def blocks_for(n: Notification) -> list[dict[str, Any]]:
         {"type": "header", "text": {"type": "plain_text", "text": f"{n.title}"[:150], "emoji": True}},
     ]
     context = " · ".join(x for x in (n.severity.upper(), n.kind, n.cluster, n.service or n.job) if x)
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{_EMOJI[n.severity]} {context}"}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{EMOJI[n.severity]} {context}"}]})
     if n.text:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": n.text[:3000]}})
     items = list(n.fields.items())
@@ -90,7 +89,7 @@ def blocks_for(n: Notification) -> list[dict[str, Any]]:
 
 
 def fallback_text(n: Notification) -> str:
-    return f"{_EMOJI[n.severity]} {n.title}" + (f"\n{n.text}" if n.text else "")
+    return f"{EMOJI[n.severity]} {n.title}" + (f"\n{n.text}" if n.text else "")
 
 
 # -------------------------------------------------------------------------------------------- references
@@ -183,20 +182,19 @@ class SlackChannel:
         return Delivery(channel=self.name, ok=True, ref=f"{channel}/{ts}")
 
 
-def channel_factory(cfg: DockhandConfig, settings: Settings) -> SlackChannel | None:
-    """The Slack channel deps.notifier() adds when the user's file configures one."""
+def channel_factory(cfg: DockhandConfig, settings: Settings, table: Table) -> SlackChannel | None:
+    """The Slack channel deps.notifier() adds when the user's file configures one (bot mode keeps its message
+    references in `table`)."""
     slack = cfg.notifications.slack
     if slack is None:
         return None
     name = slack.secret_name or settings.slack_secret
     if not name:
         return None
-    from dockhand import deps
-
     source = slack.secret_source
     return SlackChannel(
         credentials=lambda: load_credentials(source, name),
-        refs=SlackRefs(deps.table()) if slack.mode == "bot" else None,
+        refs=SlackRefs(table) if slack.mode == "bot" else None,
         channel=slack.channel,
         mode=slack.mode,
     )

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dockhand.notify.model import Delivery, Notification
-
-_EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:"}
+from dockhand.notify.model import EMOJI, Delivery, Notification
 
 
 def chat_body(n: Notification) -> dict[str, Any]:
@@ -28,7 +26,7 @@ def chat_body(n: Notification) -> dict[str, Any]:
         "source": "custom",
         "content": {
             "textType": "client-markdown",
-            "title": f"{_EMOJI[n.severity]} {n.title}"[:250],
+            "title": f"{EMOJI[n.severity]} {n.title}"[:250],
             "description": "\n".join(lines)[:8000],
             "keywords": [k for k in (n.kind, n.severity, n.cluster, n.service, n.job) if k],
         },

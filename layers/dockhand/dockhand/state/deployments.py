@@ -7,12 +7,11 @@ rollback puts a hold on the digest: later pushes of it are skipped until a perso
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from dockhand.state.table import Table, ttl_after
+from dockhand.state.table import Table, now_iso, ttl_after
 
 DeploymentStatus = Literal["IN_PROGRESS", "COMPLETED", "FAILED", "ROLLED_BACK"]
 _DEPLOYMENT_TTL = 90 * 86400
@@ -39,10 +38,6 @@ class DeploymentRecord(BaseModel):
     push_event_id: str | None = None
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Deployments:
     def __init__(self, table: Table) -> None:
         self._t = table
@@ -52,7 +47,7 @@ class Deployments:
             "pk": f"DEPLOYMENT#{rec.deployment_id}",
             "sk": "META",
             **rec.model_dump(exclude_none=True),
-            "started_at": rec.started_at or _now(),
+            "started_at": rec.started_at or now_iso(),
             "expires_at": ttl_after(_DEPLOYMENT_TTL),
         }
         self._t.put(item)
@@ -67,7 +62,7 @@ class Deployments:
             f"DEPLOYMENT#{deployment_id}",
             "META",
             "SET #s = :s, finished_at = :f, reason = :r",
-            values={":s": status, ":f": _now(), ":r": reason or "", ":inprog": "IN_PROGRESS"},
+            values={":s": status, ":f": now_iso(), ":r": reason or "", ":inprog": "IN_PROGRESS"},
             names={"#s": "status"},
             condition="attribute_exists(pk) AND #s = :inprog",
         )
@@ -92,7 +87,7 @@ class Holds:
 
     def hold(self, rec: HoldRecord) -> None:
         data = rec.model_dump()
-        data["created_at"] = data["created_at"] or _now()
+        data["created_at"] = data["created_at"] or now_iso()
         self._t.put({"pk": f"HOLD#{rec.repository}", "sk": rec.digest, **data})
 
     def get(self, repository: str, digest: str) -> HoldRecord | None:

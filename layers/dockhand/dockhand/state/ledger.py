@@ -8,12 +8,12 @@ registered, so a retry after a crash between RegisterTaskDefinition and UpdateSe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from dockhand.state.table import Table
+from dockhand.state.table import Table, now_iso
 
 CLAIM_LEASE = timedelta(minutes=10)  # longer than the deployer's timeout: a claim older than this was abandoned
 
@@ -55,10 +55,6 @@ class LedgerRow(BaseModel):
 
 def _key(service_arn: str) -> tuple[str, str]:
     return f"LEDGER#{service_arn}", "CURRENT"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Ledger:
@@ -111,7 +107,7 @@ class Ledger:
             ":p": claim.pushed_at,
             ":td": task_definition_arn,
             ":e": claim.event_id,
-            ":u": _now(),
+            ":u": now_iso(),
             ":one": 1,
             ":dep": deployment_id or "",
         }

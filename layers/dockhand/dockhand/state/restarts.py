@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from dockhand.started_by import RESTART_PREFIX
 from dockhand.state.table import Table, ttl_after
 
 _TTL = 14 * 86400
-STARTED_BY_PREFIX = "dockhand-restart/"
 
 
 def chain_id(origin_task_arn: str) -> str:
@@ -25,14 +25,14 @@ def chain_id(origin_task_arn: str) -> str:
 
 def started_by(chain: str, attempt: int) -> str:
     """`dockhand-restart/<attempt>/<chain>`: ≤ 36 characters of [A-Za-z0-9-_/], as RunTask requires."""
-    return f"{STARTED_BY_PREFIX}{attempt}/{chain}"
+    return f"{RESTART_PREFIX}{attempt}/{chain}"
 
 
 def parse_started_by(value: str | None) -> tuple[str, int] | None:
     """(chain, attempt) of a task Dockhand restarted, else None."""
-    if not value or not value.startswith(STARTED_BY_PREFIX):
+    if not value or not value.startswith(RESTART_PREFIX):
         return None
-    parts = value[len(STARTED_BY_PREFIX) :].split("/")
+    parts = value[len(RESTART_PREFIX) :].split("/")
     if len(parts) != 2 or not parts[0].isdigit() or not parts[1]:
         return None
     return parts[1], int(parts[0])

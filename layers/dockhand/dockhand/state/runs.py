@@ -18,17 +18,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dockhand.state.table import Table, ttl_after
+from dockhand.state.table import Table, now_iso, ttl_after
 
 RunStatus = Literal["pending", "running", "retrying", "succeeded", "failed", "timed_out", "replaced", "skipped"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "replaced", "skipped"})
 ACTIVE: frozenset[str] = frozenset({"pending", "running"})
 CLAIM_STALE_AFTER = timedelta(minutes=5)  # a claim without a task after this long was a launch that died midway
 _CLAIM_TTL = 2 * 86400
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class RunRecord(BaseModel):

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from dockhand.arns import last_part
 from dockhand.state.table import Table, ttl_after
 
 _TASK_TTL = 7 * 86400
@@ -78,7 +79,7 @@ class StopHistory:
         self._t = table
 
     def record(self, stop: StopRecord, keep_days: int) -> None:
-        task_id = stop.task_arn.rsplit("/", 1)[-1]
+        task_id = last_part(stop.task_arn)
         item = {
             "pk": f"STOPS#{stop.cluster}#{stop.group}",
             "sk": f"{stop.stopped_at}#{task_id}",

@@ -21,6 +21,7 @@ Each record type owns a pk prefix, so wings never collide:
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from dockhand.aws.clients import reraise_retryable
@@ -28,6 +29,11 @@ from dockhand.aws.clients import reraise_retryable
 
 def ttl_after(seconds: float) -> int:
     return int(time.time() + seconds)
+
+
+def now_iso() -> str:
+    """Now, UTC, to the second: how every record stamps its times."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Table:

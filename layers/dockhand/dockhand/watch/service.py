@@ -24,17 +24,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
+from dockhand import arns
+from dockhand.arns import last_part
 from dockhand.aws.ecs import Ecs
+from dockhand.backoff import exponential
 from dockhand.config import DockhandConfig, RestartPolicy
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import DeploymentStateChange, Envelope, ServiceAction, TaskDetail, TaskStateChange
+from dockhand.images import parse_image
+from dockhand.links import log_link, service_link, task_link
 from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.model import Link, Notification
 from dockhand.observability import count, logger
+from dockhand.started_by import is_job_task
 from dockhand.state.alerts import AlertWindows
 from dockhand.state.deliveries import Deliveries
 from dockhand.state.deployments import DeploymentRecord, Deployments, HoldRecord, Holds
@@ -51,7 +56,6 @@ from dockhand.state.table import Table
 from dockhand.watch.classify import StopCause, classify_stop, should_alert
 
 MAX_DELAY = 900  # SQS DelaySeconds ceiling
-JOB_PREFIX = "dockhand-job/"
 _RUN_TASK_OVERRIDE_KEYS = (
     "containerOverrides",
     "cpu",
@@ -165,7 +169,7 @@ def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
     if task.last_status != "STOPPED":
         count("TaskEventIgnored", reason="not_stopped")
         return "ignored:not_stopped"
-    if (task.started_by or "").startswith(JOB_PREFIX):
+    if is_job_task(task.started_by):
         return "ignored:job"  # the batch wing owns its runs
     events = TaskEvents(watch.table)
     claim, record = events.claim(task.task_arn, task.version)
@@ -295,7 +299,7 @@ def stop_notification(
     links = []
     if taskdef and stop.container and (url := log_link(taskdef, stop.container, task.task_id, region)):
         links.append(Link(label="Container logs", url=url))
-    links.append(Link(label="ECS console", url=console_link(task, region)))
+    links.append(Link(label="ECS console", url=task_link(task.cluster_name, task.task_id, region, tab="configuration")))
     exit_part = f" (exit {stop.exit_code})" if stop.exit_code is not None else ""
     return Notification(
         kind="task_failed",
@@ -350,7 +354,7 @@ def close_window(action: WatchAction, watch: Watch) -> str:
 
 def backoff_seconds(policy: RestartPolicy, attempt: int) -> int:
     """Delay before restart `attempt` (1-based): exponential, capped."""
-    return int(min(policy.max_backoff_seconds, policy.backoff_seconds * policy.backoff_multiplier ** (attempt - 1)))
+    return exponential(policy.backoff_seconds, policy.backoff_multiplier, attempt, cap=policy.max_backoff_seconds)
 
 
 def restart_params(
@@ -522,8 +526,8 @@ def launch_restart(action: WatchAction, watch: Watch) -> str:
                 "Cluster": rec.cluster,
                 "Group": rec.group,
                 "Attempt": str(attempt),
-                "Task": arn.rsplit("/", 1)[-1],
-                "Replaces": rec.origin_task_arn.rsplit("/", 1)[-1],
+                "Task": last_part(arn),
+                "Replaces": last_part(rec.origin_task_arn),
             },
             cluster=rec.cluster,
         ),
@@ -589,7 +593,7 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
 def deploy_notification(
     event: DeploymentStateChange, status: str, rec: DeploymentRecord | None, region: str
 ) -> Notification:
-    cluster, service = (rec.cluster, rec.service) if rec else _cluster_and_service(event.service_arn)
+    cluster, service = (rec.cluster, rec.service) if rec else arns.cluster_and_service(event.service_arn)
     what = f"{rec.repository}:{rec.tag}" if rec else "deployment"
     verb = {"COMPLETED": "completed", "ROLLED_BACK": "rolled back (circuit breaker)"}.get(status, status.lower())
     fields = {"Cluster": cluster, "Service": service, "Deployment": event.detail.deployment_id, "Outcome": verb}
@@ -597,8 +601,8 @@ def deploy_notification(
         fields |= {
             "Image": rec.image,
             "Digest": rec.digest,
-            "Task definition": rec.task_definition_arn.rsplit("/")[-1],
-            "Previous": rec.previous_task_definition_arn.rsplit("/")[-1],
+            "Task definition": last_part(rec.task_definition_arn),
+            "Previous": last_part(rec.previous_task_definition_arn),
         }
         if status == "ROLLED_BACK":
             fields["Hold"] = (
@@ -614,7 +618,7 @@ def deploy_notification(
         title=f"{service}: deploy of {what} {verb}",
         text=event.detail.reason or "",
         fields=fields,
-        links=[Link(label="ECS console", url=service_console_link(cluster, service, "deployments", region))],
+        links=[Link(label="ECS console", url=service_link(cluster, service, "deployments", region))],
         cluster=cluster,
         service=service,
         update_key=f"deploy/{event.detail.deployment_id}",
@@ -624,13 +628,13 @@ def deploy_notification(
 
 def prune_revisions(rec: DeploymentRecord, watch: Watch) -> list[str]:
     """Deregister old revisions of the deployed family, keeping the newest N and every one in use."""
-    family = rec.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+    family = arns.family(rec.task_definition_arn)
     if not family:
         return []
     target = next((t for t in watch.config.deploy.targets if rec.target in (t.name, t.label)), None)
     keep = (target.keep_revisions if target and target.keep_revisions else None) or watch.config.deploy.keep_revisions
-    arns = watch.ecs.list_task_definitions(family)  # oldest first
-    candidates = arns[:-keep] if len(arns) > keep else []
+    revisions = watch.ecs.list_task_definitions(family)  # oldest first
+    candidates = revisions[:-keep] if len(revisions) > keep else []
     if not candidates:
         return []
     in_use = revisions_in_use(watch.ecs, rec.cluster) | {rec.task_definition_arn, rec.previous_task_definition_arn}
@@ -679,14 +683,14 @@ def handle_service_action(event: ServiceAction, watch: Watch) -> str:
     detail = event.detail
     if detail.event_type not in ("WARN", "ERROR"):
         return "service:ignored"
-    arn_cluster, service = _cluster_and_service(event.service_arn)
-    cluster = detail.cluster_arn.rsplit("/", 1)[-1] or arn_cluster
+    arn_cluster, service = arns.cluster_and_service(event.service_arn)
+    cluster = last_part(detail.cluster_arn) or arn_cluster
     label = _SERVICE_EVENT_TITLES.get(detail.event_name, detail.event_name.replace("_", " ").lower())
     fields = {"Cluster": cluster, "Service": service, "Event": detail.event_name}
     if detail.reason:
         fields["Reason"] = detail.reason
     if detail.capacity_provider_arns:
-        fields["Capacity providers"] = ", ".join(a.rsplit("/", 1)[-1] for a in detail.capacity_provider_arns)
+        fields["Capacity providers"] = ", ".join(last_part(a) for a in detail.capacity_provider_arns)
     region = event.region or watch.region
     n = Notification(
         kind="service_event",
@@ -694,53 +698,13 @@ def handle_service_action(event: ServiceAction, watch: Watch) -> str:
         title=f"{service}: {label}",
         text=detail.reason or "",
         fields=fields,
-        links=[Link(label="ECS console", url=service_console_link(cluster, service, "events", region))],
+        links=[Link(label="ECS console", url=service_link(cluster, service, "events", region))],
         cluster=cluster,
         service=service,
     )
     count("ServiceEvent", event=detail.event_name)
     watch.send(f"event/{event.id}", n)
     return f"service:{detail.event_name}"
-
-
-# ------------------------------------------------------------------------------------------------ links
-
-
-def _cw(text: str) -> str:
-    """CloudWatch console fragment encoding: URL-encode twice, then '%' → '$'."""
-    return quote(quote(text, safe=""), safe="").replace("%", "$")
-
-
-def log_link(taskdef: dict[str, Any], container: str, task_id: str, region: str) -> str | None:
-    """The container's awslogs stream (`prefix/container/taskId`) in the CloudWatch console."""
-    for c in taskdef.get("containerDefinitions", []):
-        if c.get("name") != container:
-            continue
-        conf = c.get("logConfiguration") or {}
-        if conf.get("logDriver") != "awslogs":
-            return None
-        opts = conf.get("options") or {}
-        group = opts.get("awslogs-group")
-        if not group:
-            return None
-        reg = opts.get("awslogs-region") or region
-        base = f"https://{reg}.console.aws.amazon.com/cloudwatch/home?region={reg}#logsV2:log-groups/log-group/{_cw(group)}"
-        prefix = opts.get("awslogs-stream-prefix")
-        if not prefix:
-            return base  # without a prefix the stream is named after the container id: link the group
-        return f"{base}/log-events/{_cw(f'{prefix}/{container}/{task_id}')}"
-    return None
-
-
-def service_console_link(cluster: str, service: str, tab: str, region: str) -> str:
-    return f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/{tab}?region={region}"
-
-
-def console_link(task: TaskDetail, region: str) -> str:
-    return (
-        f"https://{region}.console.aws.amazon.com/ecs/v2/clusters/{task.cluster_name}/tasks/{task.task_id}"
-        f"/configuration?region={region}"
-    )
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -752,21 +716,8 @@ def _essential(taskdef: dict[str, Any] | None) -> set[str] | None:
     return {c["name"] for c in taskdef.get("containerDefinitions", []) if c.get("essential", True)}
 
 
-def _cluster_and_service(service_arn: str) -> tuple[str, str]:
-    """(cluster, service) of `arn:…:service/<cluster>/<service>`; the old short form has no cluster."""
-    parts = service_arn.split("/")
-    return (parts[-2] if len(parts) >= 3 else ""), parts[-1]
-
-
 def _td_label(task: TaskDetail) -> str:
     return f"{task.family}:{task.revision}" if task.revision is not None else task.family
-
-
-def _image_tag(image: str) -> str | None:
-    if "@" in image:
-        return None
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -782,3 +733,9 @@ def _duration(seconds: float) -> str:
         return f"{minutes}m {sec}s" if sec else f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes}m"
+
+
+def _image_tag(image: str) -> str | None:
+    """The tag of an image reference that is not pinned by digest."""
+    ref = parse_image(image)
+    return ref.tag if ref.digest is None else None
