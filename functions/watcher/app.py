@@ -14,7 +14,9 @@ from dockhand.aws.ecs import Ecs
 from dockhand.handling import dlq_parker, guarded, record_json
 from dockhand.observability import logger, metrics
 from dockhand.settings import settings
-from dockhand.watch.service import DelayedMessages, Watch, handle_message
+from dockhand.watch.context import Watch
+from dockhand.watch.delayed import DelayedMessages
+from dockhand.watch.dispatch import handle_message
 
 # Report the failed records only, even when all of them failed (no exception, no noisy stack trace).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

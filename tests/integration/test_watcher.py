@@ -253,7 +253,7 @@ def test_duplicates_and_older_versions_are_dropped(watcher, slack, inbox, capsys
 
 
 def test_a_dropped_event_costs_no_ecs_read(stack, slack, inbox, write_config, function_env) -> None:
-    from dockhand.watch.service import handle_message
+    from dockhand.watch.dispatch import handle_message
 
     w = _clocked_watch(stack, slack, write_config, function_env, [1_800_000_000.0])
     # Given a crash at version 7 was handled
@@ -400,7 +400,8 @@ def _clocked_watch(
 
     from dockhand import deps
     from dockhand.aws.ecs import Ecs
-    from dockhand.watch.service import DelayedMessages, Watch
+    from dockhand.watch.context import Watch
+    from dockhand.watch.delayed import DelayedMessages
 
     parameters.clear_caches()
     boto3.client("secretsmanager", region_name=REGION).put_secret_value(
@@ -427,7 +428,7 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(
     stack, slack, inbox, monkeypatch, write_config, function_env
 ) -> None:
     """Drives the watch service with a clock of its own: 500 stops over ten minutes, then the window closes."""
-    from dockhand.watch.service import handle_message
+    from dockhand.watch.dispatch import handle_message
 
     now = [1_800_000_000.0]
     w = _clocked_watch(stack, slack, write_config, function_env, now)
@@ -455,7 +456,7 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(
 def test_a_window_replaced_before_its_close_message_still_gets_its_summary(
     stack, slack, inbox, write_config, function_env
 ) -> None:
-    from dockhand.watch.service import handle_message
+    from dockhand.watch.dispatch import handle_message
 
     now = [1_800_000_000.0]
     w = _clocked_watch(stack, slack, write_config, function_env, now)

@@ -16,12 +16,8 @@ from dockhand.notify.model import Link, Notification
 from dockhand.notify.notifier import route_channels
 from dockhand.notify.slack import blocks_for
 from dockhand.state.restarts import client_token, parse_started_by, started_by
-from dockhand.watch.service import (
-    backoff_seconds,
-    deploy_notification,
-    deployment_outcome,
-    restart_params,
-)
+from dockhand.watch.deployments import deploy_notification, deployment_outcome
+from dockhand.watch.restarts import backoff_seconds, restart_params
 from tests.support.events import load_event
 
 TASKDEF = {

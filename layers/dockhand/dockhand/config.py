@@ -103,6 +103,11 @@ class DeploySection(_Model):
     def targets_for(self, repository: str) -> list[DeployTarget]:
         return [t for t in self.targets if t.repository == repository]
 
+    def keep_revisions_for(self, target: str) -> int:
+        """Revisions kept after a deploy of `target` (its name or label): its own setting, else the section's."""
+        declared = next((t for t in self.targets if target in (t.name, t.label)), None)
+        return (declared.keep_revisions if declared and declared.keep_revisions else None) or self.keep_revisions
+
 
 # ------------------------------------------------------------------------------------------------ watch
 

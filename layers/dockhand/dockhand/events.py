@@ -105,6 +105,11 @@ class TaskDetail(_Event):
         return None
 
     @property
+    def task_group(self) -> str:
+        """The task's group; a task started without one is grouped by its family, as ECS does."""
+        return self.group or f"family:{self.family}"
+
+    @property
     def family(self) -> str:
         """Task-definition family (from the ARN: .../task-definition/family:rev)."""
         return arns.family(self.task_definition_arn)

@@ -9,10 +9,9 @@ is dropped silently and nothing is sent twice on a channel that already delivere
 
 from __future__ import annotations
 
-from typing import Any
-
 from dockhand.errors import RetryableError
 from dockhand.notify.model import Notification
+from dockhand.notify.notifier import NotifierLike
 from dockhand.observability import count, logger
 from dockhand.state.deliveries import Deliveries
 
@@ -21,7 +20,7 @@ class NotDelivered(RetryableError):
     """A notification failed on at least one channel; the message that caused it must be retried."""
 
 
-def deliver(notifier: Any, deliveries: Deliveries | None, key: str, n: Notification) -> list[str]:
+def deliver(notifier: NotifierLike, deliveries: Deliveries | None, key: str, n: Notification) -> list[str]:
     """Send `n` on every routed channel that has not delivered it under `key` yet; return the channels that failed
     (each one logged and counted). Without `deliveries`, nothing is remembered and every routed channel is tried."""
     done = deliveries.delivered(key) if deliveries is not None else set()
@@ -45,7 +44,7 @@ def deliver(notifier: Any, deliveries: Deliveries | None, key: str, n: Notificat
     return failed
 
 
-def deliver_or_retry(notifier: Any, deliveries: Deliveries | None, key: str, n: Notification) -> None:
+def deliver_or_retry(notifier: NotifierLike, deliveries: Deliveries | None, key: str, n: Notification) -> None:
     """`deliver`, and raise NotDelivered (the message is retried) when a channel failed."""
     failed = deliver(notifier, deliveries, key, n)
     if failed:

@@ -20,6 +20,15 @@ class Channel(Protocol):
     def send(self, n: Notification) -> Delivery: ...
 
 
+class NotifierLike(Protocol):
+    """What a wing needs of the notifier: the channels there are, and sending on some of them."""
+
+    @property
+    def channel_names(self) -> list[str]: ...
+
+    def notify(self, n: Notification, only: Sequence[str] | None = None) -> NotifyResult: ...
+
+
 class NotifyResult:
     def __init__(self, deliveries: list[Delivery]) -> None:
         self.deliveries = deliveries

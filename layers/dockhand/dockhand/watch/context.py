@@ -1,0 +1,60 @@
+"""The collaborators of the watch flows (handlers build the real ones; tests build moto-backed ones)."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockhand.aws.ecs import Ecs
+from dockhand.config import DockhandConfig
+from dockhand.notify.delivery import deliver_or_retry
+from dockhand.notify.model import Notification
+from dockhand.notify.notifier import NotifierLike
+from dockhand.observability import logger
+from dockhand.state.deliveries import Deliveries
+from dockhand.state.table import Table
+from dockhand.watch.delayed import DelayedMessages, WatchAction, wait_more
+
+TASKDEF_CACHE_SIZE = 256
+
+
+@dataclass
+class Watch:
+    config: DockhandConfig
+    ecs: Ecs
+    table: Table
+    notifier: NotifierLike
+    delayed: DelayedMessages | None
+    region: str
+    dry_run: bool = False
+    clock: Callable[[], float] = time.time
+    taskdef_cache: OrderedDict[str, dict[str, Any] | None] = field(default_factory=OrderedDict)
+
+    def send(self, key: str, n: Notification) -> None:
+        """Deliver `n` on every routed channel that has not delivered it yet; any failure makes the message retry."""
+        deliver_or_retry(self.notifier, Deliveries(self.table), key, n)
+
+    def not_due_yet(self, action: WatchAction) -> bool:
+        """True (and the message sent on) when a long wait is not over yet."""
+        return wait_more(action, self.delayed, self.clock)
+
+    def task_definition(self, arn: str) -> dict[str, Any] | None:
+        """DescribeTaskDefinition, cached per ARN for the life of the container (revisions are immutable)."""
+        if not arn:
+            return None
+        if arn in self.taskdef_cache:
+            return self.taskdef_cache[arn]
+        from botocore.exceptions import ClientError
+
+        try:
+            taskdef, _ = self.ecs.describe_task_definition(arn, with_tags=False)
+        except ClientError as exc:  # deregistered or not visible: report without it
+            logger.info("task definition not readable", extra={"arn": arn, "error": exc.response["Error"]["Code"]})
+            taskdef = None
+        self.taskdef_cache[arn] = taskdef
+        while len(self.taskdef_cache) > TASKDEF_CACHE_SIZE:
+            self.taskdef_cache.popitem(last=False)
+        return taskdef

@@ -1,0 +1,110 @@
+"""Deployment outcomes: an `ECS Deployment State Change` of a deploy Dockhand started is recorded once; a
+circuit-breaker rollback holds the digest until a person releases it; a completed deploy prunes old revisions;
+the outcome updates the deploy's Slack message (bot mode) and goes to every channel."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from dockhand import arns
+from dockhand.events import DeploymentStateChange
+from dockhand.links import service_link
+from dockhand.notify.model import Link, Notification
+from dockhand.observability import count
+from dockhand.revisions import prune_revisions
+from dockhand.state.deployments import DeploymentRecord, Deployments, HoldRecord, Holds
+from dockhand.watch.context import Watch
+
+Outcome = Literal["COMPLETED", "ROLLED_BACK"]
+
+
+def deployment_outcome(event_name: str, reason: str | None) -> Outcome | None:
+    text = (reason or "").lower()
+    if event_name == "SERVICE_DEPLOYMENT_COMPLETED":
+        return "COMPLETED"
+    if event_name == "SERVICE_DEPLOYMENT_FAILED":
+        return "ROLLED_BACK"
+    if event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS" and "circuit breaker" in text and "rolling back" in text:
+        return "ROLLED_BACK"
+    return None
+
+
+def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
+    detail = event.detail
+    status = deployment_outcome(detail.event_name, detail.reason)
+    if status is None:
+        return "deploy:ignored"
+    deployments = Deployments(watch.table)
+    rec = deployments.get(detail.deployment_id)
+    if rec is None and detail.event_name == "SERVICE_DEPLOYMENT_IN_PROGRESS":
+        # The rollback deployment itself: the failure it answers was already reported by its FAILED event.
+        count("DeployEventDropped", reason="rollback_deployment")
+        return "deploy:rollback_in_progress"
+    if rec is not None:
+        finished = deployments.finish(detail.deployment_id, status, detail.reason)
+        if finished is None:
+            rec = deployments.get(detail.deployment_id) or rec
+            if rec.status != status:
+                count("DeployEventDropped", reason="already_final")
+                return f"deploy:already:{rec.status}"
+        else:
+            rec = finished
+        _follow_up(rec, status, detail.reason, watch)
+    count("DeployOutcome", status=status)
+    watch.send(f"deploy/{detail.deployment_id}/{status}", deploy_notification(event, status, rec, watch.region))
+    return f"deploy:{status}"
+
+
+def _follow_up(rec: DeploymentRecord, status: Outcome, reason: str | None, watch: Watch) -> None:
+    """A rollback holds the digest; a completion prunes the family's old revisions."""
+    if status == "ROLLED_BACK":
+        Holds(watch.table).hold(
+            HoldRecord(
+                repository=rec.repository,
+                digest=rec.digest,
+                tag=rec.tag,
+                reason=reason or "rolled back",
+                deployment_id=rec.deployment_id,
+                service_arn=rec.service_arn,
+            )
+        )
+        count("DigestHeld")
+    else:
+        prune_revisions(watch.ecs, watch.config.deploy, rec, dry_run=watch.dry_run)
+
+
+def deploy_notification(
+    event: DeploymentStateChange, status: Outcome, rec: DeploymentRecord | None, region: str
+) -> Notification:
+    completed = status == "COMPLETED"
+    cluster, service = (rec.cluster, rec.service) if rec else arns.cluster_and_service(event.service_arn)
+    what = f"{rec.repository}:{rec.tag}" if rec else "deployment"
+    verb = "completed" if completed else "rolled back (circuit breaker)"
+    fields = {"Cluster": cluster, "Service": service, "Deployment": event.detail.deployment_id, "Outcome": verb}
+    if rec:
+        fields |= {
+            "Image": rec.image,
+            "Digest": rec.digest,
+            "Task definition": arns.last_part(rec.task_definition_arn),
+            "Previous": arns.last_part(rec.previous_task_definition_arn),
+        }
+        if status == "ROLLED_BACK":
+            fields["Hold"] = (
+                f"{rec.repository}@{rec.digest} is held; release it with "
+                f"`dockhand holds release {rec.repository} {rec.digest}`"
+            )
+    if event.detail.reason:
+        fields["Reason"] = event.detail.reason
+    region = event.region or region
+    return Notification(
+        kind="deploy_completed" if completed else "deploy_rolled_back",
+        severity="info" if completed else "error",
+        title=f"{service}: deploy of {what} {verb}",
+        text=event.detail.reason or "",
+        fields=fields,
+        links=[Link(label="ECS console", url=service_link(cluster, service, "deployments", region))],
+        cluster=cluster,
+        service=service,
+        update_key=f"deploy/{event.detail.deployment_id}",
+        role="update",
+    )
