@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
-from dockhand.deploy.service import Deployer, deploy_push
+from dockhand.deploy.push import Deployer, deploy_push
 from dockhand.events import EcrImageAction
 from dockhand.handling import dlq_parker, guarded, record_json
 from dockhand.notify.delivery import deliver_or_retry

@@ -62,7 +62,7 @@ def plan_push(
     """The deployer's own flow in dry-run mode, fed by a push event built from the arguments."""
     from dockhand.aws import clients
     from dockhand.aws.ecs import Ecs
-    from dockhand.deploy.service import Deployer, deploy_push
+    from dockhand.deploy.push import Deployer, deploy_push
     from dockhand.events import EcrImageAction
 
     region = region or clients.client("ecs").meta.region_name

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from dockhand.config import DeployTarget
-from dockhand.deploy.service import Push, decide
+from dockhand.deploy.admission import decide
+from dockhand.deploy.context import Push
 from dockhand.state.ledger import Claim, LedgerRow
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -14,7 +15,15 @@ ARN = "arn:aws:ecs:us-east-1:123456789012:service/prod/web"
 
 
 def push(tag: str = "2.1.0", digest: str = "sha256:" + "a" * 64, event_id: str = "e-1") -> Push:
-    return Push(event_id, "web", tag, digest, NOW - timedelta(minutes=5), "123456789012", "us-east-1")
+    return Push(
+        event_id=event_id,
+        repository="web",
+        tag=tag,
+        digest=digest,
+        pushed_at=NOW - timedelta(minutes=5),
+        account="123456789012",
+        region="us-east-1",
+    )
 
 
 def claim_of(p: Push, *, age: timedelta = timedelta(0), event_id: str | None = None) -> Claim:

@@ -1,0 +1,70 @@
+"""What a deploy works with: the push, and the collaborators (handlers build the real ones, tests pass moto-backed
+ones, the CLI's plan passes no notifier)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from dockhand import images
+from dockhand.aws.ecs import Ecs
+from dockhand.config import DeploySection, DeployTarget
+from dockhand.events import EcrImageAction
+from dockhand.notify.model import Notification
+from dockhand.notify.notifier import NotifierLike
+from dockhand.state.deliveries import Deliveries
+from dockhand.state.deployments import Deployments, Holds
+from dockhand.state.ledger import Ledger
+
+
+@dataclass(frozen=True, kw_only=True)
+class Push:
+    event_id: str
+    repository: str
+    tag: str
+    digest: str
+    pushed_at: datetime
+    account: str
+    region: str
+
+    @classmethod
+    def from_event(cls, event: EcrImageAction) -> Push:
+        pushed = event.time if event.time.tzinfo else event.time.replace(tzinfo=UTC)
+        return cls(
+            event_id=event.id,
+            repository=event.detail.repository_name,
+            tag=event.detail.image_tag or "",
+            digest=event.detail.image_digest,
+            pushed_at=pushed,
+            account=event.account,
+            region=event.region,
+        )
+
+    @property
+    def default_registry(self) -> str:
+        return images.ecr_registry(self.account, self.region)
+
+    @property
+    def image(self) -> str:
+        """`repository:tag`, as people name it."""
+        return f"{self.repository}:{self.tag}"
+
+
+@dataclass
+class Deployer:
+    ecs: Ecs
+    ledger: Ledger | None
+    holds: Holds | None
+    deployments: Deployments | None
+    notifier: NotifierLike | None
+    section: DeploySection
+    dry_run: bool = False
+    deliveries: Deliveries | None = None
+    # Queues a notification a channel failed (key, notification) for a retry of its own; without it the push fails.
+    retry_later: Callable[[str, Notification], None] | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def dry(self, target: DeployTarget) -> bool:
+        """Plan only: the run, the file's deploy section or the target says so."""
+        return self.dry_run or self.section.dry_run or target.dry_run

@@ -1,0 +1,61 @@
+"""Push-to-deploy: one ECR push → a new pinned task-definition revision → UpdateService, on every matching service.
+
+Faithful (the copy carries every writable field and the tags), exactly once (the ledger's conditional claim),
+never backwards (a push older than what runs is skipped and said so), and frugal (services of one cluster are
+described 10 at a time; services sharing a task definition share one new revision). The flow, step by step:
+admission (`admission.py`), rollout (`rollout.py`), and what is told of each service (`report.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockhand.deploy.admission import Admitted, accepted_targets, admit_cluster, by_cluster, ignored_reason
+from dockhand.deploy.context import Deployer, Push
+from dockhand.deploy.report import DeployReport
+from dockhand.deploy.rollout import deploy_group, group_key
+from dockhand.events import EcrImageAction
+from dockhand.notify.delivery import NotDelivered
+from dockhand.observability import count, logger
+
+__all__ = ["Deployer", "deploy_push"]
+
+
+def deploy_push(event: EcrImageAction, d: Deployer) -> DeployReport:
+    """Deploy one push to every declared service whose tag policy takes it."""
+    push = Push.from_event(event)
+    report = DeployReport(push=push)
+    ignored = ignored_reason(event)
+    if ignored is not None:
+        logger.info("push ignored", extra={"reason": ignored, "repository": push.repository, "digest": push.digest})
+    elif not d.section.targets_for(push.repository):
+        ignored = "unknown_repository"
+        logger.info("no deploy target for this repository", extra={"repository": push.repository, "tag": push.tag})
+    if ignored is not None:
+        count("DeploySkipped", reason=ignored)
+        report.ignored = ignored
+        return report
+    targets = accepted_targets(d, report, d.section.targets_for(push.repository))
+    admitted: list[Admitted] = []
+    for cluster, entries in by_cluster(targets).items():
+        admitted += admit_cluster(d, report, cluster, entries)
+    groups: dict[tuple[Any, ...], list[Admitted]] = {}
+    for item in admitted:
+        groups.setdefault(group_key(d, item), []).append(item)
+    for group in groups.values():
+        deploy_group(d, report, group)
+    _retry_undelivered(d, report)
+    return report
+
+
+def _retry_undelivered(d: Deployer, report: DeployReport) -> None:
+    """Every service was handled; a notification a channel failed is retried by a message of its own, so that a
+    channel's outage never holds back the pushes queued behind this one. Without that queue, the push message
+    itself is retried for the notifications alone (delivered channels are skipped, and a redelivered push that
+    already runs announces its start again)."""
+    if not report.undelivered:
+        return
+    if d.retry_later is None:
+        raise NotDelivered(f"notifications not delivered: {', '.join(report.undelivered)}")
+    for key in report.undelivered:
+        d.retry_later(key, report.retried[key])
