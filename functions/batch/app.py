@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
-from dockhand.batch.service import BatchContext, handle_message
+from dockhand.batch.context import BatchContext
+from dockhand.batch.dispatch import handle_message
 from dockhand.handling import dlq_parker, guarded, record_json
 from dockhand.observability import logger, metrics
 from dockhand.settings import settings

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dockhand.batch.launch import exit_of, from_exception, from_response
 from dockhand.batch.retries import backoff_seconds, evaluate_exit
+from dockhand.batch.task_results import exit_of, from_exception, from_response
 from dockhand.config import JobRetries
 from dockhand.errors import RetryableError
 from dockhand.events import TaskDetail

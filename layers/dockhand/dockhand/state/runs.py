@@ -6,13 +6,14 @@
 | task index | JOBTASK#<task arn> | META        | which run an ECS task belongs to (for its STOPPED event) |
 | claim      | JOBCLAIM#<token>   | META        | one RunTask clientToken claimed, before RunTask is called |
 
-A run's status moves pending → running → succeeded | failed | timed_out | replaced, with `retrying`
-between attempts; `skipped` (Forbid) and `failed` (launch budget spent) can also be first and last.
-Every transition out of `running` is conditional on the attempt, so a duplicate or late event changes nothing.
+A run is created `pending` (attempt 1) and moves only along `TRANSITIONS`: each step names the statuses it may
+leave and the status it reaches, and every write of a step is conditional on exactly that (and on the attempt),
+so a duplicate or late event changes nothing. The conditions are derived from the table, never written by hand.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -23,6 +24,57 @@ from dockhand.state.table import Table, now_iso, ttl_after
 RunStatus = Literal["pending", "running", "retrying", "succeeded", "failed", "timed_out", "replaced", "skipped"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "replaced", "skipped"})
 ACTIVE: frozenset[str] = frozenset({"pending", "running"})
+Step = Literal[
+    "next_attempt",
+    "launched",
+    "skip",
+    "replace",
+    "retry_launch",
+    "fail_launch",
+    "time_out",
+    "succeed",
+    "retry_exit",
+    "fail_exit",
+]
+
+
+@dataclass(frozen=True)
+class Transition:
+    to: RunStatus
+    source: tuple[RunStatus, ...] | None  # the statuses it may leave; None: whatever the status is
+    next_attempt: bool = False  # it moves the run to a later attempt (else: only at the run's current attempt)
+
+
+# The run's state machine: every status change a run can make, by the step that makes it.
+TRANSITIONS: dict[Step, Transition] = {
+    # A retry's launch arrives: the run moves to that attempt (a redelivered launch of it finds it pending).
+    "next_attempt": Transition("pending", ("pending", "retrying"), next_attempt=True),
+    # RunTask gave a task: the run is running, whatever its record says by now (the task exists).
+    "launched": Transition("running", None),
+    "skip": Transition("skipped", ("pending",)),  # concurrency Forbid: another run still runs
+    "replace": Transition("replaced", ("pending", "running")),  # concurrency Replace: a newer run takes over
+    "retry_launch": Transition("retrying", ("pending",)),  # RunTask failed, attempts remain
+    "fail_launch": Transition("failed", ("pending",)),  # RunTask failed for good
+    "time_out": Transition("timed_out", ("running",)),  # the deadline stopped the task
+    "succeed": Transition("succeeded", ("running",)),  # the task exited 0 (or a rule says success)
+    "retry_exit": Transition("retrying", ("running",)),  # the task failed, attempts remain
+    "fail_exit": Transition("failed", ("running",)),  # the task failed for good
+}
+
+
+def condition(step: Step) -> tuple[str, dict[str, Any]]:
+    """The ConditionExpression (and its values) of a step's write: the run is at attempt `:a` in a status the
+    step may leave; a `next_attempt` step also passes when the run is still at an earlier attempt."""
+    t = TRANSITIONS[step]
+    values: dict[str, Any] = {f":from{i}": status for i, status in enumerate(t.source or ())}
+    at_attempt = "attempt = :a"
+    if values:
+        at_attempt += f" AND #s IN ({', '.join(values)})"
+    if t.next_attempt:
+        return f"attribute_exists(pk) AND (attempt < :a OR ({at_attempt}))", values
+    return at_attempt, values
+
+
 CLAIM_STALE_AFTER = timedelta(minutes=5)  # a claim without a task after this long was a launch that died midway
 _CLAIM_TTL = 2 * 86400
 
@@ -108,24 +160,25 @@ class Runs:
 
     def begin_attempt(self, job: str, run_id: str, attempt: int) -> RunRecord | None:
         """Move a run to `attempt` (pending); None if it is final or already past that attempt."""
-        item = self._t.update(
-            f"JOB#{job}",
-            f"RUN#{run_id}",
-            "SET #s = :pending, attempt = :a REMOVE task_arn, started_at, stopped_at, exit_code",
-            values={":pending": "pending", ":a": attempt, ":retrying": "retrying"},
-            names={"#s": "status"},
-            condition="attribute_exists(pk) AND (attempt < :a OR (attempt = :a AND #s IN (:pending, :retrying)))",
+        item = self._write(
+            job,
+            run_id,
+            attempt,
+            "next_attempt",
+            "SET #s = :to, attempt = :a REMOVE task_arn, started_at, stopped_at, exit_code",
+            {},
         )
         return RunRecord.model_validate(item) if item else None
 
     def started(self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str, history_days: int) -> None:
-        self._t.update(
-            f"JOB#{job}",
-            f"RUN#{run_id}",
-            "SET #s = :running, task_arn = :t, #c = :c, started_at = :now",
-            values={":running": "running", ":t": task_arn, ":c": cluster, ":now": now_iso(), ":a": attempt},
-            names={"#s": "status", "#c": "cluster"},
-            condition="attempt = :a",
+        self._write(
+            job,
+            run_id,
+            attempt,
+            "launched",
+            "SET #s = :to, task_arn = :t, #c = :c, started_at = :now",
+            {":t": task_arn, ":c": cluster, ":now": now_iso()},
+            names={"#c": "cluster"},
         )
         self._t.put(
             {
@@ -149,49 +202,52 @@ class Runs:
         job: str,
         run_id: str,
         attempt: int,
-        status: RunStatus,
+        step: Step,
         *,
         reason: str | None = None,
         exit_code: int | None = None,
         stopped_at: str | None = None,
-        from_statuses: tuple[str, ...] = ("pending", "running"),
     ) -> RunRecord | None:
-        """Move the run's current attempt to `status` and append it to the attempts list, once.
+        """Take `step` at the run's current attempt and append it to the attempts list, once.
 
-        None when the run is not at that attempt or not in one of `from_statuses` (a duplicate event)."""
+        None when the run is not at that attempt or not in a status the step may leave (a duplicate event)."""
+        status = TRANSITIONS[step].to
         entry: dict[str, Any] = {"attempt": attempt, "status": status, "at": now_iso()}
         if reason:
             entry["reason"] = reason[:500]
         if exit_code is not None:
             entry["exit_code"] = exit_code
-        sets = ["#s = :s", "reason = :r", "attempts = list_append(if_not_exists(attempts, :empty), :entry)"]
-        values: dict[str, Any] = {
-            ":s": status,
-            ":r": (reason or "")[:500],
-            ":a": attempt,
-            ":empty": [],
-            ":entry": [entry],
-        }
+        sets = ["#s = :to", "reason = :r", "attempts = list_append(if_not_exists(attempts, :empty), :entry)"]
+        values: dict[str, Any] = {":r": (reason or "")[:500], ":empty": [], ":entry": [entry]}
         if exit_code is not None:
             sets.append("exit_code = :x")
             values[":x"] = exit_code
         if stopped_at or status in FINAL:
             sets.append("stopped_at = if_not_exists(stopped_at, :stop)")
             values[":stop"] = stopped_at or now_iso()
-        names = {"#s": "status"}
-        placeholders = []
-        for i, s in enumerate(from_statuses):
-            values[f":from{i}"] = s
-            placeholders.append(f":from{i}")
-        item = self._t.update(
+        item = self._write(job, run_id, attempt, step, "SET " + ", ".join(sets), values)
+        return RunRecord.model_validate(item) if item else None
+
+    def _write(
+        self,
+        job: str,
+        run_id: str,
+        attempt: int,
+        step: Step,
+        expression: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """One step's UpdateItem, conditional on the step's row of TRANSITIONS; `:to` is its new status."""
+        guard, guard_values = condition(step)
+        return self._t.update(
             f"JOB#{job}",
             f"RUN#{run_id}",
-            "SET " + ", ".join(sets),
-            values=values,
-            names=names,
-            condition=f"attempt = :a AND #s IN ({', '.join(placeholders)})",
+            expression,
+            values={**values, **guard_values, ":to": TRANSITIONS[step].to, ":a": attempt},
+            names={"#s": "status", **(names or {})},
+            condition=guard,
         )
-        return RunRecord.model_validate(item) if item else None
 
     def note_stop(self, job: str, run_id: str, task_arn: str, exit_code: int | None, stopped_at: str | None) -> None:
         """Record the stop details of a task whose run already ended (timed out, replaced)."""
