@@ -10,6 +10,7 @@ from typing import Any
 
 from dockhand.aws import clients
 from dockhand.config import DockhandConfig, cached_config
+from dockhand.notify.notifier import Channel, Notifier
 from dockhand.settings import settings
 from dockhand.state.table import Table
 
@@ -30,12 +31,11 @@ def client(service: str) -> Any:
 
 
 @lru_cache(maxsize=1)
-def notifier() -> Any:
-    from dockhand.notify.notifier import Notifier
+def notifier() -> Notifier:
     from dockhand.notify.sns import SnsChannel
 
     cfg = config()
-    channels: list[Any] = []
+    channels: list[Channel] = []
     if cfg.notifications.sns and settings().topic_arn:
         channels.append(SnsChannel(clients.client("sns"), settings().topic_arn or ""))
     if cfg.notifications.slack is not None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dockhand.aws.protocols import SqsClient
 from dockhand.errors import BadInputError
 from dockhand.observability import count, logger
 
@@ -60,7 +61,7 @@ def guarded(
     return run
 
 
-def dlq_parker(sqs_client: Any, queue_url: str | None) -> Callable[[str, str], None] | None:
+def dlq_parker(sqs_client: SqsClient, queue_url: str | None) -> Callable[[str, str], None] | None:
     """A parker that sends the original body to the DLQ with the reason as an attribute."""
     if not queue_url:
         return None

@@ -10,6 +10,10 @@ class SqsClient(Protocol):
     def send_message(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
+class SnsClient(Protocol):
+    def publish(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
 class SchedulerClient(Protocol):
     def create_schedule(self, **kwargs: Any) -> dict[str, Any]: ...
 

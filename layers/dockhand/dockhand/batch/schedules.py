@@ -8,11 +8,13 @@ so an invalid declaration changes nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from dockhand.aws.clients import error_code, reraise_retryable
+from dockhand.aws.protocols import SchedulerClient
 from dockhand.batch import spec
 from dockhand.config import DockhandConfig
 from dockhand.events import SchedulePayload
@@ -39,7 +41,7 @@ class SyncReport:
 
 def sync_schedules(
     config: DockhandConfig,
-    scheduler_client: Any,
+    scheduler_client: SchedulerClient,
     group: str,
     target_arn: str,
     role_arn: str,
@@ -75,7 +77,7 @@ def sync_schedules(
     return report
 
 
-def job_schedule_states(scheduler_client: Any, group: str) -> dict[str, str]:
+def job_schedule_states(scheduler_client: SchedulerClient, group: str) -> dict[str, str]:
     """Name → State (ENABLED / DISABLED) of the job schedules in the group (one-time retry/deadline schedules
     are not jobs), from ListSchedules: one call per page, whatever the number of jobs."""
     states: dict[str, str] = {}
@@ -91,12 +93,12 @@ def job_schedule_states(scheduler_client: Any, group: str) -> dict[str, str]:
         kwargs["NextToken"] = token
 
 
-def list_job_schedules(scheduler_client: Any, group: str) -> list[str]:
+def list_job_schedules(scheduler_client: SchedulerClient, group: str) -> list[str]:
     """Names of the job schedules in the group."""
     return list(job_schedule_states(scheduler_client, group))
 
 
-def delete_schedule(scheduler_client: Any, group: str, name: str) -> None:
+def delete_schedule(scheduler_client: SchedulerClient, group: str, name: str) -> None:
     try:
         scheduler_client.delete_schedule(Name=name, GroupName=group)
     except Exception as exc:
@@ -107,7 +109,7 @@ def delete_schedule(scheduler_client: Any, group: str, name: str) -> None:
 
 
 def schedule_once(
-    scheduler_client: Any,
+    scheduler_client: SchedulerClient,
     *,
     group: str,
     name: str,
@@ -175,7 +177,7 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def _call(method: Any, what: str, **kwargs: Any) -> Any:
+def _call(method: Callable[..., Any], what: str, **kwargs: Any) -> Any:
     try:
         return method(**kwargs)
     except Exception as exc:

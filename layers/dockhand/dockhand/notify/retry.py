@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from dockhand.aws.protocols import SqsClient
 from dockhand.notify.model import Notification
 from dockhand.observability import count, logger
 
@@ -36,7 +37,7 @@ class NotificationRetry(BaseModel):
 class RetryQueue:
     """Sends notification retries to a FIFO queue in the `notify` group, one message per notification key."""
 
-    def __init__(self, sqs_client: Any, queue_url: str) -> None:
+    def __init__(self, sqs_client: SqsClient, queue_url: str) -> None:
         self._sqs = sqs_client
         self._url = queue_url
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dockhand.aws.protocols import SnsClient
 from dockhand.notify.model import EMOJI, Delivery, Notification
 
 
@@ -37,7 +38,7 @@ def chat_body(n: Notification) -> dict[str, Any]:
 class SnsChannel:
     name = "sns"
 
-    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+    def __init__(self, sns_client: SnsClient, topic_arn: str) -> None:
         self._sns = sns_client
         self._topic = topic_arn
 
