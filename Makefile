@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv demo test unit lint check build bench schema deploy clean lock
+.PHONY: venv demo test test-fast unit lint check build bench schema deploy clean lock
 
 venv: $(STAMP)
 
@@ -24,8 +24,11 @@ demo: venv
 test: venv lint
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-unit: venv
+# The unit tests alone (no AWS, no emulator): seconds, for a quick loop.
+test-fast: venv
 	$(BIN)/pytest tests/unit -q
+
+unit: test-fast
 
 lint: venv
 	$(BIN)/ruff check .

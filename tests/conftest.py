@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,27 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Dockhand")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "dockhand")
-    from dockhand import deps
 
-    deps.reset()
+
+@pytest.fixture(autouse=True)
+def fresh_caches(aws_env: None) -> Iterator[None]:
+    """Every test starts as a cold Lambda container would: no cached settings, config, clients, notifier or
+    task definitions, and no secret or parameter cached by Powertools."""
+
+    def clear() -> None:
+        from aws_lambda_powertools.utilities import parameters
+
+        from dockhand import deps
+
+        deps.reset()
+        parameters.clear_caches()
+        watcher = sys.modules.get("functions.watcher.app")
+        if watcher is not None:
+            watcher._TASKDEFS.clear()
+
+    clear()
     yield
-    deps.reset()
+    clear()
 
 
 @pytest.fixture

@@ -1,19 +1,22 @@
 """The watcher end to end: the real handler, SQS records as Lambda gets them, the stack in moto, the loopback Slack.
 
 Delayed follow-ups (restart backoff, crash-loop window close) are real SQS messages with DelaySeconds in moto's
-watch queue; `Inbox.drain` lets time pass for them (clears moto's delay) and hands them to the handler.
+watch queue. The clock stands still during a test (time-machine, whose clock moto's SQS reads too): a delayed
+message becomes receivable only when `Inbox.after(seconds)` has moved the clock past its delay.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from dockhand.watch.delayed import MAX_DELAY
 from dockhand_local.lambda_context import LambdaContext
 from dockhand_local.slack import LoopbackSlack
 from tests.support.events import EVENTS, load_event, sqs_event, with_detail
@@ -30,9 +33,10 @@ TOKEN = "xoxb-1111-2222-SECRETTOKENVALUE"
 class Inbox:
     """What left the system: SNS notifications (through a subscribed queue) and the watcher's delayed messages."""
 
-    def __init__(self, stack: Any) -> None:
+    def __init__(self, stack: Any, clock: Any) -> None:
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.stack = stack
+        self.clock = clock
         self.url = self.sqs.create_queue(QueueName="sns-inbox")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         boto3.client("sns", region_name=REGION).subscribe(TopicArn=stack.topic_arn, Protocol="sqs", Endpoint=arn)
@@ -55,30 +59,33 @@ class Inbox:
                 )
                 self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
 
-    def delayed(self) -> list[tuple[dict[str, Any], int]]:
-        """(body, delay seconds) of every message waiting in the watch queue, without consuming them."""
-        from moto.sqs.models import sqs_backends
+    def waiting(self) -> int:
+        """How many messages wait in the watch queue for their delay to pass (SQS's own count)."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_url("WatchQueue"), AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessagesDelayed"])
 
-        queue = sqs_backends[ACCOUNT][REGION].queues[self.stack.queue_url("WatchQueue").rsplit("/", 1)[-1]]
-        return [(json.loads(m.body), round((m.delayed_until - m.sent_timestamp) / 1000)) for m in queue._messages]
-
-    def drain(self) -> list[dict[str, Any]]:
-        """Let the delays pass and take every message off the watch queue."""
-        from moto.sqs.models import sqs_backends
-
-        queue = sqs_backends[ACCOUNT][REGION].queues[self.stack.queue_url("WatchQueue").rsplit("/", 1)[-1]]
-        for m in queue._messages:
-            m.delayed_until = 0.0
+    def after(self, seconds: float) -> list[dict[str, Any]]:
+        """Move the clock `seconds` on and take every message that is due by then off the watch queue."""
+        self.clock.shift(seconds)
+        url = self.stack.queue_url("WatchQueue")
         out = []
         while True:
-            msgs = self.sqs.receive_message(QueueUrl=self.stack.queue_url("WatchQueue"), MaxNumberOfMessages=10).get(
-                "Messages", []
-            )
+            msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not msgs:
                 return out
             for m in msgs:
                 out.append(json.loads(m["Body"]))
-                self.sqs.delete_message(QueueUrl=self.stack.queue_url("WatchQueue"), ReceiptHandle=m["ReceiptHandle"])
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Let every delay pass (SQS delays at most 15 minutes) and take every message off the watch queue."""
+        return self.after(MAX_DELAY)
+
+
+def restarts_in(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [b for b in bodies if b.get("action") == "restart"]
 
 
 @pytest.fixture
@@ -89,8 +96,9 @@ def slack() -> Iterator[LoopbackSlack]:
 
 
 @pytest.fixture
-def inbox(stack: Any) -> Inbox:
-    return Inbox(stack)
+def inbox(stack: Any, time_machine: Any) -> Inbox:
+    time_machine.move_to(datetime.now(UTC), tick=False)
+    return Inbox(stack, time_machine)
 
 
 @pytest.fixture
@@ -376,9 +384,10 @@ def test_a_crash_loop_alerts_once_and_schedules_the_window_close(watcher, slack,
         assert failed_ids(handler(*[crash(i) for i in range(start, min(start + 10, 25))])) == []
     # Then one alert only, and a window-close message waits ~10 minutes in the watch queue
     assert len(slack.messages) == 1
-    [(close, delay)] = inbox.delayed()
+    assert inbox.waiting() == 1
+    assert inbox.after(589) == []
+    [close] = inbox.after(12)
     assert close["action"] == "close_window"
-    assert 590 <= delay <= 601
     assert close["closes_at"] - close["opened_at"] == 600
     # And the history has every stop
     from dockhand import deps
@@ -679,11 +688,11 @@ def test_restarts_follow_the_policy_and_stop_at_the_limit(watcher, fargate, slac
     handler(stopped(None, fargate))
     # Then a restart is scheduled with backoff, not launched at once
     assert _tasks(ecs, "batch") == []
-    [(msg, delay)] = [(b, d) for b, d in inbox.delayed() if b["action"] == "restart"]
-    assert (msg["attempt"], delay) == (1, 30)
-    # When the backoff passes
-    for body in inbox.drain():
-        handler(body)
+    assert restarts_in(inbox.after(29)) == []
+    # When the backoff (30 s) passes
+    [msg] = restarts_in(inbox.after(1))
+    assert msg["attempt"] == 1
+    handler(msg)
     # Then attempt 1 runs with the stopped task's parameters
     [first] = _tasks(ecs, "batch")
     assert first["startedBy"].startswith("dockhand-restart/1/")
@@ -691,14 +700,15 @@ def test_restarts_follow_the_policy_and_stop_at_the_limit(watcher, fargate, slac
     assert first["overrides"]["containerOverrides"][0]["environment"] == [{"name": "DAY", "value": "mon"}]
     # When attempt 1 fails too, and its backoff (60 s) passes
     handler(stopped(first, fargate))
-    assert [d for b, d in inbox.delayed() if b["action"] == "restart"] == [60]
-    for body in inbox.drain():
-        handler(body)
+    assert restarts_in(inbox.after(59)) == []
+    [msg] = restarts_in(inbox.after(1))
+    assert msg["attempt"] == 2
+    handler(msg)
     second = next(t for t in _tasks(ecs, "batch") if t["startedBy"].startswith("dockhand-restart/2/"))
     # When attempt 2 fails as well
     handler(stopped(second, fargate))
     # Then no third launch: the limit holds and the alert says so
-    assert [b for b in inbox.drain() if b["action"] == "restart"] == []
+    assert restarts_in(inbox.drain()) == []
     assert len(_tasks(ecs, "batch")) == 2
     assert metric_total(capsys.readouterr().out, "RestartGaveUp") == 1
     assert any("gave up after 2 restart(s)" in json.dumps(n["body"]) for n in inbox.sns())
@@ -713,7 +723,7 @@ def test_a_duplicate_stop_or_restart_message_launches_nothing_twice(watcher, far
     handler(event, event)
     handler(event)
     # Then one restart is scheduled
-    restarts = [b for b, _ in inbox.delayed() if b["action"] == "restart"]
+    restarts = restarts_in(inbox.drain())
     assert len(restarts) == 1
     # When its delayed message is delivered twice
     handler(restarts[0], restarts[0])
@@ -743,7 +753,7 @@ def test_an_image_pull_failure_is_never_restarted(watcher, fargate, inbox) -> No
 def test_service_tasks_are_never_restarted(watcher, fargate, inbox) -> None:
     handler = watcher(watch={"restart": {"families": ["example-api-v1"], "backoff_seconds": 0}})
     handler(task_event())
-    assert [b for b, _ in inbox.delayed() if b["action"] == "restart"] == []
+    assert restarts_in(inbox.drain()) == []
     assert _tasks(boto3.client("ecs", region_name=REGION), "batch") == []
 
 
