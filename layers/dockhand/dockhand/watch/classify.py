@@ -136,53 +136,89 @@ def _blamed(containers: list[Container], essential: Collection[str] | None) -> C
     return ranked[0]
 
 
+@dataclass(frozen=True)
+class _Facts:
+    """What the classification reads off one stopped task."""
+
+    code: str  # the task's stopCode
+    task_reason: str
+    blamed: Container | None
+    container_reason: str
+    has_containers: bool
+
+    @property
+    def both(self) -> str:
+        return f"{self.container_reason} {self.task_reason}"
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.blamed.exit_code if self.blamed else None
+
+
 def classify_stop(task: TaskDetail, essential: Collection[str] | None = None) -> StopCause:
     """Classify one stopped task. `essential` (container names from the task definition) sharpens the blame."""
-    code = task.stop_code or ""
-    task_reason = (task.stopped_reason or "").strip()
     blamed = _blamed(list(task.containers), essential)
-    c_reason = (blamed.reason or "").strip() if blamed else ""
-    exit_code = blamed.exit_code if blamed else None
-    name = blamed.name if blamed else None
-    shown = c_reason or ("" if task_reason.lower() == _GENERIC_TASK_REASON else task_reason)
-    both = f"{c_reason} {task_reason}"
+    facts = _Facts(
+        code=task.stop_code or "",
+        task_reason=(task.stopped_reason or "").strip(),
+        blamed=blamed,
+        container_reason=(blamed.reason or "").strip() if blamed else "",
+        has_containers=bool(task.containers),
+    )
+    generic = facts.task_reason.lower() == _GENERIC_TASK_REASON
+    shown = facts.container_reason or ("" if generic else facts.task_reason)
+    cause = _by_reason(facts) or _by_stop_code(facts) or Cause.UNKNOWN
+    return StopCause(cause, blamed.name if blamed else None, facts.exit_code, shown, task.stop_code)
 
-    def result(cause: Cause) -> StopCause:
-        return StopCause(cause, name, exit_code, shown, task.stop_code)
 
-    if _OOM.search(both):
-        return result(Cause.OOM)
-    if _PULL.search(both):
-        return result(Cause.IMAGE_PULL)
-    if _CONFIG.search(both):
-        return result(Cause.CONFIGURATION)
-    if _STARTUP.search(both):
-        return result(Cause.STARTUP)
-    if code in ("SpotInterruption", "TerminationNotice") or _SPOT.search(task_reason):
-        return result(Cause.SPOT)
-    if _ELB.search(task_reason):
-        return result(Cause.ELB_HEALTH)
-    if _HEALTH.search(task_reason):
-        return result(Cause.CONTAINER_HEALTH)
-    if code == "TaskFailedToStart":
-        return result(Cause.CAPACITY if not task.containers else Cause.STARTUP)
-    if code == "InfrastructureHealth" or (_MAINTENANCE.search(task_reason) and code != "UserInitiated"):
-        return result(Cause.MAINTENANCE)
-    if code == "UserInitiated" or _USER.search(task_reason):
-        return result(Cause.USER_STOP)
-    if code == "ServiceSchedulerInitiated" or _SCALE_IN.search(task_reason):
-        if exit_code not in (None, 0, 143, 130) and not _SCALE_IN.search(task_reason):
-            return result(Cause.APP_EXIT)
-        return result(Cause.SCALE_IN)
-    if code == "EssentialContainerExited" or task.containers:
-        if blamed is not None and exit_code == 0 and not c_reason:
-            return result(Cause.CLEAN_EXIT)
-        if blamed is not None and (exit_code not in (None, 0) or c_reason):
-            return result(Cause.APP_EXIT)
-        if code == "EssentialContainerExited":
-            # The container exited without a code (the agent lost it): a failure we cannot name better.
-            return result(Cause.APP_EXIT)
-    return result(Cause.UNKNOWN)
+# Reasons that name their cause, wherever they appear (the container's reason or the task's), first match wins.
+_NAMED_BY_REASON = (
+    (_OOM, Cause.OOM),
+    (_PULL, Cause.IMAGE_PULL),
+    (_CONFIG, Cause.CONFIGURATION),
+    (_STARTUP, Cause.STARTUP),
+)
+
+
+def _by_reason(f: _Facts) -> Cause | None:
+    for pattern, cause in _NAMED_BY_REASON:
+        if pattern.search(f.both):
+            return cause
+    if f.code in ("SpotInterruption", "TerminationNotice") or _SPOT.search(f.task_reason):
+        return Cause.SPOT
+    if _ELB.search(f.task_reason):
+        return Cause.ELB_HEALTH
+    if _HEALTH.search(f.task_reason):
+        return Cause.CONTAINER_HEALTH
+    return None
+
+
+def _by_stop_code(f: _Facts) -> Cause | None:
+    if f.code == "TaskFailedToStart":
+        return Cause.STARTUP if f.has_containers else Cause.CAPACITY
+    if f.code == "InfrastructureHealth" or (_MAINTENANCE.search(f.task_reason) and f.code != "UserInitiated"):
+        return Cause.MAINTENANCE
+    if f.code == "UserInitiated" or _USER.search(f.task_reason):
+        return Cause.USER_STOP
+    if f.code == "ServiceSchedulerInitiated" or _SCALE_IN.search(f.task_reason):
+        if f.exit_code not in (None, 0, 143, 130) and not _SCALE_IN.search(f.task_reason):
+            return Cause.APP_EXIT
+        return Cause.SCALE_IN
+    return _by_exit(f)
+
+
+def _by_exit(f: _Facts) -> Cause | None:
+    """An essential container exited: cleanly, with an error, or without a code (the agent lost it)."""
+    if f.code != "EssentialContainerExited" and not f.has_containers:
+        return None
+    if f.blamed is not None and f.exit_code == 0 and not f.container_reason:
+        return Cause.CLEAN_EXIT
+    if f.blamed is not None and (f.exit_code not in (None, 0) or f.container_reason):
+        return Cause.APP_EXIT
+    if f.code == "EssentialContainerExited":
+        # The container exited without a code (the agent lost it): a failure we cannot name better.
+        return Cause.APP_EXIT
+    return None
 
 
 def should_alert(stop: StopCause, watch: WatchSection) -> bool:

@@ -1,0 +1,15 @@
+"""What every model of the declaration file shares."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class FileModel(BaseModel):
+    """A part of dockhand.yaml: unknown keys are errors, values are frozen once read."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
