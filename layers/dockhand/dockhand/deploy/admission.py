@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
 from dockhand.arns import last_part
 from dockhand.config import DeployTarget
 from dockhand.deploy import policy, report, taskdef
 from dockhand.deploy.context import Deployer, Push
-from dockhand.deploy.report import DeployReport, Outcome
+from dockhand.deploy.report import Action, DeployReport, Outcome, OutcomeDetails
 from dockhand.errors import RetryableError
 from dockhand.events import EcrImageAction
 from dockhand.observability import count, logger
@@ -63,6 +63,18 @@ class Admitted:
     @property
     def cluster(self) -> str:
         return last_part(str(self.service.get("clusterArn", "")))
+
+    def outcome(self, action: Action, reason: str = "", **details: Unpack[OutcomeDetails]) -> Outcome:
+        """What happened to this service: `action` for `reason`, with the details the step knows."""
+        return Outcome(
+            cluster=self.cluster,
+            service=self.name,
+            target=self.target.label,
+            action=action,
+            reason=reason,
+            service_arn=self.arn,
+            **details,
+        )
 
 
 def ignored_reason(event: EcrImageAction) -> str | None:
@@ -247,14 +259,6 @@ def drop_older_than_recorded(
     for w in unknown:
         if d.ledger and w.claim:
             d.ledger.release(w.arn, push.digest)
-        outcome = Outcome(
-            cluster=w.cluster,
-            service=w.name,
-            target=w.target.label,
-            action="skipped",
-            reason="older",
-            service_arn=w.arn,
-            previous_task_definition=str(w.service.get("taskDefinition")),
-        )
+        outcome = w.outcome("skipped", "older", previous_task_definition=str(w.service.get("taskDefinition")))
         report.skipped(d, rep, outcome, f"{push.tag} is older than {running_tag}, which runs on {w.name}")
     return [w for w in group if w.known]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypedDict
 
 from dockhand.arns import last_part
 from dockhand.config import Kind, Severity
@@ -33,6 +33,17 @@ class Outcome:
     containers: tuple[str, ...] = ()
     deployment_id: str | None = None
     diff: list[str] = field(default_factory=list)
+
+
+class OutcomeDetails(TypedDict, total=False):
+    """What an outcome may add to its service and action."""
+
+    previous_task_definition: str | None
+    task_definition: str | None
+    image: str | None
+    containers: tuple[str, ...]
+    deployment_id: str | None
+    diff: list[str]
 
 
 @dataclass

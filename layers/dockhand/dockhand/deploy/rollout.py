@@ -16,7 +16,7 @@ from dockhand import images
 from dockhand.deploy import report, taskdef
 from dockhand.deploy.admission import Admitted, drop_older_than_recorded
 from dockhand.deploy.context import Deployer
-from dockhand.deploy.report import DeployReport, Outcome
+from dockhand.deploy.report import DeployReport
 from dockhand.errors import BadInputError
 from dockhand.state.deployments import DeploymentRecord
 
@@ -113,13 +113,9 @@ def _unchanged(
     for w in group:
         if d.ledger and w.claim:
             d.ledger.finish(w.arn, w.claim, current, None)
-        outcome = Outcome(
-            cluster=w.cluster,
-            service=w.name,
-            target=w.target.label,
-            action="skipped",
-            reason="unchanged",
-            service_arn=w.arn,
+        outcome = w.outcome(
+            "skipped",
+            "unchanged",
             previous_task_definition=current,
             task_definition=current,
             image=image,
@@ -139,17 +135,8 @@ def _plan(
     changes: list[str],
 ) -> None:
     for w in group:
-        outcome = Outcome(
-            cluster=w.cluster,
-            service=w.name,
-            target=w.target.label,
-            action="planned",
-            reason="dry_run",
-            service_arn=w.arn,
-            previous_task_definition=current,
-            image=image,
-            containers=containers,
-            diff=changes,
+        outcome = w.outcome(
+            "planned", "dry_run", previous_task_definition=current, image=image, containers=containers, diff=changes
         )
         report.planned(d, rep, outcome)
 
@@ -160,16 +147,7 @@ def _fail(
     for w in group:
         if d.ledger and w.claim:
             d.ledger.release(w.arn, rep.push.digest)
-        outcome = Outcome(
-            cluster=w.cluster,
-            service=w.name,
-            target=w.target.label,
-            action="failed",
-            reason=reason,
-            service_arn=w.arn,
-            previous_task_definition=current,
-            image=image,
-        )
+        outcome = w.outcome("failed", reason, previous_task_definition=current, image=image)
         report.failed(d, rep, outcome, why)
 
 
@@ -202,13 +180,9 @@ def update(d: Deployer, rep: DeployReport, w: Admitted, revision: Revision) -> N
         )
     if d.ledger and w.claim:
         d.ledger.finish(w.arn, w.claim, revision.arn, deployment_id)
-    outcome = Outcome(
-        cluster=w.cluster,
-        service=w.name,
-        target=w.target.label,
-        action="updated",
-        reason="resumed" if w.resumed else "",
-        service_arn=w.arn,
+    outcome = w.outcome(
+        "updated",
+        "resumed" if w.resumed else "",
         previous_task_definition=current,
         task_definition=revision.arn,
         image=revision.image,
