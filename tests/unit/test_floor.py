@@ -1,4 +1,4 @@
-"""ECS ARNs, read in one place."""
+"""The shared floor: ECS ARNs, console links and backoff, each in one place."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from dockhand import arns
 from dockhand.backoff import exponential
+from dockhand.links import task_link
 
 
 @pytest.mark.parametrize(
@@ -37,3 +38,12 @@ def test_exponential_backoff_stays_within_its_floor_and_cap() -> None:
     assert [exponential(30, 2, n, cap=100) for n in (1, 2, 3, 4)] == [30, 60, 100, 100]
     assert exponential(5, 2, 1, floor=60, cap=86_400) == 60
     assert exponential(60, 3, 0, cap=1_000) == 60  # attempt 0 waits the base, as attempt 1 does
+
+
+def test_task_links_open_the_task_or_one_of_its_tabs() -> None:
+    assert task_link("prod", "abc", "eu-west-1") == (
+        "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/abc"
+    )
+    assert task_link("prod", "abc", "eu-west-1", tab="configuration") == (
+        "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/abc/configuration?region=eu-west-1"
+    )
