@@ -13,10 +13,11 @@ import shutil
 import struct
 import subprocess
 import sys
-from modulefinder import ModuleFinder
 from pathlib import Path
 
 import pytest
+
+from dockhand_local.bench.artifacts import resolve_imports
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("DeployerFunction", "WatcherFunction", "BatchFunction", "ScheduleSyncFunction")
@@ -63,18 +64,10 @@ def test_layer_extension_modules_are_aarch64(built: Path) -> None:
     assert wrong == []
 
 
-def _resolve(handler_dir: Path, layer: Path) -> ModuleFinder:
-    """Follow app.py's imports with Lambda's search path: the function folder, /opt/python, the standard library."""
-    stdlib = [p for p in sys.path if "site-packages" not in p and p and Path(p).exists() and ROOT.as_posix() not in p]
-    finder = ModuleFinder(path=[str(handler_dir), str(layer), *stdlib])
-    finder.run_script(str(handler_dir / "app.py"))
-    return finder
-
-
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_handler_imports_resolve_from_the_built_layout(built: Path, function: str) -> None:
     layer = built / "DockhandLayer" / "python"
-    finder = _resolve(built / function, layer)
+    finder = resolve_imports(built / function, layer)
     found = {name: mod.__file__ for name, mod in finder.modules.items() if mod.__file__}
     # Then the handler reaches the Dockhand library and its dependencies through the layer …
     assert any(name.startswith("dockhand.") for name in found)

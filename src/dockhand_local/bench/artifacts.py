@@ -1,0 +1,158 @@
+"""Figure 6: each function and layer as `sam build` makes them (bytes, files, zipped bytes) beside Lambda's limits,
+and what is shipped that no import reaches (modules no handler's import graph touches, and botocore service models
+of services no function calls)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections import defaultdict
+from collections.abc import Iterable
+from modulefinder import ModuleFinder
+from pathlib import Path
+from typing import Any
+
+from dockhand_local.bench.report import Result, Row
+from dockhand_local.stack import ROOT
+
+FIGURE = "6 artifacts"
+FUNCTIONS = ("DeployerFunction", "WatcherFunction", "BatchFunction", "ScheduleSyncFunction")
+LAYERS = ("DockhandLayer",)
+# Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (read 2026-12-05)
+UNZIPPED_LIMIT = 250 * 1024 * 1024  # function and all its layers, unzipped
+ZIPPED_LIMIT = 50 * 1024 * 1024  # a .zip uploaded directly
+WELL_INSIDE = 0.5  # "well inside": at most half of a limit
+
+
+def sam_build(build_dir: Path, cache_dir: Path) -> Path:
+    """`sam build` for arm64 without a container, as `make build` runs it; returns the build folder."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    sam = shutil.which("sam", path=env["PATH"])
+    if sam is None:
+        raise RuntimeError("sam is not installed (it is a dev dependency: make venv)")
+    command = [sam, "build", "--build-dir", str(build_dir), "--cache-dir", str(cache_dir), "--cached", "--parallel"]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise RuntimeError("sam build failed: " + (proc.stdout + proc.stderr)[-3000:])
+    return build_dir
+
+
+def resolve_imports(handler_dir: Path, layer: Path) -> ModuleFinder:
+    """Follow app.py's imports with Lambda's search path: the function folder, /opt/python, the standard library."""
+    stdlib = [p for p in sys.path if "site-packages" not in p and p and Path(p).exists() and ROOT.as_posix() not in p]
+    finder = ModuleFinder(path=[str(handler_dir), str(layer), *stdlib])
+    finder.run_script(str(handler_dir / "app.py"))
+    return finder
+
+
+def size(folder: Path) -> dict[str, int]:
+    """Files, bytes, and bytes as a deflated .zip (what is uploaded)."""
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.relative_to(folder))
+    return {"files": len(files), "bytes": sum(p.stat().st_size for p in files), "zipped": buffer.tell()}
+
+
+def unreached(shipped: Iterable[Path], reached: set[str]) -> list[Path]:
+    """Python files shipped whose module no import reaches."""
+    return [p for p in shipped if p.suffix == ".py" and str(p.resolve()) not in reached]
+
+
+def botocore_models(layer: Path, services: set[str]) -> tuple[list[str], int]:
+    """botocore's service models for services outside `services`: (names, bytes)."""
+    data = layer / "botocore" / "data"
+    if not data.is_dir():
+        return [], 0
+    unused = [d for d in sorted(data.iterdir()) if d.is_dir() and d.name not in services]
+    return [d.name for d in unused], sum(f.stat().st_size for d in unused for f in d.rglob("*") if f.is_file())
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def measure(build_dir: Path, cache_dir: Path, services_called: set[str]) -> Result:
+    built = sam_build(build_dir, cache_dir)
+    layer = built / "DockhandLayer" / "python"
+    sizes = {name: size(built / name) for name in (*FUNCTIONS, *LAYERS)}
+    reached: set[str] = set()
+    for function in FUNCTIONS:
+        finder = resolve_imports(built / function, layer)
+        reached |= {str(Path(m.__file__).resolve()) for m in finder.modules.values() if m.__file__}
+    shipped = [p for name in (*FUNCTIONS, *LAYERS) for p in (built / name).rglob("*.py")]
+    lost = unreached(shipped, reached)
+    lost_bytes = sum(p.stat().st_size for p in lost)
+    by_package: dict[str, int] = defaultdict(int)
+    for path in lost:
+        relative = path.relative_to(layer) if path.is_relative_to(layer) else path.relative_to(built)
+        by_package["/".join(relative.parts[:2]) if len(relative.parts) > 2 else relative.parts[0]] += (
+            path.stat().st_size
+        )
+    models, model_bytes = botocore_models(layer, services_called)
+    bytecode = sum(1 for _ in layer.rglob("*.pyc"))
+    rows = []
+    layer_size = sizes["DockhandLayer"]
+    for function in FUNCTIONS:
+        s = sizes[function]
+        total = s["bytes"] + layer_size["bytes"]
+        rows.append(
+            Row(
+                FIGURE,
+                f"{function} (+ DockhandLayer): unzipped",
+                f"{s['files']} files, {s['bytes']:,} bytes (+ layer {_mb(layer_size['bytes'])} = {_mb(total)})",
+                f"≤ {WELL_INSIDE:.0%} of 250 MB",
+                total <= WELL_INSIDE * UNZIPPED_LIMIT,
+            )
+        )
+    rows.append(
+        Row(
+            FIGURE,
+            "DockhandLayer: zipped (direct upload)",
+            f"{layer_size['files']} files, {_mb(layer_size['zipped'])} zipped, {_mb(layer_size['bytes'])} unzipped",
+            f"≤ {WELL_INSIDE:.0%} of 50 MB",
+            layer_size["zipped"] <= WELL_INSIDE * ZIPPED_LIMIT,
+        )
+    )
+    top = sorted(by_package.items(), key=lambda kv: -kv[1])[:6]
+    rows.append(
+        Row(
+            FIGURE,
+            "Python files shipped that no handler's import reaches (modulefinder)",
+            f"{len(lost)} of {len(shipped)} files, {_mb(lost_bytes)}; largest: "
+            + ", ".join(f"{name} {_mb(n)}" for name, n in top),
+            "none",
+            not lost,
+        )
+    )
+    rows.append(
+        Row(
+            FIGURE,
+            "botocore service models shipped for services no function calls "
+            f"(calls: {', '.join(sorted(services_called))})",
+            f"{len(models)} services, {_mb(model_bytes)}",
+            "none",
+            not models,
+        )
+    )
+    rows.append(Row(FIGURE, "compiled bytecode (.pyc) in the layer", f"{bytecode} files (each cold start compiles)"))
+    data: dict[str, Any] = {
+        "sizes": sizes,
+        "limits": {"unzipped_bytes": UNZIPPED_LIMIT, "zipped_bytes": ZIPPED_LIMIT},
+        "unreached_files": len(lost),
+        "shipped_py_files": len(shipped),
+        "unreached_bytes": lost_bytes,
+        "unreached_by_package": dict(top),
+        "unreached_sample": sorted(str(p.relative_to(built)) for p in lost)[:50],
+        "botocore_models_unused": len(models),
+        "botocore_models_unused_bytes": model_bytes,
+        "services_called": sorted(services_called),
+        "layer_pyc_files": bytecode,
+    }
+    return Result(rows, data)

@@ -1,0 +1,195 @@
+"""Figure 1, cold start: every function's import, and its import plus the first record of a typical event, each in a
+fresh interpreter, as ratios to `import boto3; boto3.client("ecs")` measured in the same rounds (alternated, medians);
+peak memory; and where the time goes (`python -X importtime`)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dockhand_local.bench.report import Result, Row, ms, ratio
+from dockhand_local.bench.world import FUNCTIONS, World
+
+GOAL = 1.2  # the first record of every function within 1.2x the baseline
+FIGURE = "1 cold start"
+_BASELINE = (
+    "import time; t = time.perf_counter(); import boto3; boto3.client('ecs'); "
+    "ms = (time.perf_counter() - t) * 1000; import json; "
+    "hwm = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')][0]; "
+    "print(json.dumps({'ms': ms, 'rss_mb': hwm / 1024}))"
+)
+
+
+def first_events(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
+    """The typical first record of each function (a new one each time: a newer tag, a new service, a new group)."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
+    return {
+        "deployer": lambda: world.push("web", f"1.{world.next('web')}.0"),
+        "watcher": lambda: world.sqs("WatchQueue", world.crash(f"api-cold-{world.next('cold-group')}", 0)),
+        "batch": lambda: world.job_launch(start + timedelta(days=world.next("job-day"))),
+        "schedule_sync": lambda: world.schedule_sync("Create"),
+    }
+
+
+@dataclass
+class Cold:
+    import_ms: float
+    ready_ms: float  # import + the first record, less the time inside AWS calls
+    rss_mb: float
+
+
+SERVICES_CALLED: set[str] = set()  # every AWS service a first record called (what the artifacts must carry)
+
+
+def _one(world: World, function: str, event: dict[str, Any], importtime: bool = False) -> tuple[Cold, str]:
+    worker = world.worker(function, importtime)
+    try:
+        first = worker.invoke(event)
+    finally:
+        stderr = worker.close()
+    SERVICES_CALLED.update(service for service, _, _, _ in first.calls)
+    ready = worker.import_ms + first.own_ms
+    return Cold(worker.import_ms, ready, first.rss_mb), stderr
+
+
+def _baseline(world: World) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", _BASELINE],
+        env=world.env("deployer"),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(world: World, rounds: int) -> Result:
+    events = first_events(world)
+    _baseline(world)  # warm the file cache for everyone
+    for function in FUNCTIONS:
+        _one(world, function, events[function]())
+    cold: dict[str, list[Cold]] = defaultdict(list)
+    base_ms: list[float] = []
+    base_rss: list[float] = []
+    for _ in range(rounds):
+        b = _baseline(world)
+        base_ms.append(b["ms"])
+        base_rss.append(b["rss_mb"])
+        for function in FUNCTIONS:
+            cold[function].append(_one(world, function, events[function]())[0])
+    baseline = statistics.median(base_ms)
+    rows = [Row(FIGURE, f'baseline: import boto3; boto3.client("ecs") (median of {rounds})', ms(baseline))]
+    data: dict[str, Any] = {
+        "rounds": rounds,
+        "baseline_ms": baseline,
+        "baseline_rss_mb": statistics.median(base_rss),
+        "functions": {},
+        "services_called": sorted(SERVICES_CALLED),
+    }
+    for function in FUNCTIONS:
+        imp = statistics.median(c.import_ms for c in cold[function])
+        ready = statistics.median(c.ready_ms for c in cold[function])
+        rss = statistics.median(c.rss_mb for c in cold[function])
+        data["functions"][function] = {
+            "import_ms": imp,
+            "ready_ms": ready,
+            "import_ratio": imp / baseline,
+            "ready_ratio": ready / baseline,
+            "rss_mb": rss,
+        }
+        rows.append(Row(FIGURE, f"{function}: import", f"{ms(imp)} = {ratio(imp / baseline)}"))
+        rows.append(
+            Row(
+                FIGURE,
+                f"{function}: import + clients + first record (AWS time excluded)",
+                f"{ms(ready)} = {ratio(ready / baseline)}",
+                f"≤ {GOAL}x",
+                ready / baseline <= GOAL,
+            )
+        )
+        rows.append(
+            Row(
+                FIGURE,
+                f"{function}: peak memory after the first record",
+                f"{rss:.0f} MB (baseline {statistics.median(base_rss):.0f} MB)",
+                "< 256 MB (MemorySize)",
+                rss < 256,
+            )
+        )
+    return Result(rows, data)
+
+
+# --------------------------------------------------------------------------------------------- -X importtime
+
+_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
+_IMPORTERS = "--- bench: importers "
+
+
+@dataclass(frozen=True)
+class Imported:
+    name: str
+    self_us: int
+    cumulative_us: int
+    level: int
+    phase: str  # "import" (the handler's module) or "first record" (imports done while handling it)
+
+
+def parse_importtime(stderr: str) -> list[Imported]:
+    """Lines of `python -X importtime` (its stderr), in the order Python printed them (a module after its imports)."""
+    out: list[Imported] = []
+    phase = "import"
+    for line in stderr.splitlines():
+        if line.startswith("--- bench: handler imported"):
+            phase = "first record"
+            continue
+        match = _LINE.match(line)
+        if match:
+            self_us, cumulative, indent, name = match.groups()
+            out.append(Imported(name, int(self_us), int(cumulative), len(indent) // 2, phase))
+    return out
+
+
+def importers(stderr: str) -> dict[str, str]:
+    """Which line of ours first imported each top-level package (the worker reports it last on stderr)."""
+    for line in reversed(stderr.splitlines()):
+        if line.startswith(_IMPORTERS):
+            return dict(json.loads(line[len(_IMPORTERS) :]))
+    return {}
+
+
+def top_costs(lines: list[Imported], via: dict[str, str], limit: int = 6) -> list[dict[str, Any]]:
+    """The packages whose modules took the most import time (self time, summed), and the line of ours that first
+    imported each (what to move off the path, or make lazy)."""
+    by_package: dict[str, int] = defaultdict(int)
+    phase: dict[str, str] = {}
+    for item in lines:
+        top = item.name.split(".")[0]
+        by_package[top] += item.self_us
+        phase.setdefault(top, item.phase)
+    ranked = sorted(by_package.items(), key=lambda kv: -kv[1])[:limit]
+    return [
+        {"package": package, "ms": us / 1000, "via": via.get(package, "-"), "phase": phase[package]}
+        for package, us in ranked
+    ]
+
+
+def importtime(world: World) -> Result:
+    events = first_events(world)
+    rows, data = [], {}
+    for function in FUNCTIONS:
+        _, stderr = _one(world, function, events[function](), importtime=True)
+        costs = top_costs(parse_importtime(stderr), importers(stderr))
+        data[function] = costs
+        text = ", ".join(f"{c['package']} {c['ms']:.0f} ms ({c['phase']}, from {c['via']})" for c in costs)
+        rows.append(Row(FIGURE, f"{function}: top import costs (-X importtime, self time by package)", text))
+    return Result(rows, data)

@@ -1,0 +1,189 @@
+"""One Lambda function in a process of its own, as Lambda runs it, with its time and AWS calls measured.
+
+Run as a script (`python -S worker.py FUNCTION_DIR`), so that what it times is the handler's import alone. The
+environment is the one template.yaml gives the function, pointed at the bench's AWS endpoint. It answers JSON lines
+on the stdout it was started with; whatever the handler prints (logs, metrics) goes to $BENCH_WORKER_LOG instead.
+
+Requests (one JSON object a line on stdin):
+  {"op": "invoke", "event": {...}}   → {"ms", "aws_ms", "calls": [[service, action, start_ms, end_ms]], "result"}
+  {"op": "clock", "start": ISO}      → the process clock (time.time, datetime.now) jumps to ISO and runs on from there
+  {"op": "advance", "seconds": S}    → the process clock moves S seconds ahead
+Every answer carries "rss_mb", the process's peak resident memory so far.
+"""
+
+import os
+import sys
+import time
+from importlib.machinery import PathFinder
+
+FUNCTION_DIR = os.path.abspath(sys.argv[1])
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)  # the bench's own folder is no part of a Lambda function
+CALLS: list[tuple[str, str, float, float]] = []  # (service, action, start, end) of every AWS call
+IMPORTERS: dict[str, str] = {}  # top-level package → the line of ours that first imported it
+
+
+# ------------------------------------------------------------------------------------------------ AWS calls
+def _before_call(context: dict, **_: object) -> None:
+    context["bench_started"] = time.perf_counter()
+
+
+def _after_call(model: object, context: dict, **_: object) -> None:
+    started = context.pop("bench_started", None)
+    if started is not None:
+        service = model.service_model.service_name  # type: ignore[attr-defined]
+        CALLS.append((service, model.name, started, time.perf_counter()))  # type: ignore[attr-defined]
+
+
+def _time_every_client(session_module: object) -> None:
+    """Every botocore client made from now on reports its calls (event hooks, so nothing else changes)."""
+    cls = session_module.Session  # type: ignore[attr-defined]
+    original = cls.create_client
+
+    def create_client(self: object, *args: object, **kwargs: object) -> object:
+        client = original(self, *args, **kwargs)
+        for event, hook in (("before-call", _before_call), ("after-call", _after_call)):
+            client.meta.events.register(event, hook)
+        client.meta.events.register("after-call-error", _after_call)
+        return client
+
+    cls.create_client = create_client
+
+
+class _WhenImported:
+    """Patches botocore.session the moment the handler imports it: the bench imports nothing on its behalf."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> object:
+        if name != "botocore.session":
+            return None
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            run = spec.loader.exec_module
+
+            def exec_module(module: object) -> None:
+                run(module)
+                _time_every_client(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, _WhenImported())
+
+
+# ------------------------------------------------------------------------------------------------ imports
+def _trace_imports(event: str, args: tuple) -> None:
+    """Who first imported each top-level package: the innermost frame of the function's or the layer's code."""
+    if event != "import":
+        return
+    top = str(args[0]).split(".")[0]
+    if top in IMPORTERS:
+        return
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if path.startswith(_OURS):
+            IMPORTERS[top] = f"{os.path.relpath(path, _SITE)}:{frame.f_lineno}"
+            return
+        frame = frame.f_back
+    IMPORTERS[top] = "-"
+
+
+if os.environ.get("BENCH_TRACE_IMPORTS"):
+    _SITE = os.path.dirname(os.path.dirname(FUNCTION_DIR))  # holds task/<function> and opt/python
+    _OURS = (FUNCTION_DIR, os.path.join(_SITE, "opt", "python", "dockhand"))
+    sys.addaudithook(_trace_imports)
+
+# ------------------------------------------------------------------------------------------------ the handler
+sys.path.insert(0, FUNCTION_DIR)
+_T0 = time.perf_counter()
+import app  # noqa: E402  (found in the function's own folder, as Lambda finds it)
+
+IMPORT_MS = (time.perf_counter() - _T0) * 1000
+print("--- bench: handler imported", file=sys.stderr, flush=True)  # splits the -X importtime report
+
+import json  # noqa: E402
+import uuid  # noqa: E402
+
+_protocol = os.fdopen(os.dup(1), "w", buffering=1)
+os.dup2(os.open(os.environ.get("BENCH_WORKER_LOG", os.devnull), os.O_WRONLY | os.O_CREAT | os.O_APPEND), 1)
+
+
+class _Context:
+    function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "dockhand-bench")
+    memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"))
+    invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+    log_group_name = f"/aws/lambda/{function_name}"
+    log_stream_name = "bench"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def _union_ms(intervals: list[tuple[float, float]]) -> float:
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total * 1000
+
+
+def _invoke(event: dict) -> dict:
+    before = len(CALLS)
+    started = time.perf_counter()
+    result = app.lambda_handler(event, _Context())
+    ms = (time.perf_counter() - started) * 1000
+    calls = CALLS[before:]
+    return {
+        "ms": ms,
+        "aws_ms": _union_ms([(s, e) for _, _, s, e in calls]),
+        "calls": [[svc, action, (s - started) * 1000, (e - started) * 1000] for svc, action, s, e in calls],
+        "result": result,
+    }
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak over fork and exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _answer(payload: dict) -> None:
+    payload["rss_mb"] = peak_rss_mb()
+    _protocol.write(json.dumps(payload, default=str) + "\n")
+
+
+def main() -> None:
+    clock = None
+    _answer({"import_ms": IMPORT_MS})
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request["op"]
+        if op == "invoke":
+            _answer(_invoke(request["event"]))
+        elif op == "clock":
+            # the bench's clock (time-machine) is no part of the function: reached only now, after its imports
+            sys.path.extend(os.environ.get("BENCH_LOCAL_PATHS", "").split(os.pathsep))
+            from datetime import datetime
+
+            from dockhand_local.clock import LocalClock
+
+            clock = LocalClock(datetime.fromisoformat(request["start"])).start()
+            _answer({"now": clock.now().isoformat()})
+        elif op == "advance" and clock is not None:
+            _answer({"now": clock.advance(float(request["seconds"])).isoformat()})
+        else:
+            _answer({"error": f"cannot {op!r} here"})
+    if os.environ.get("BENCH_TRACE_IMPORTS"):
+        print("--- bench: importers " + json.dumps(IMPORTERS), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
