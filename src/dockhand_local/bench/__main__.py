@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     world = World(work / "world", fleets=flows.FLEETS).start()
     try:
         if "cold" in wanted:
-            measured = coldstart.measure(world, rounds=1 if quick else 5)
+            measured = coldstart.measure(world, rounds=1 if quick else 3)
             top = coldstart.importtime(world)
             results["cold"] = Result(measured.rows + top.rows, {**measured.data, "top_import_costs": top.data})
         warm, flow_objects = flows.warm(world, iterations=1 if quick else 5)

@@ -6,7 +6,7 @@ on the stdout it was started with; whatever the handler prints (logs, metrics) g
 
 Requests (one JSON object a line on stdin):
   {"op": "invoke", "event": {...}}   → {"ms", "aws_ms", "calls": [[service, action, start_ms, end_ms]], "result"}
-  {"op": "clock", "start": ISO}      → the process clock (time.time, datetime.now) jumps to ISO and runs on from there
+  {"op": "clock", "start": ISO}      → the process clock (time.time, datetime.now) jumps to ISO and stands still
   {"op": "advance", "seconds": S}    → the process clock moves S seconds ahead
 Every answer carries "rss_mb", the process's peak resident memory so far.
 """
@@ -173,12 +173,16 @@ def main() -> None:
             sys.path.extend(os.environ.get("BENCH_LOCAL_PATHS", "").split(os.pathsep))
             from datetime import datetime
 
-            from dockhand_local.clock import LocalClock
+            import time_machine
 
-            clock = LocalClock(datetime.fromisoformat(request["start"])).start()
-            _answer({"now": clock.now().isoformat()})
+            # stands still between steps, as the tests' injected clock does: only `advance` moves it
+            clock = time_machine.travel(datetime.fromisoformat(request["start"]), tick=False).start()
+            _answer({"now": datetime.now().astimezone().isoformat()})
         elif op == "advance" and clock is not None:
-            _answer({"now": clock.advance(float(request["seconds"])).isoformat()})
+            from datetime import datetime
+
+            clock.shift(float(request["seconds"]))
+            _answer({"now": datetime.now().astimezone().isoformat()})
         else:
             _answer({"error": f"cannot {op!r} here"})
     if os.environ.get("BENCH_TRACE_IMPORTS"):
