@@ -76,24 +76,16 @@ class Usage:
     custom_events: int = 0
     scheduler_invocations: int = 0
 
+    def _counted(self) -> list[str]:
+        return [name for name in self.__dataclass_fields__ if name != "memory_mb"]
+
     def __add__(self, other: Usage) -> Usage:
         if self.memory_mb != other.memory_mb:
             raise ValueError("usages of functions with different memory sizes cannot be added")
-        return Usage(
-            **{
-                name: getattr(self, name) + getattr(other, name)
-                for name in self.__dataclass_fields__
-                if name != "memory_mb"
-            },
-            memory_mb=self.memory_mb,
-        )
+        return Usage(memory_mb=self.memory_mb, **{n: getattr(self, n) + getattr(other, n) for n in self._counted()})
 
     def scaled(self, factor: float) -> Usage:
-        out = Usage(memory_mb=self.memory_mb)
-        for name in self.__dataclass_fields__:
-            if name != "memory_mb":
-                setattr(out, name, getattr(self, name) * factor)
-        return out
+        return Usage(memory_mb=self.memory_mb, **{n: getattr(self, n) * factor for n in self._counted()})
 
 
 @dataclass

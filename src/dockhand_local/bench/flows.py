@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dockhand_local.bench.buckets import ECS_BUCKETS_AS_OF, Call, Replay, replay
+from dockhand_local.bench.buckets import ECS_BUCKETS_AS_OF, ECS_BUCKETS_SOURCE, Call, Replay, replay
 from dockhand_local.bench.costs import DYNAMODB_READS, DYNAMODB_WRITES
 from dockhand_local.bench.report import Result, Row, counts, ms
 from dockhand_local.bench.world import REGISTRY, Fleet, Invocation, World
@@ -206,7 +206,7 @@ def fan_out(world: World, flows: dict[str, Flow]) -> Result:
         ),
         Row(
             figure,
-            f"projected wall time through ECS's token buckets ({ECS_BUCKETS_AS_OF} quotas)",
+            "projected wall time through ECS's token buckets (published default quotas)",
             _replay_text(ours),
             f"≤ {FAN_OUT_GOAL_S:.0f} s (floor ≈ 10 s: 100 UpdateService at 50 burst + 5/s)",
             ours.seconds <= FAN_OUT_GOAL_S,
@@ -231,6 +231,7 @@ def fan_out(world: World, flows: dict[str, Flow]) -> Result:
         "clusters": FAN_OUT.clusters,
         "ecs_calls": dict(ecs_calls),
         "aws_calls": dict(sorted(big.counts().items())),
+        "buckets": {"source": ECS_BUCKETS_SOURCE, "as_of": ECS_BUCKETS_AS_OF},
         "projected_s": ours.seconds,
         "waited_s": ours.waited,
         "throttled_calls": ours.throttled,
