@@ -47,7 +47,7 @@ build: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam build
 
 bench: venv
-	$(BIN)/python -m dockhand_local.bench
+	$(BIN)/python -m dockhand_local.bench $(ARGS)
 
 deploy: build
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam deploy --guided

@@ -18,7 +18,7 @@ from dockhand_local.bench.costs import (
     usage_from_calls,
 )
 from dockhand_local.bench.flows import batches
-from dockhand_local.bench.report import Row, counts, render
+from dockhand_local.bench.report import Row, counts, render, with_table
 
 
 # ------------------------------------------------------------------------------------------- token buckets
@@ -171,6 +171,15 @@ def test_calls_are_grouped_by_service_busiest_first() -> None:
     text = counts({"ecs:UpdateService": 2, "dynamodb:GetItem": 3, "dynamodb:PutItem": 1})
     assert text == "dynamodb 4 (GetItem 3, PutItem 1); ecs 2 (UpdateService 2)"
     assert counts({}) == "none"
+
+
+def test_the_readme_keeps_the_latest_table_between_its_markers() -> None:
+    # Given a README with an older table between the markers
+    readme = "# Title\n<!-- bench-table -->\nold table\n<!-- /bench-table -->\n## Next\n"
+    # When the latest table goes in / Then it replaces the old one, and the rest stays
+    out = with_table(readme, "| new |\n", "Latest run: today.")
+    assert out == "# Title\n<!-- bench-table -->\nLatest run: today.\n\n| new |\n<!-- /bench-table -->\n## Next\n"
+    assert with_table(out, "| newer |\n", "Latest run: later.").count("bench-table") == 2
 
 
 # ------------------------------------------------------------------------------------------- the poller

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dockhand_local.bench.report import Result, Row, render
+from dockhand_local.bench.report import Result, Row, render, with_table
 from dockhand_local.stack import ROOT
 
 FIGURES = ("cold", "warm", "fanout", "storm", "local", "artifacts", "cost")
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", nargs="*", choices=FIGURES, help="leave these figures out")
     parser.add_argument("--json", default=str(ROOT / "bench.json"), help="where the figures go (default bench.json)")
     parser.add_argument("--workdir", default=str(ROOT / ".aws-sam" / "bench"), help="scratch folder")
+    parser.add_argument("--readme", action="store_true", help="also put the table into README.md")
     args = parser.parse_args(argv)
     with quiet(Path(args.workdir) / "bench.log") as out:
         try:
@@ -119,8 +120,14 @@ def main(argv: list[str] | None = None) -> int:
             out.flush()
             return 1
         Path(args.json).write_text(json.dumps(report, indent=2, default=str) + "\n")
-        out.write(render(Row(**row) for row in report["rows"]))
+        table = render(Row(**row) for row in report["rows"])
+        out.write(table)
         out.flush()
+    if args.readme:
+        meta = report["meta"]
+        note = f"Latest run: {meta['when'][:10]}, {meta['machine']}, Python {meta['python']}, {meta['seconds']:.0f} s."
+        readme = ROOT / "README.md"
+        readme.write_text(with_table(readme.read_text(encoding="utf-8"), table, note), encoding="utf-8")
     return 0
 
 

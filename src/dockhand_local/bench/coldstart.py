@@ -75,9 +75,10 @@ def _baseline(world: World) -> dict[str, float]:
 
 def measure(world: World, rounds: int) -> Result:
     events = first_events(world)
-    _baseline(world)  # warm the file cache for everyone
-    for function in FUNCTIONS:
-        _one(world, function, events[function]())
+    if rounds > 1:  # warm the file cache for everyone, so the first round is like the others
+        _baseline(world)
+        for function in FUNCTIONS:
+            _one(world, function, events[function]())
     cold: dict[str, list[Cold]] = defaultdict(list)
     base_ms: list[float] = []
     base_rss: list[float] = []

@@ -69,3 +69,12 @@ def counts(calls: dict[str, int]) -> str:
         inner = ", ".join(f"{a} {n}" for a, n in sorted(actions.items(), key=lambda kv: (-kv[1], kv[0])))
         parts.append(f"{service} {sum(actions.values())} ({inner})")
     return "; ".join(parts) if parts else "none"
+
+
+README_START, README_END = "<!-- bench-table -->", "<!-- /bench-table -->"
+
+
+def with_table(readme: str, table: str, note: str) -> str:
+    """The README with the table between its bench-table markers replaced (the markers stay)."""
+    start, end = readme.index(README_START) + len(README_START), readme.index(README_END)
+    return readme[:start] + "\n" + note.strip() + "\n\n" + table + readme[end:]
