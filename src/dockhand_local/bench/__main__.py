@@ -53,6 +53,7 @@ def quiet(log: Path) -> Iterator[Any]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from dockhand_local.bench import artifacts, coldstart, costs, flows, local
+    from dockhand_local.bench.lambda_site import built_layer_has_bytecode
     from dockhand_local.bench.world import World
 
     quick = args.quick
@@ -60,7 +61,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(args.workdir)
     results: dict[str, Result] = {}
     started = time.perf_counter()
-    world = World(work / "world", fleets=flows.FLEETS).start()
+    # built first: the functions then run with bytecode only if the built layer ships it, as on Lambda
+    built = artifacts.sam_build(work / "build", work / "build-cache") if "artifacts" in wanted else None
+    compiled = built is not None and built_layer_has_bytecode(built)
+    world = World(work / "world", fleets=flows.FLEETS, compile_bytecode=compiled).start()
     try:
         if "cold" in wanted:
             measured = coldstart.measure(world, rounds=1 if quick else 3)
@@ -77,11 +81,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         world.stop()
     if "local" in wanted:
         results["local"] = local.measure(work / "local", pushes=2 if quick else 6)
-    if "artifacts" in wanted:
+    if built is not None:
         called = {key.split(":")[0] for flow in warm.data.values() for key in flow["aws_calls"]}
         called |= {key.split(":")[0] for key in results.get("storm", Result([])).data.get("aws_calls", {})}
         called |= coldstart.SERVICES_CALLED
-        results["artifacts"] = artifacts.measure(work / "build", work / "build-cache", called)
+        results["artifacts"] = artifacts.measure(built, called)
     if "cost" in wanted:
         rows, data = costs.cost_figure(results["warm"].data, results["storm"].data)
         results["cost"] = Result([Row("7 cost", *row) for row in rows], data)
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "seconds": round(time.perf_counter() - started, 1),
             "how": HOW,
+            "bytecode_shipped": compiled,
         },
         "figures": {name: results[name].data for name in order},
         "rows": [row.as_dict() for name in order for row in results[name].rows],

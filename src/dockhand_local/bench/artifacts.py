@@ -78,8 +78,8 @@ def _mb(n: int) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
-def measure(build_dir: Path, cache_dir: Path, services_called: set[str]) -> Result:
-    built = sam_build(build_dir, cache_dir)
+def measure(built: Path, services_called: set[str]) -> Result:
+    """Figure 6 over a `sam build` output folder."""
     layer = built / "DockhandLayer" / "python"
     sizes = {name: size(built / name) for name in (*FUNCTIONS, *LAYERS)}
     reached: set[str] = set()
