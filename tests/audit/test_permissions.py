@@ -49,11 +49,6 @@ def all_runs(flow_run: Callable[[str, str], FlowRun]) -> Callable[[str], list[Fl
 
 # Gaps the audit found in the policies as they stood; each is fixed by the commit that removes it from here.
 KNOWN_GAPS = {
-    **{
-        (f, f"Slack credential in the {where} named by the user"): "a secret_name of the user's is never granted"
-        for f in ("DeployerFunction", "WatcherFunction", "BatchFunction")
-        for where in ("secret", "ssm")
-    },
     ("DeployerFunction", "tags"): "the deployer's ecs:TagResource has no ecs:CreateAction condition",
     ("BatchFunction", "tags"): "the batch function may pass the scheduler role to any service",
     ("DeployerFunction", "unused"): "function DLQ policy; DynamoDBCrudPolicy and ListTagsForResource beyond the calls",
