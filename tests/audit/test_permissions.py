@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -47,26 +46,7 @@ def all_runs(flow_run: Callable[[str, str], FlowRun]) -> Callable[[str], list[Fl
     return lambda function: [flow_run(function, flow) for flow in FLOWS[function]]
 
 
-# Gaps the audit found in the policies as they stood; each is fixed by the commit that removes it from here.
-KNOWN_GAPS = {
-    ("DeployerFunction", "unused"): "function DLQ policy; DynamoDBCrudPolicy and ListTagsForResource beyond the calls",
-    ("WatcherFunction", "unused"): "DynamoDBCrudPolicy grants more than GetItem/PutItem/UpdateItem",
-    ("BatchFunction", "unused"): "DynamoDBCrudPolicy; RunJobs' ListTasks and DescribeTaskDefinition; GetSchedule",
-}
-
-
-def _params(ids: list[tuple[str, str]], gap: Callable[[str, str], tuple[str, str]]) -> list[Any]:
-    return [
-        pytest.param(
-            *i,
-            id="/".join(i),
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[gap(*i)])] if gap(*i) in KNOWN_GAPS else [],
-        )
-        for i in ids
-    ]
-
-
-FLOW_IDS = _params([(f, flow) for f in FLOWS for flow in FLOWS[f]], lambda f, flow: (f, flow))
+FLOW_IDS = [pytest.param(f, flow, id=f"{f}/{flow}") for f in FLOWS for flow in FLOWS[f]]
 
 
 def test_every_function_of_the_template_has_flows() -> None:
@@ -84,9 +64,9 @@ def test_every_call_of_the_flow_is_allowed(function: str, flow: str, flow_run: C
     assert not denied, "not allowed by the deployed policy:\n  " + "\n  ".join(denied)
 
 
-@pytest.mark.parametrize(("function", "_"), _params([(f, "tags") for f in FLOWS], lambda f, what: (f, what)))
+@pytest.mark.parametrize("function", list(FLOWS))
 def test_tagging_and_passing_roles_are_allowed_only_as_the_flows_do_them(
-    function: str, _: str, all_runs: Callable[[str], list[FlowRun]]
+    function: str, all_runs: Callable[[str], list[FlowRun]]
 ) -> None:
     # Given every flow of the function
     loose = {
@@ -100,9 +80,9 @@ def test_tagging_and_passing_roles_are_allowed_only_as_the_flows_do_them(
     assert not loose, f"{function}: grants wider than the calls need:\n  " + "\n  ".join(sorted(loose))
 
 
-@pytest.mark.parametrize(("function", "_"), _params([(f, "unused") for f in FLOWS], lambda f, what: (f, what)))
+@pytest.mark.parametrize("function", list(FLOWS))
 def test_every_statement_and_action_of_the_policy_is_used_summary(
-    function: str, _: str, all_runs: Callable[[str], list[FlowRun]]
+    function: str, all_runs: Callable[[str], list[FlowRun]]
 ) -> None:
     # Given every flow of the function, and its policy as deployed
     runs = all_runs(function)
