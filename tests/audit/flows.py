@@ -8,11 +8,12 @@ role, and jobs carry tags, as real ones do: passing roles and tagging on create 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,7 @@ class FlowRun:
     flow: str
     checked: list[Checked] = field(default_factory=list)
     policy: FunctionPolicy | None = None
+    metrics: set[tuple[str, str, frozenset[str]]] = field(default_factory=set)  # (namespace, name, dimension names)
 
     @property
     def denied(self) -> list[Checked]:
@@ -151,9 +153,11 @@ def world(slack: Any) -> Iterator[World]:
 def run_flow(function: str, flow: str, slack: Any) -> FlowRun:
     """Drive one flow in a fresh world; check each call's authorizations against each function's policy."""
     with world(slack) as w:
-        FLOWS[function][flow](w)
+        printed = io.StringIO()
+        with redirect_stdout(printed):  # the EMF blobs Powertools Metrics prints
+            FLOWS[function][flow](w)
         policies: dict[str, FunctionPolicy] = {}
-        result = FlowRun(function, flow)
+        result = FlowRun(function, flow, metrics=emitted_metrics(printed.getvalue()))
         for call in w.recorder.calls:
             policy = policies.setdefault(call.function, function_policy(w.stack, call.function))
             for request in call.requests:
@@ -162,6 +166,18 @@ def run_flow(function: str, flow: str, slack: Any) -> FlowRun:
                 result.checked.append(Checked(call, request, allowed, [(v, s) for v, s in loose if s]))
         result.policy = policies.get(function) or function_policy(w.stack, function)
         return result
+
+
+def emitted_metrics(stdout: str) -> set[tuple[str, str, frozenset[str]]]:
+    from tests.support.metrics import emf_blobs
+
+    return {
+        (directive["Namespace"], metric["Name"], frozenset(dimensions))
+        for blob in emf_blobs(stdout)
+        for directive in blob["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+        for dimensions in directive["Dimensions"] or [[]]
+    }
 
 
 # ------------------------------------------------------------------------------------------------- deploy
@@ -488,6 +504,16 @@ def batch_run_ends_before_its_deadline(w: World) -> None:
         assert [r.status for r in b.runs()] == ["succeeded"] and b.one_time("deadline") == []
 
 
+def batch_launch_finds_no_capacity(w: World) -> None:
+    from tests.integration.test_batch_flows import _ec2_world
+
+    with _batch(w) as b:
+        _ec2_world(b)
+        b.declare(_job(b, task_definition="report-ec2", launch_type="EC2", network=None, retries={"attempts": 2}))
+        assert b.fire("report", T1) == {"batchItemFailures": []}
+        assert [r.status for r in b.runs()] == ["retrying"]
+
+
 def batch_run_fails(w: World) -> None:
     with _batch(w) as b:
         b.declare(_job(b))
@@ -532,9 +558,9 @@ def _batch_notifies_through(where: str) -> Callable[[World], None]:
 
 def schedules_follow_the_file(w: World) -> None:
     """CloudFormation creates, updates (a job changed, then one replaced) and deletes the schedules resource."""
-    from tests.integration.test_batch_schedules import _cfn_event
+    from tests.integration.test_batch_schedules import _cfn_event, cloudformation_response_url
 
-    with _batch(w) as b, _response_server() as (url, received):
+    with _batch(w) as b, cloudformation_response_url() as (url, received):
         path = b._write_config({"jobs": [b.job(name="a")]}, "sync.yaml")
         w.function_env("ScheduleSyncFunction", path)
         from dockhand import deps
@@ -552,25 +578,6 @@ def schedules_follow_the_file(w: World) -> None:
             assert received[-1]["Status"] == "SUCCESS", received[-1]
             names = [s["Name"] for s in b.scheduler.list_schedules(GroupName=b.group)["Schedules"]]
             assert names == jobs
-
-
-@contextmanager
-def _response_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """The schedule tests' stand-in for CloudFormation's ResponseURL."""
-    import threading
-    from http.server import HTTPServer
-
-    from tests.integration.test_batch_schedules import _Receiver
-
-    received: list[dict[str, Any]] = []
-    server = HTTPServer(("127.0.0.1", 0), type("Receiver", (_Receiver,), {"received": received}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/cfn-response", received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ------------------------------------------------------------------------------------------- the catalogue
@@ -606,6 +613,7 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "deadline": batch_deadline_stops_a_run,
         "completion before the deadline": batch_run_ends_before_its_deadline,
         "failure": batch_run_fails,
+        "launch finds no capacity": batch_launch_finds_no_capacity,
         "run now": batch_run_now,
         "bad input parked": batch_parks_bad_input,
         **{f"Slack credential in the {p}": _batch_notifies_through(p) for p in SLACK_PLACES},
