@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.batch.schedules import SyncReport, delete_schedule, list_job_schedules, sync_schedules
-from dockhand.observability import logger, metrics
+from dockhand.observability import logger, metrics, traced
 
 # Connection errors and 5xx/429 answers are retried 4 times, backing off 0, 2, 4, 8 s (about 90 s at worst, well
 # inside the function's timeout and the resource's ServiceTimeout).
@@ -71,6 +71,7 @@ def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, Any
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
