@@ -154,8 +154,9 @@ def function_policy(stack: Any, function: str) -> FunctionPolicy:
             policy.statements.append(Statement(label, body, reason_unused=reasons.get(label)))
     for arn in role.get("ManagedPolicyArns", []):
         name = str(arn).rsplit("/", 1)[-1]
-        for body in MANAGED[name]:
-            policy.statements.append(Statement(name, body, managed=True))
+        for i, body in enumerate(MANAGED[name]):
+            label = name if len(MANAGED[name]) == 1 else f"{name}[{i}]"
+            policy.statements.append(Statement(label, body, managed=True))
     return policy
 
 

@@ -114,6 +114,6 @@ def summary(function: str, runs: list[FlowRun]) -> str:
     lines.append("  statements unused:")
     for s in policy.statements:
         if s.label not in actions:
-            why = " (AWS managed, for the Lambda service: logs, X-Ray)" if s.managed else ""
+            why = " (AWS managed, for the Lambda service: its logs and X-Ray)" if s.managed else ""
             lines.append(f"    {s.label}{why}" + (f" — kept: {s.reason_unused}" if s.reason_unused else ""))
     return "\n".join(lines)
