@@ -13,7 +13,7 @@ from dockhand.aws.ecs import Ecs
 from dockhand.batch.context import BatchContext
 from dockhand.batch.dispatch import handle_message
 from dockhand.handling import dlq_parker, guarded, record_json
-from dockhand.observability import logger, metrics
+from dockhand.observability import logger, metrics, traced
 from dockhand.settings import settings
 from dockhand.state.deliveries import Deliveries
 from dockhand.state.runs import Runs
@@ -56,6 +56,7 @@ def handle_record(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     handler = guarded(handle_record, what="batch message", park=dlq_parker(deps.client("sqs"), settings().dlq_url))

@@ -19,7 +19,7 @@ from dockhand.events import EcrImageAction
 from dockhand.handling import dlq_parker, guarded, record_json
 from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.retry import NotificationRetry, RetryQueue
-from dockhand.observability import logger, metrics
+from dockhand.observability import logger, metrics, traced
 from dockhand.settings import settings
 from dockhand.state.deliveries import Deliveries
 from dockhand.state.deployments import Deployments, Holds
@@ -60,6 +60,7 @@ def handle_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     park = dlq_parker(deps.client("sqs"), settings().dlq_url)

@@ -8,14 +8,24 @@ changes); Delete → every job schedule of the group is removed. The answer goes
 from __future__ import annotations
 
 import json
-import urllib.request
 from typing import Any
 
+import urllib3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.batch.schedules import SyncReport, delete_schedule, list_job_schedules, sync_schedules
-from dockhand.observability import logger, metrics
+from dockhand.observability import logger, metrics, traced
+
+# Connection errors and 5xx/429 answers are retried 4 times, backing off 0, 2, 4, 8 s (about 90 s at worst, well
+# inside the function's timeout and the resource's ServiceTimeout).
+RESPONSE_RETRIES = urllib3.Retry(
+    total=4,
+    backoff_factor=1,
+    status_forcelist=(429, 500, 502, 503, 504),
+    allowed_methods={"PUT"},
+    raise_on_status=False,
+)
 
 
 def apply(event: dict[str, Any]) -> SyncReport:
@@ -39,6 +49,8 @@ def apply(event: dict[str, Any]) -> SyncReport:
 
 
 def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, Any]) -> None:
+    """PUT the answer on CloudFormation's pre-signed ResponseURL, retried: a lost answer hangs the stack until the
+    resource's ServiceTimeout."""
     body = {
         "Status": status,
         "Reason": reason[:3000],
@@ -50,17 +62,16 @@ def respond(event: dict[str, Any], status: str, reason: str, data: dict[str, Any
         "Data": data,
     }
     payload = json.dumps(body).encode()
-    request = urllib.request.Request(
-        event["ResponseURL"],
-        data=payload,
-        method="PUT",
-        headers={"Content-Type": "", "Content-Length": str(len(payload))},
+    http = urllib3.PoolManager(retries=RESPONSE_RETRIES, timeout=urllib3.Timeout(connect=5, read=15))
+    response = http.request(
+        "PUT", event["ResponseURL"], body=payload, headers={"Content-Type": "", "Content-Length": str(len(payload))}
     )
-    with urllib.request.urlopen(request, timeout=30) as response:  # the URL CloudFormation gave
-        response.read()
+    if response.status >= 400:
+        raise RuntimeError(f"CloudFormation refused the {status} answer: HTTP {response.status}")
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

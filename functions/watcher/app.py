@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
 from dockhand.handling import dlq_parker, guarded, record_json
-from dockhand.observability import logger, metrics
+from dockhand.observability import logger, metrics, traced
 from dockhand.settings import settings
 from dockhand.watch.context import Watch
 from dockhand.watch.delayed import DelayedMessages
@@ -48,6 +48,7 @@ def handle_record(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     handler = guarded(handle_record, what="watch event", park=dlq_parker(deps.client("sqs"), settings().dlq_url))

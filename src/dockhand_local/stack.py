@@ -127,7 +127,10 @@ class _Resolver:
                 return self(yes if self.conditions.get(name, False) else no)
             if key == "Fn::Join":
                 sep, parts = arg
-                return sep.join(str(self(p)) for p in parts)
+                return sep.join(str(p) for p in _flat(self(parts)))
+            if key == "Fn::Split":
+                sep, text = arg
+                return str(self(text)).split(sep)
         return {k: self(v) for k, v in value.items()}
 
     def _ref(self, name: str) -> Any:
@@ -141,7 +144,10 @@ class _Resolver:
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
-            return self.parameters[name]
+            value = self.parameters[name]
+            if self.stack.template.get("Parameters", {}).get(name, {}).get("Type") == "CommaDelimitedList":
+                return value.split(",")
+            return value
         return self.stack.physical.get(name, name)
 
     def _getatt(self, logical: str, attr: str) -> str:
@@ -168,6 +174,20 @@ class _Resolver:
         return re.sub(r"\$\{([^}]+)\}", repl, text)
 
 
+def _flat(value: Any) -> list[Any]:
+    """A Join's parts: a list, or one value that resolved to a list (a CommaDelimitedList parameter)."""
+    out: list[Any] = []
+    for part in value if isinstance(value, list) else [value]:
+        out += part if isinstance(part, list) else [part]
+    return out
+
+
+def resolver(stack: Stack, parameters: dict[str, str] | None = None) -> Any:
+    """Resolve template values (Ref, GetAtt, Sub, If, Join, Split) against this stack, with parameter overrides."""
+    params = {**_parameters(stack.template), **(parameters or {})}
+    return _Resolver(stack, params, _conditions(stack.template, params))
+
+
 def _parameters(template: dict[str, Any]) -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
 
@@ -182,6 +202,9 @@ def _conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[st
                 return ev(arg[0]) == ev(arg[1])
             if key == "Fn::Not":
                 return not ev(arg[0])
+            if key == "Fn::Join":  # only to test a list parameter for emptiness: its text stands for the list
+                parts = arg[1] if isinstance(arg[1], list) else [arg[1]]
+                return arg[0].join(str(ev(part)) for part in parts)
             if key == "Ref":
                 return parameters.get(arg, arg)
             if key == "Condition":

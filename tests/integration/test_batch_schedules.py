@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -98,28 +99,42 @@ def test_loading_refuses_a_malformed_job_with_the_field_named() -> None:
 
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
+    failures_left = 0  # the next PUTs answered 503, as an endpoint briefly down would
 
     def do_PUT(self) -> None:  # the http.server API names it
         length = int(self.headers["Content-Length"])
-        type(self).received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
+        body = json.loads(self.rfile.read(length))
+        failing = type(self).failures_left > 0
+        if failing:
+            type(self).failures_left -= 1
+        else:
+            type(self).received.append(body)
+        self.send_response(503 if failing else 200)
         self.end_headers()
 
     def log_message(self, *args: Any) -> None:
         pass
 
 
-@pytest.fixture
-def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A loopback server standing in for CloudFormation's pre-signed ResponseURL."""
+@contextmanager
+def cloudformation_response_url(failures: int = 0) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A loopback server standing in for CloudFormation's pre-signed ResponseURL: (url, bodies it accepted)."""
     received: list[dict[str, Any]] = []
-    handler = type("Receiver", (_Receiver,), {"received": received})
+    handler = type("Receiver", (_Receiver,), {"received": received, "failures_left": failures})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/cfn-response?sig=x", received
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/cfn-response?sig=x", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    with cloudformation_response_url() as served:
+        yield served
 
 
 def _cfn_event(world: BatchWorld, request: str, url: str, version: str) -> dict[str, Any]:
@@ -237,3 +252,25 @@ def test_custom_resource_fails_the_deploy_with_the_field_named(
     assert received[-1]["Status"] == "FAILED"
     assert "jobs.0.name" in received[-1]["Reason"]
     assert _names(world) == {}
+
+
+def test_the_answer_to_cloudformation_is_retried_when_the_first_put_fails(world: BatchWorld, function_env: Any) -> None:
+    # Given CloudFormation's response URL answers the first PUT with 503
+    with cloudformation_response_url(failures=1) as (url, received):
+        path = world._write_config({"jobs": [world.job(name="a")]})
+        function_env("ScheduleSyncFunction", path)
+        # When CloudFormation creates the resource
+        _invoke(world, _cfn_event(world, "Create", url, "1"))
+        # Then the answer is sent again and arrives once: SUCCESS, and the schedule exists
+        assert [r["Status"] for r in received] == ["SUCCESS"]
+        assert _names(world) == {"a": "ENABLED"}
+
+
+def test_the_schedules_resource_gives_up_waiting_soon_after_the_function_would() -> None:
+    # Given the template / Then CloudFormation waits for the custom resource a little longer than the function
+    # may run, not the default hour
+    from dockhand_local.stack import load_template
+
+    resources = load_template()["Resources"]
+    timeout = int(resources["ScheduleSyncFunction"]["Properties"]["Timeout"])
+    assert timeout < int(resources["JobSchedules"]["Properties"]["ServiceTimeout"]) <= timeout + 120
