@@ -91,3 +91,41 @@ def test_a_new_claim_never_asks_find_and_the_owner_defaults_to_the_delivery(tabl
         assert table.get("CLAIM#notify#key", "CLAIM")["owner"] == "sqs-message-7"  # type: ignore[index]
     finally:
         current_delivery.reset(token)
+
+
+def test_several_steps_are_recorded_and_dropped_in_one_write(table: Table) -> None:
+    # Given a claim with one step recorded
+    claim = Claims(table, "notify", owner="m-1").open("key")
+    claim.record("sending:sns", 1)
+    # When two steps are recorded and the first dropped in one write
+    claim.record_steps({"sns": "msg-1", "slack": "C1/1.0"}, forget=["sending:sns"])
+    # Then the stored claim holds exactly the recorded steps
+    stored = Claims(table, "notify", owner="m-1").open("key")
+    assert stored.steps == {"sns": "msg-1", "slack": "C1/1.0"}
+
+
+def test_take_records_steps_only_when_none_of_them_is_recorded(table: Table) -> None:
+    # Given a claim whose step `sending:slack` was taken by an earlier attempt
+    Claims(table, "notify", owner="m-1").open("key").take({"sending:slack": 100})
+    claim = Claims(table, "notify", owner="m-1").open("key")
+    # When it is taken again together with another step
+    taken = claim.take({"sending:slack": 200, "sending:sns": 200})
+    # Then nothing is written, and the claim shows what is stored
+    assert taken is False
+    assert claim.steps == {"sending:slack": 100}
+    # And steps nobody took are taken
+    assert claim.take({"sending:sns": 300}) is True
+    assert Claims(table, "notify", owner="m-1").peek("key").steps == {"sending:slack": 100, "sending:sns": 300}  # type: ignore[union-attr]
+
+
+def test_a_claim_remembers_who_opened_it_when_another_delivery_takes_it_over(table: Table) -> None:
+    clock = Clock()
+    Claims(table, "deploy", owner="push-a", now=clock).open("svc@0")
+    # When another owner takes the claim over after the lease ran out
+    clock.now += timedelta(minutes=11)
+    taken = Claims(table, "deploy", owner="push-b", now=clock).open("svc@0")
+    # Then the claim says who opened it
+    assert taken.state == "resumed" and taken.opened_by == "push-a"
+    # And a take by a delivery that lost the lease is refused
+    with pytest.raises(ClaimLost):
+        Claims(table, "deploy", owner="push-a", now=clock).peek("svc@0").take({"x": 1})  # type: ignore[union-attr]

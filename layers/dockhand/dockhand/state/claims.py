@@ -22,7 +22,7 @@ Every write is conditional on holding the lease, so a delivery whose lease was t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -62,6 +62,8 @@ class Claim:
         self.state: ClaimState = state
         self.steps: dict[str, Any] = dict(item.get("steps") or {})
         self.result: Any = item.get("result")
+        # Who opened the claim first: a resumed claim opened by another owner was taken over from it.
+        self.opened_by: str | None = item.get("opened_by")
 
     @property
     def done(self) -> bool:
@@ -74,6 +76,32 @@ class Claim:
         """Record that `step` is done and what it returned (conditional on still holding the lease)."""
         self._claims._update(self.pk, "SET steps.#s = :v", {":v": value}, {"#s": step})
         self.steps[step] = value
+
+    def record_steps(self, values: Mapping[str, Any], forget: Iterable[str] = ()) -> None:
+        """Record several steps and drop others in one write (conditional on still holding the lease)."""
+        sets, removes, names, vals = _step_changes(values, forget)
+        if not sets and not removes:
+            return
+        expression = " ".join(
+            p for p in (sets and "SET " + ", ".join(sets), removes and "REMOVE " + ", ".join(removes)) if p
+        )
+        self._claims._update(self.pk, expression, vals, names)
+        self.steps.update(values)
+        for step in forget:
+            self.steps.pop(step, None)
+
+    def take(self, values: Mapping[str, Any]) -> bool:
+        """Record these steps only if none of them is recorded yet: True when this delivery took them all, False
+        when one was recorded already (by an earlier attempt, or by another delivery a moment ago)."""
+        sets, _, names, vals = _step_changes(values, ())
+        if not sets:
+            return True
+        absent = " AND ".join(f"attribute_not_exists(steps.#s{i})" for i in range(len(sets)))
+        if self._claims._update(self.pk, "SET " + ", ".join(sets), vals, names, also=absent):
+            self.steps.update(values)
+            return True
+        self.steps = dict((self._claims._t.get(self.pk, "CLAIM") or {}).get("steps") or {})
+        return False
 
     def forget(self, step: str) -> None:
         """Drop a recorded step (it turned out not to be done: a delivery that failed for sure)."""
@@ -147,6 +175,7 @@ class Claims:
             "owner": self.owner,
             "lease_until": until,
             "opened_at": now.isoformat(timespec="seconds"),
+            "opened_by": self.owner,
             "steps": {},
             "expires_at": int((now + _TTL).timestamp()),
         }
@@ -167,14 +196,38 @@ class Claims:
             return Claim(self, pk, "done", current)
         raise ClaimBusy(f"{pk} is held by another delivery until {current.get('lease_until')}")
 
-    def _update(self, pk: str, expression: str, values: dict[str, Any], names: dict[str, str]) -> None:
+    def _update(
+        self, pk: str, expression: str, values: dict[str, Any], names: dict[str, str], also: str | None = None
+    ) -> bool:
+        """Update while holding the lease; with `also`, False when that extra condition does not hold."""
         done = self._t.update(
             pk,
             "CLAIM",
             expression,
             values={**values, ":me": self.owner},
             names={**names, "#o": "owner"},
-            condition="#o = :me",
+            condition=f"#o = :me AND {also}" if also else "#o = :me",
         )
-        if done is None:
+        if done is not None:
+            return True
+        current = self._t.get(pk, "CLAIM") if also else None
+        if current is None or current.get("owner") != self.owner:
             raise ClaimLost(f"{pk}: the lease was taken over by another delivery")
+        return False
+
+
+def _step_changes(
+    values: Mapping[str, Any], forget: Iterable[str]
+) -> tuple[list[str], list[str], dict[str, str], dict[str, Any]]:
+    """The SET and REMOVE clauses (with their names and values) that record `values` and drop `forget`."""
+    names: dict[str, str] = {}
+    vals: dict[str, Any] = {}
+    sets: list[str] = []
+    for i, (step, value) in enumerate(values.items()):
+        names[f"#s{i}"], vals[f":v{i}"] = step, value
+        sets.append(f"steps.#s{i} = :v{i}")
+    removes: list[str] = []
+    for i, step in enumerate(forget):
+        names[f"#f{i}"] = step
+        removes.append(f"steps.#f{i}")
+    return sets, removes, names, vals
