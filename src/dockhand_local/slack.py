@@ -1,19 +1,34 @@
-"""A loopback stand-in for Slack: incoming webhooks and the two Web API methods Dockhand calls.
+"""A loopback stand-in for Slack: incoming webhooks and the Web API methods Dockhand calls, as Slack answers them.
 
 A real HTTP server on 127.0.0.1 (an ephemeral port), so slack_sdk talks to it exactly as it talks to Slack:
-`POST /webhook/<id>` answers `ok`; `POST /api/chat.postMessage` and `/api/chat.update` answer Slack's JSON
-(`ok`, `channel`, `ts`, `message`). Every accepted message is kept in `messages`; `fail_next(n)` makes the
-next n requests fail with a status (an outage). Tests and `dockhand local` both use it.
+
+- `POST /webhook/<id>` answers `ok`.
+- `chat.postMessage` (`channel`, `text`, `blocks`, `thread_ts`, `metadata`) and `chat.update` (`channel`, `ts`,
+  `text`, `blocks`, `metadata`) answer Slack's JSON (`ok`, `channel`, `ts`, `message`); an update of a message that
+  is not in the channel is `message_not_found`, metadata without `event_type` and an object `event_payload` is
+  `invalid_metadata_format`.
+- `conversations.history` (`channel`, `oldest`, `latest`, `inclusive`, `limit`, `cursor`, `include_all_metadata`)
+  answers the channel's top-level messages newest first; `conversations.replies` (`channel`, `ts`, …) a thread,
+  parent first. Messages carry their `metadata` only when `include_all_metadata` is set, as Slack's do; a channel
+  given by name (`#deploys`) is `channel_not_found` (Slack wants the id there). Pages follow `response_metadata`.
+
+Message timestamps are the clock's time (unique and increasing, as Slack's `ts`), so `oldest`/`latest` work.
+Every accepted post, update and webhook is kept in `messages` (in order); `fail_next(n)` makes the next n
+requests fail with a status (an outage). Tests and `dockhand local` both use it.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
+
+MAX_LIMIT = 999  # conversations.history and conversations.replies
+DEFAULT_LIMIT = 100
+BOT_ID = "B0LOOPBACK"
 
 
 class LoopbackSlack:
@@ -21,7 +36,8 @@ class LoopbackSlack:
         self.messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._failures: list[int] = []
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
+        self._channels: dict[str, list[dict[str, Any]]] = {}  # channel id -> its messages, oldest first
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -30,9 +46,7 @@ class LoopbackSlack:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8") if length else ""
+            def _answer(self, raw: str) -> None:
                 status, body = owner._handle(self.path, raw, self.headers.get("Content-Type", ""))
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
@@ -40,6 +54,13 @@ class LoopbackSlack:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self._answer(self.rfile.read(length).decode("utf-8") if length else "")
+
+            def do_GET(self) -> None:
+                self._answer("")
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet: tests capture output
                 return
@@ -87,43 +108,163 @@ class LoopbackSlack:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self._channels.clear()
 
     def _handle(self, path: str, raw: str, content_type: str) -> tuple[int, Any]:
         with self._lock:
             if self._failures:
                 return self._failures.pop(0), b"internal_error"
-        payload = _parse(raw, content_type)
-        if path.startswith("/webhook/"):
-            self._keep("webhook", payload, channel=None, ts=None)
+        url = urlsplit(path)
+        payload = {k: v[0] for k, v in parse_qs(url.query).items()} | _parse(raw, content_type)
+        if url.path.startswith("/webhook/"):
+            with self._lock:
+                self._log("webhook", payload, channel=None, ts=None, thread_ts=payload.get("thread_ts"))
             return 200, b"ok"
-        if path.startswith("/api/chat.postMessage"):
-            channel = str(payload.get("channel") or "C000LOOPBACK")
-            ts = f"{1700000000 + next(self._ts)}.000100"
-            message = self._keep("post", payload, channel=channel, ts=ts)
-            return 200, {"ok": True, "channel": channel, "ts": ts, "message": message}
-        if path.startswith("/api/chat.update"):
-            channel, ts = str(payload.get("channel") or ""), str(payload.get("ts") or "")
-            if not any(m["ts"] == ts and m["kind"] == "post" for m in self.messages):
-                return 200, {"ok": False, "error": "message_not_found"}
-            message = self._keep("update", payload, channel=channel, ts=ts)
-            return 200, {"ok": True, "channel": channel, "ts": ts, "text": message["text"], "message": message}
-        return 404, {"ok": False, "error": "unknown_method"}
-
-    def _keep(self, kind: str, payload: dict[str, Any], channel: str | None, ts: str | None) -> dict[str, Any]:
-        blocks = payload.get("blocks")
-        if isinstance(blocks, str):
-            blocks = json.loads(blocks)
-        message = {
-            "kind": kind,
-            "channel": channel,
-            "ts": ts,
-            "thread_ts": payload.get("thread_ts"),
-            "text": payload.get("text", ""),
-            "blocks": blocks or [],
-        }
+        method = url.path.removeprefix("/api/")
+        handler = {
+            "chat.postMessage": self._post,
+            "chat.update": self._update,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
+        }.get(method)
+        if handler is None:
+            return 404, {"ok": False, "error": "unknown_method"}
         with self._lock:
-            self.messages.append(message)
-        return message
+            return 200, handler(payload)
+
+    # ------------------------------------------------------------------------------------------ chat.*
+    def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
+        channel = str(payload.get("channel") or "C000LOOPBACK")
+        metadata, error = _metadata(payload)
+        if error:
+            return {"ok": False, "error": error}
+        ts = self._next_ts()
+        message: dict[str, Any] = {"type": "message", "bot_id": BOT_ID, "ts": ts, **_content(payload)}
+        if metadata is not None:
+            message["metadata"] = metadata
+        conversation = self._channels.setdefault(channel, [])
+        parent_ts = payload.get("thread_ts")
+        parent = _find(conversation, str(parent_ts)) if parent_ts else None
+        if parent is not None:
+            message["thread_ts"] = parent["ts"]
+            parent.update(thread_ts=parent["ts"], reply_count=parent.get("reply_count", 0) + 1, latest_reply=ts)
+        conversation.append(message)
+        asked = message.get("thread_ts") or payload.get("thread_ts")
+        self._log("post", payload, channel=channel, ts=ts, thread_ts=asked, metadata=metadata)
+        return {"ok": True, "channel": channel, "ts": ts, "message": dict(message)}
+
+    def _update(self, payload: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(payload.get("channel") or ""), str(payload.get("ts") or "")
+        message = _find(self._channels.get(channel, []), ts)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        metadata, error = _metadata(payload)
+        if error:
+            return {"ok": False, "error": error}
+        message.update(_content(payload), edited={"user": BOT_ID, "ts": self._next_ts()})
+        if metadata is not None:
+            message["metadata"] = metadata
+        self._log("update", payload, channel=channel, ts=ts, thread_ts=None, metadata=metadata)
+        return {"ok": True, "channel": channel, "ts": ts, "text": message["text"], "message": dict(message)}
+
+    # --------------------------------------------------------------------------------- conversations.*
+    def _history(self, payload: dict[str, Any]) -> dict[str, Any]:
+        channel = str(payload.get("channel") or "")
+        if not channel or channel.startswith("#"):
+            return {"ok": False, "error": "channel_not_found"}
+        top = [m for m in self._channels.get(channel, []) if m.get("thread_ts", m["ts"]) == m["ts"]]
+        return _page(list(reversed(top)), payload)
+
+    def _replies(self, payload: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(payload.get("channel") or ""), str(payload.get("ts") or "")
+        if not channel or channel.startswith("#"):
+            return {"ok": False, "error": "channel_not_found"}
+        conversation = self._channels.get(channel, [])
+        parent = _find(conversation, ts)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        thread = [parent] + [m for m in conversation if m.get("thread_ts") == ts and m["ts"] != ts]
+        return _page(thread, payload)
+
+    # -------------------------------------------------------------------------------------------- state
+    def _next_ts(self) -> str:
+        """Slack's `ts`: the time of the message, unique in the workspace and increasing."""
+        self._last_ts = max(round(time.time(), 6), round(self._last_ts + 0.000001, 6))
+        return f"{self._last_ts:.6f}"
+
+    def _log(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        channel: str | None,
+        ts: str | None,
+        thread_ts: Any = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Keep an accepted message in `messages` (the caller holds the lock)."""
+        entry = {"kind": kind, "channel": channel, "ts": ts, "thread_ts": thread_ts, **_content(payload)}
+        if metadata is not None:
+            entry["metadata"] = metadata
+        self.messages.append(entry)
+
+
+def _content(payload: dict[str, Any]) -> dict[str, Any]:
+    blocks = payload.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return {"text": payload.get("text", ""), "blocks": blocks or []}
+
+
+def _metadata(payload: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """The message metadata of a chat.* call (a JSON object, or a JSON string in a form), or Slack's error."""
+    raw = payload.get("metadata")
+    if raw is None or raw == "":
+        return None, None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        return None, "invalid_metadata_format"
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("event_type"), str)
+        or not isinstance(data.get("event_payload"), dict)
+    ):
+        return None, "invalid_metadata_format"
+    return {"event_type": data["event_type"], "event_payload": data["event_payload"]}, None
+
+
+def _find(conversation: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:
+    return next((m for m in conversation if m["ts"] == ts), None)
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
+
+
+def _page(messages: list[dict[str, Any]], payload: dict[str, Any]) -> dict[str, Any]:
+    """One page of `messages` (already in the method's order) within oldest/latest, as Slack pages them."""
+    oldest, latest = float(payload.get("oldest") or 0), float(payload.get("latest") or time.time() + 1)
+    inclusive = _truthy(payload.get("inclusive", "0"))
+
+    def within(m: dict[str, Any]) -> bool:
+        ts = float(m["ts"])
+        return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+    chosen = [m for m in messages if within(m)]
+    start = int(payload.get("cursor") or 0)
+    limit = max(1, min(int(payload.get("limit") or DEFAULT_LIMIT), MAX_LIMIT))
+    page = chosen[start : start + limit]
+    with_metadata = _truthy(payload.get("include_all_metadata", "0"))
+    shown = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+    more = start + limit < len(chosen)
+    return {
+        "ok": True,
+        "messages": [dict(m) for m in shown],
+        "has_more": more,
+        "pin_count": 0,
+        "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+    }
 
 
 def _parse(raw: str, content_type: str) -> dict[str, Any]:

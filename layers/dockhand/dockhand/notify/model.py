@@ -23,6 +23,8 @@ class Notification(BaseModel):
 
     `thread_key` groups follow-ups (a crash loop's summary goes in the thread of its first alert);
     `update_key` names a message that a later notification replaces (a deploy's outcome updates its start).
+    `key` names the notification itself, after what caused it (set by `notify.delivery`): a channel that can be
+    asked whether it already delivered something (Slack in bot mode) marks the message with it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -39,6 +41,7 @@ class Notification(BaseModel):
     thread_key: str | None = None
     update_key: str | None = None
     role: Literal["new", "follow_up", "update"] = "new"
+    key: str | None = None
 
 
 class Delivery(BaseModel):
@@ -48,3 +51,4 @@ class Delivery(BaseModel):
     ok: bool
     ref: str | None = None
     error: str | None = None
+    assumed: bool = False  # not seen but taken as delivered: the channel cannot be asked (SNS, a webhook)

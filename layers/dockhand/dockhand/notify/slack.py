@@ -10,6 +10,11 @@ Bot mode keeps a key -> (channel, ts) map in the state table (pk `SLACK#<key>`):
 `update_key` and role `update` edits the message posted under that key (chat.update); one with a `thread_key`
 and role `follow_up` is posted in the thread of the first message of that key. Webhook mode cannot edit or
 thread, so it posts a new message each time.
+
+In bot mode every message carries its notification's keys as message metadata (`notify/slack_history.py`), so
+Slack itself is the record: a reference that could not be saved is looked up instead of being lost, and a post
+whose outcome was never recorded is found (`find`) instead of being posted twice. A webhook cannot be read back:
+its deliveries are taken at their word.
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from collections.abc import Callable
 from typing import Any
 
 from dockhand.config import DockhandConfig
+from dockhand.notify import slack_history
 from dockhand.notify.model import EMOJI, Delivery, Notification
+from dockhand.observability import count, logger
 from dockhand.settings import Settings
 from dockhand.state.table import Table, ttl_after
 
+# Slack errors that say the channel cannot be read back (not a transient outage): deliveries are then assumed.
+CANNOT_READ = frozenset({"channel_not_found", "not_in_channel", "missing_scope", "not_allowed_token_type"})
 SECRET_MAX_AGE = 300  # seconds a fetched credential is reused (Powertools Parameters cache)
 TIMEOUT = 5
 _REF_TTL = 30 * 86400
@@ -151,22 +160,77 @@ class SlackChannel:
             return Delivery(channel=self.name, ok=False, error=f"slack webhook: HTTP {response.status_code}")
         return Delivery(channel=self.name, ok=True, ref="webhook")
 
-    def _send_bot(self, n: Notification, creds: dict[str, str]) -> Delivery:
-        from slack_sdk import WebClient
+    def find(self, n: Notification, since: float) -> Delivery | None:
+        """The message posted (or updated) for `n` since `since`, found by its metadata; None when there is none.
+        A webhook, or a channel the bot cannot read, cannot be asked: the delivery is assumed."""
         from slack_sdk.errors import SlackApiError
+
+        creds = self._credentials()
+        if self._mode != "bot" or not creds.get("bot_token"):
+            return Delivery(channel=self.name, ok=True, assumed=True)
+        client = self._client(creds)
+        try:
+            ref = self._find(client, n, since)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if hasattr(exc.response, "get") else None
+            if error not in CANNOT_READ:
+                raise
+            logger.warning("Slack channel cannot be read back; delivery assumed", extra={"error": error})
+            return Delivery(channel=self.name, ok=True, assumed=True)
+        return Delivery(channel=self.name, ok=True, ref=ref) if ref else None
+
+    def _find(self, client: Any, n: Notification, since: float) -> str | None:
+        mine = slack_history.keyed("key", n.key)
+        if n.role == "update" and n.update_key and (target := self._ref(client, n.update_key)):
+            channel, ts = target
+            found = slack_history.message(client, channel, ts)
+            return f"{channel}/{ts}" if found is not None and mine(found) else None
+        if n.role == "follow_up" and n.thread_key and (parent := self._ref(client, n.thread_key)):
+            channel, ts = parent
+            reply = slack_history.search_thread(client, channel, ts, mine)
+            return f"{channel}/{reply}" if reply else None
+        channel = self._channel or ""
+        posted = slack_history.search(client, channel, mine, oldest=since)
+        return f"{channel}/{posted}" if posted else None
+
+    def _client(self, creds: dict[str, str]) -> Any:
+        from slack_sdk import WebClient
 
         kwargs: dict[str, Any] = {"token": creds["bot_token"], "timeout": TIMEOUT, "logger": _sdk_logger}
         if creds.get("api_url"):
             kwargs["base_url"] = creds["api_url"]
-        client = WebClient(**kwargs)
-        text, blocks = fallback_text(n), blocks_for(n)
+        return WebClient(**kwargs)
+
+    def _ref(self, client: Any, key: str) -> tuple[str, str] | None:
+        """(channel, ts) of the message posted under `key`: its saved reference, else found by its metadata."""
+        if self._refs is None:
+            return None
+        saved = self._refs.get(key)
+        if saved is not None:
+            return saved
+        channel = self._channel or ""
+        match = slack_history.keyed("update_key", key)
+        thread = slack_history.keyed("thread_key", key)
+        ts = slack_history.search(client, channel, lambda m: match(m) or thread(m))
+        return (channel, ts) if ts else None
+
+    def _send_bot(self, n: Notification, creds: dict[str, str]) -> Delivery:
+        from slack_sdk.errors import SlackApiError
+
+        client = self._client(creds)
+        text, blocks, metadata = fallback_text(n), blocks_for(n), slack_history.metadata_for(n)
         try:
-            if n.role == "update" and n.update_key and self._refs and (ref := self._refs.get(n.update_key)):
+            if n.role == "update" and n.update_key and (ref := self._ref(client, n.update_key)):
                 channel, ts = ref
-                out = client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                out = client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks, metadata=metadata)
                 return Delivery(channel=self.name, ok=True, ref=f"{channel}/{out.get('ts', ts)}")
-            post: dict[str, Any] = {"channel": self._channel or "", "text": text, "blocks": blocks}
-            if n.role == "follow_up" and n.thread_key and self._refs and (parent := self._refs.get(n.thread_key)):
+            post: dict[str, Any] = {
+                "channel": self._channel or "",
+                "text": text,
+                "blocks": blocks,
+                "metadata": metadata,
+            }
+            if n.role == "follow_up" and n.thread_key and (parent := self._ref(client, n.thread_key)):
                 post["channel"], post["thread_ts"] = parent
             out = client.chat_postMessage(**post)
         except SlackApiError as exc:
@@ -174,12 +238,26 @@ class SlackChannel:
             error = exc.response.get("error") if hasattr(exc.response, "get") else None
             return Delivery(channel=self.name, ok=False, error=f"slack api: HTTP {status} {error or ''}".strip())
         channel, ts = str(out.get("channel", "")), str(out.get("ts", ""))
-        if self._refs and "thread_ts" not in post:
+        if "thread_ts" not in post:
+            self._remember(n, channel, ts)
+        return Delivery(channel=self.name, ok=True, ref=f"{channel}/{ts}")
+
+    def _remember(self, n: Notification, channel: str, ts: str) -> None:
+        """Save the references later notifications use; the message is posted either way, and a reference not
+        saved is found again by the message's metadata (`_ref`)."""
+        if self._refs is None:
+            return
+        try:
             if n.update_key:
                 self._refs.put(n.update_key, channel, ts)
             if n.thread_key:
                 self._refs.put(n.thread_key, channel, ts, first_only=True)
-        return Delivery(channel=self.name, ok=True, ref=f"{channel}/{ts}")
+        except Exception as exc:
+            logger.warning(
+                "Slack message reference not saved; it will be found by its metadata",
+                extra={"key": n.key, "error": type(exc).__name__},
+            )
+            count("SlackReferenceNotSaved")
 
 
 def channel_factory(cfg: DockhandConfig, settings: Settings, table: Table) -> SlackChannel | None:

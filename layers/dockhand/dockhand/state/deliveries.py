@@ -1,25 +1,24 @@
-"""Which channels already delivered a notification, so a redelivered message retries only the failed ones."""
+"""Which channels delivered a notification: one claim per notification key (scope `notify`, `state/claims.py`).
+
+The claim's steps are the delivery's: `sending:<channel>` (when a delivery began to send on that channel, epoch
+seconds) and `<channel>` (what the channel answered: a message reference). The claim is finished, its result the
+references, once every routed channel delivered. It is owned by the notification rather than by one delivery:
+whichever message carries it — a redelivery, a redrive, the deployer's retry message — resumes it; two deliveries
+at once are kept apart per channel by `take` (only one of them marks a channel as being sent).
+"""
 
 from __future__ import annotations
 
-from dockhand.state.table import Table, ttl_after
+from dockhand.state.claims import Claim, Claims
+from dockhand.state.table import Table
 
-_TTL = 7 * 86400
+SCOPE = "notify"
+OWNER = "notification"  # every delivery of a notification holds its claim alike
 
 
 class Deliveries:
     def __init__(self, table: Table) -> None:
-        self._t = table
+        self._claims = Claims(table, SCOPE, owner=OWNER)
 
-    def delivered(self, key: str) -> set[str]:
-        item = self._t.get(f"NOTIFY#{key}", "CHANNELS") or {}
-        return set(item.get("channels") or ())
-
-    def mark(self, key: str, channels: set[str]) -> None:
-        if channels:
-            self._t.update(
-                f"NOTIFY#{key}",
-                "CHANNELS",
-                "ADD channels :c SET expires_at = :e",
-                values={":c": set(channels), ":e": ttl_after(_TTL)},
-            )
+    def open(self, key: str) -> Claim:
+        return self._claims.open(key)

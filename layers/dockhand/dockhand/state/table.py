@@ -13,7 +13,7 @@ Each record type owns a pk prefix, so wings never collide:
 | alert window      | ALERT#<cluster>#<group>    | <cause> (CLOSED#<cause>#<t>)| watch  |
 | stop history      | STOPS#<cluster>#<group>    | <stopped at>#<task id>      | watch  |
 | restart           | RESTART#<chain id>         | ATTEMPT#<nnn>               | watch  |
-| delivered to      | NOTIFY#<notification key>  | CHANNELS                    | notify |
+| claim             | CLAIM#<scope>#<key>        | CLAIM                       | all    |
 | Slack message ref | SLACK#<thread/update key>  | REF                         | watch  |
 | job run           | JOB#<job name>             | RUN#<run id>                | batch  |
 """
