@@ -109,6 +109,7 @@ class LoopbackSlack:
         with self._lock:
             self.messages.clear()
             self._channels.clear()
+            self._last_ts = 0.0
 
     def _handle(self, path: str, raw: str, content_type: str) -> tuple[int, Any]:
         with self._lock:
