@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
+from dockhand.aws.ecr import Ecr
 from dockhand.aws.ecs import Ecs
 from dockhand.deploy.push import Deployer, deploy_push
 from dockhand.events import EcrImageAction
@@ -43,6 +44,8 @@ def deployer() -> Deployer:
         section=deps.config().deploy,
         dry_run=settings().dry_run,
         deliveries=Deliveries(table),
+        table=table,
+        ecr=Ecr(deps.client("ecr")),
         retry_later=RetryQueue(deps.client("sqs"), queue_url) if queue_url else None,
     )
 

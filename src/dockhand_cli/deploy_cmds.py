@@ -61,6 +61,7 @@ def plan_push(
 ) -> Any:
     """The deployer's own flow in dry-run mode, fed by a push event built from the arguments."""
     from dockhand.aws import clients
+    from dockhand.aws.ecr import Ecr
     from dockhand.aws.ecs import Ecs
     from dockhand.deploy.push import Deployer, deploy_push
     from dockhand.events import EcrImageAction
@@ -81,6 +82,7 @@ def plan_push(
         notifier=None,
         section=cfg.deploy,
         dry_run=True,
+        ecr=Ecr(clients.client("ecr", region)),
     )
     return deploy_push(event, deployer)
 

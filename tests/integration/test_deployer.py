@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from dockhand_local.images import image_manifest
 from dockhand_local.slack import LoopbackSlack
 from tests.support.events import load_event, sqs_event, with_detail
 from tests.support.metrics import metric_total
@@ -75,6 +76,19 @@ def service_td(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
 
 def images_of(td: dict[str, Any]) -> dict[str, str]:
     return {c["name"]: c["image"] for c in td["containerDefinitions"]}
+
+
+def ecr_push(tag: str, at: str, repository: str = "web") -> str:
+    """An image pushed to moto's ECR under `tag` at the time `at` (what DescribeImages reports); its digest."""
+    import time_machine
+
+    ecr = boto3.client("ecr", region_name=REGION)
+    if repository not in [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]:
+        ecr.create_repository(repositoryName=repository)
+    with time_machine.travel(at, tick=False):
+        manifest = image_manifest(f"{repository}:{tag}:{at}")
+        image = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+    return str(image["image"]["imageId"]["imageDigest"])
 
 
 def revisions(ecs: Any, family: str) -> int:
@@ -411,8 +425,9 @@ def test_without_a_ledger_row_the_running_revision_tags_guard_the_order(deployer
     assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="older") == 1
 
 
-def test_earlier_push_time_is_older_without_semver(deployer_env, web_service, ecs, capsys):
-    # Given a glob policy and a push at 11:00 deployed
+def test_earlier_push_time_is_older_without_semver(deployer_env, web_service, ecs, topic_inbox, capsys):
+    # Given a glob policy, the running image (web:2.0.0) pushed to ECR at 09:00, and a push at 11:00 deployed
+    ecr_push("2.0.0", "2026-11-01T09:00:00Z")
     handler = deployer_env([web_target(tags="glob:main-*")])
     handler(fifo(push_event("web", "main-bbb", DIGEST_B, event_id="e-2", time="2026-11-01T11:00:00Z")))
     # When a push made at 10:00 is delivered late
@@ -420,6 +435,12 @@ def test_earlier_push_time_is_older_without_semver(deployer_env, web_service, ec
     # Then the later push keeps running
     assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_B}"
     assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="older") == 1
+    # And the skip says what decided, in the policy's terms: both push times, both digests, which one runs
+    skipped = [n for n in topic_inbox() if n["attributes"]["kind"] == "deploy_skipped"]
+    assert [n["body"]["content"]["description"].splitlines()[0] for n in skipped] == [
+        "web:main-aaa (sha256:aaaaaaaaaaaa, pushed 2026-11-01 10:00:00 UTC) was pushed before web:main-bbb "
+        "(sha256:bbbbbbbbbbbb), pushed 2026-11-01 11:00:00 UTC, which runs on web"
+    ]
 
 
 def test_repush_of_the_running_digest_registers_nothing(deployer_env, stack, ecs, ecs_calls, capsys):
@@ -713,3 +734,189 @@ def test_fault_injection_flag_is_carried(deployer_env, web_service, ecs):
     handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
     # Then the registered copy asked for fault injection too
     assert sent[0]["enableFaultInjection"] is True
+
+
+# ------------------------------------------------------------------ never backwards where Dockhand never deployed
+
+
+def hand_deployed(ecs: Any, image: str) -> str:
+    """A service `web` in `prod` whose revision someone registered by hand: no dockhand:* tags, no ledger row."""
+    ecs.create_cluster(clusterName="prod")
+    td = register(ecs, "web", [{"name": "web", "image": image}])
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+    return td
+
+
+def descriptions(inbox: Callable[[], list[dict[str, Any]]], kind: str) -> list[str]:
+    return [n["body"]["content"]["description"].splitlines()[0] for n in inbox() if n["attributes"]["kind"] == kind]
+
+
+def test_a_lower_version_never_replaces_a_hand_deployed_higher_one(deployer_env, stack, ecs, topic_inbox):
+    # Given a service running web:2.14.0 that Dockhand never deployed, and a semver policy
+    td = hand_deployed(ecs, f"{REGISTRY}/web:2.14.0")
+    handler = deployer_env([web_target()])
+    # When 2.13.9 is pushed
+    assert handler(fifo(push_event("web", "2.13.9", DIGEST_B))) == {"batchItemFailures": []}
+    # Then the service keeps its revision, and the skip names both versions
+    assert ecs.describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"] == td
+    assert revisions(ecs, "web") == 1
+    assert descriptions(topic_inbox, "deploy_skipped") == [
+        "web:2.13.9 is a lower version than web:2.14.0, which runs on web"
+    ]
+
+
+def test_an_earlier_push_never_replaces_a_hand_deployed_digest_pushed_later(deployer_env, stack, ecs, topic_inbox):
+    # Given a service running an image pinned by digest, pushed to ECR at 11:00, under a glob policy
+    running = ecr_push("main-bbb", "2026-11-01T11:00:00Z")
+    td = hand_deployed(ecs, f"{REGISTRY}/web@{running}")
+    handler = deployer_env([web_target(tags="glob:main-*")])
+    # When a build pushed at 10:00 arrives
+    handler(fifo(push_event("web", "main-aaa", DIGEST_A, time="2026-11-01T10:00:00Z")))
+    # Then nothing changes, and the skip gives both push times and both digests
+    assert ecs.describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"] == td
+    short = running[:19]
+    assert descriptions(topic_inbox, "deploy_skipped") == [
+        f"web:main-aaa (sha256:aaaaaaaaaaaa, pushed 2026-11-01 10:00:00 UTC) was pushed before web:main-bbb "
+        f"({short}), pushed 2026-11-01 11:00:00 UTC, which runs on web"
+    ]
+
+
+def test_a_later_push_replaces_a_hand_deployed_digest_pushed_earlier(deployer_env, stack, ecs):
+    # Given a service running an image pinned by digest, pushed to ECR at 09:00, under a regex policy
+    running = ecr_push("b-1", "2026-11-01T09:00:00Z")
+    hand_deployed(ecs, f"{REGISTRY}/web@{running}")
+    handler = deployer_env([web_target(tags="regex:^b-\\d+$")])
+    # When a build pushed at 10:00 arrives
+    handler(fifo(push_event("web", "b-2", DIGEST_A, time="2026-11-01T10:00:00Z")))
+    # Then it is deployed
+    assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_A}"
+
+
+def test_an_undatable_running_image_takes_the_push_its_tag_still_names_and_says_why(
+    deployer_env, stack, ecs, topic_inbox
+):
+    # Given a service running web:latest (a tag, not a digest) and a policy taking `latest`
+    hand_deployed(ecs, f"{REGISTRY}/web:latest")
+    pushed = ecr_push("latest", "2026-11-01T10:00:00Z")
+    handler = deployer_env([web_target(tags="latest")])
+    # When the push that `latest` names in ECR arrives
+    handler(fifo(push_event("web", "latest", pushed, time="2026-11-01T10:00:00Z")))
+    # Then it is deployed, and its start says the running image could not be dated and why it was deployed
+    assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{pushed}"
+    assert descriptions(topic_inbox, "deploy_started") == [
+        f"Deployed although the image web runs ({REGISTRY}/web:latest) cannot be dated: latest still names this "
+        f"image in ECR ({pushed[:19]}, pushed 2026-11-01 10:00:00 UTC), so it is the newest push of latest."
+    ]
+
+
+def test_an_undatable_running_image_skips_a_push_its_tag_has_moved_on_from(deployer_env, stack, ecs, topic_inbox):
+    # Given a service running web:latest, and `latest` naming an image pushed at 11:00 in ECR
+    td = hand_deployed(ecs, f"{REGISTRY}/web:latest")
+    newest = ecr_push("latest", "2026-11-01T11:00:00Z")
+    handler = deployer_env([web_target(tags="latest")])
+    # When the push of 10:00 arrives late
+    handler(fifo(push_event("web", "latest", DIGEST_A, time="2026-11-01T10:00:00Z")))
+    # Then it is skipped as older, saying what `latest` names now
+    assert ecs.describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"] == td
+    assert descriptions(topic_inbox, "deploy_skipped") == [
+        f"web:latest (sha256:aaaaaaaaaaaa, pushed 2026-11-01 10:00:00 UTC) is no longer the newest push of latest: "
+        f"ECR has it name {newest[:19]} (pushed 2026-11-01 11:00:00 UTC) now; the image web runs "
+        f"({REGISTRY}/web:latest) cannot be dated, so only the newest push of a tag is deployed"
+    ]
+
+
+def test_when_nothing_can_order_the_push_it_is_not_deployed_and_the_skip_says_so(
+    deployer_env, stack, ecs, topic_inbox, capsys
+):
+    # Given a service running web:latest and an ECR that does not know the repository
+    td = hand_deployed(ecs, f"{REGISTRY}/web:latest")
+    handler = deployer_env([web_target(tags="latest")])
+    # When a push of latest arrives
+    handler(fifo(push_event("web", "latest", DIGEST_A)))
+    # Then nothing changes, and the skip says the order could not be known
+    assert ecs.describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"] == td
+    assert metric_total(capsys.readouterr().out, "DeploySkipped", reason="order_unknown") == 1
+    (text,) = descriptions(topic_inbox, "deploy_skipped")
+    assert text.startswith(f"Not deployed: the image web runs ({REGISTRY}/web:latest) cannot be dated")
+
+
+# ------------------------------------------------------------------------------------ two pushes at the same time
+
+
+@pytest.fixture
+def atomic_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies each item write (and its condition) atomically; moto checks and writes without a lock, so
+    concurrent writers are given one here, as DynamoDB would."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "get_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+def test_two_pushes_of_one_repository_processed_at_once_deploy_the_newer_with_one_registration_each(
+    deployer_env, web_service, ecs, atomic_dynamodb
+):
+    import threading
+
+    from dockhand import deps
+    from dockhand.deploy.push import deploy_push
+    from dockhand.errors import RetryableError
+    from dockhand.events import EcrImageAction
+    from functions.deployer import app
+
+    # Given two pushes of web, 2.1.0 (10:00) and 2.2.0 (11:00), handled by two deployers at the same moment,
+    # both having read the service's ledger row before either claims it
+    deployer_env([web_target()])
+    pushes = {
+        "older": EcrImageAction.model_validate(push_event("web", "2.1.0", DIGEST_A, event_id="e-1")),
+        "newer": EcrImageAction.model_validate(
+            push_event("web", "2.2.0", DIGEST_B, event_id="e-2", time="2026-11-01T11:00:00Z")
+        ),
+    }
+    registered: list[str] = []
+    deps.client("ecs").meta.events.register(
+        "provide-client-params.ecs.RegisterTaskDefinition",
+        lambda params, **_: registered.append({t["key"]: t["value"] for t in params["tags"]}["dockhand:digest"]),
+    )
+    both_read = threading.Barrier(2, timeout=30)
+    reads: list[int] = []
+
+    def first_reads_meet(**_: Any) -> None:
+        reads.append(1)
+        if len(reads) <= 2:
+            both_read.wait()
+
+    deps.table().raw.meta.client.meta.events.register("after-call.dynamodb.BatchGetItem", first_reads_meet)
+    outcome: dict[str, BaseException | None] = {}
+
+    def deliver(name: str) -> None:
+        try:
+            deploy_push(pushes[name], app.deployer())
+            outcome[name] = None
+        except RetryableError as exc:  # the record fails; SQS delivers it again
+            outcome[name] = exc
+
+    # When both are processed at once, and whatever failed is delivered again afterwards
+    threads = [threading.Thread(target=deliver, args=(name,)) for name in pushes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    waited = [name for name, error in outcome.items() if error is not None]
+    for name in waited:
+        deliver(name)
+    # Then one of them had to wait for the other, both records end done, and the newer runs
+    assert sorted(outcome) == ["newer", "older"] and len(waited) == 1
+    assert all(error is None for error in outcome.values()), outcome
+    assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_B}"
+    # And each push registered one revision at most
+    assert registered.count(DIGEST_B) == 1 and registered.count(DIGEST_A) <= 1

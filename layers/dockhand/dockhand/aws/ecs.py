@@ -70,6 +70,14 @@ class Ecs:
         found = self._paged("ListTaskDefinitions", "taskDefinitionArns", familyPrefix=family, status=status, sort="ASC")
         return [a for a in found if arns.family(a) == family]
 
+    def newest_task_definitions(self, family: str, limit: int = 10) -> list[str]:
+        """The newest ACTIVE revisions of a family, newest first (one call; sorted here too, as moto ignores `sort`)."""
+        out = self._call(
+            "ListTaskDefinitions", familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=max(1, min(limit, 100))
+        )
+        found = [a for a in out.get("taskDefinitionArns", []) if arns.family(a) == family]
+        return sorted(found, key=lambda a: arns.revision(a) or 0, reverse=True)
+
     # --------------------------------------------------------------------------------------------- tasks
     def run_task(self, **kwargs: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(tasks, failures). A 200 with failures[] is not an exception: the caller must look."""

@@ -1,56 +1,42 @@
-"""Admission: which services a push may be deployed to, and the ledger claim that makes it exactly once.
+"""Admission: which services a push goes to, and the claim that makes each deploy happen once.
 
-Targets whose tag policy refuses the tag are skipped; a held digest is skipped and said so; each service is
-described (10 per call) and its ledger row read; `decide` says claim, resume, skip or busy (pure); a claim is a
-conditional write on the row. Services the ledger knows nothing of are guarded by the running task
-definition's own `dockhand:*` tags instead (`drop_older_than_recorded`).
+Targets whose tag policy refuses the tag are skipped; a held digest is skipped and said so; the services are
+described (10 per call) and their ledger rows read (one BatchGetItem per 100). What runs on each service is
+known from its row, or from the revision it runs (`running.py`); a push older than that is skipped, in the
+policy's language. A service the push goes to is claimed for the push (`deploy:<service arn>@<row version>`,
+owned by the push's event id, so a redelivery or a redrive of the push resumes it); another push holding the
+service makes this one wait (retryable), in arrival order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal, Unpack
+from typing import Any, Unpack
 
 from dockhand.arns import last_part
 from dockhand.config import DeployTarget
-from dockhand.deploy import policy, report, taskdef
-from dockhand.deploy.context import Deployer, Push
+from dockhand.deploy import policy, report
+from dockhand.deploy.context import Deployer
 from dockhand.deploy.report import Action, DeployReport, Outcome, OutcomeDetails
+from dockhand.deploy.running import Running, from_revision, from_row, judge
 from dockhand.errors import RetryableError
 from dockhand.events import EcrImageAction
 from dockhand.observability import count, logger
-from dockhand.state.ledger import Claim, LedgerRow
+from dockhand.state.claims import Claim, Claims
+from dockhand.state.ledger import LedgerRow
 
-Decision = Literal["claim", "resume", "skip", "busy"]
-CLAIM_ATTEMPTS = 3  # ledger rows that keep changing under us: the message is retried instead
-
-
-def decide(row: LedgerRow, push: Push, target: DeployTarget, now: datetime) -> tuple[Decision, str]:
-    """What to do with `push` on a service whose ledger row is `row` (pure)."""
-    claim = row.claim
-    if claim is not None and claim.digest == push.digest:
-        if claim.event_id == push.event_id or claim.expired(now):
-            return "resume", "retry of an interrupted deploy"
-        return "busy", "the same image is being deployed by another delivery"
-    if row.digest == push.digest:
-        return "skip", "already_running"
-    if row.digest is not None and policy.is_older(target.tags, push.tag, push.pushed_at, row.tag, row.pushed_time):
-        return "skip", "older"
-    if claim is not None and not claim.expired(now):
-        return "busy", f"{claim.tag} is being deployed"
-    return "claim", ""
+SCOPE = "deploy"
 
 
 @dataclass
 class Admitted:
-    """A service this push goes to, with its claim (None in a dry run or without a ledger)."""
+    """A service this push goes to, with its ledger row and its claim (None in a dry run or without a ledger)."""
 
     target: DeployTarget
     service: dict[str, Any]
-    claim: Claim | None
-    resumed: bool = False
-    known: bool = True  # the ledger knew what runs; if not, the task definition's own tags are asked
+    row: LedgerRow
+    claim: Claim | None = None
+    caveat: str = ""  # what the start's notification must say (the order could not be known)
 
     @property
     def name(self) -> str:
@@ -64,17 +50,28 @@ class Admitted:
     def cluster(self) -> str:
         return last_part(str(self.service.get("clusterArn", "")))
 
+    @property
+    def resumed(self) -> bool:
+        return self.claim is not None and self.claim.state == "resumed"
+
     def outcome(self, action: Action, reason: str = "", **details: Unpack[OutcomeDetails]) -> Outcome:
         """What happened to this service: `action` for `reason`, with the details the step knows."""
-        return Outcome(
-            cluster=self.cluster,
-            service=self.name,
-            target=self.target.label,
-            action=action,
-            reason=reason,
-            service_arn=self.arn,
-            **details,
-        )
+        return outcome_of(self.target, self.service, action, reason, **details)
+
+
+def outcome_of(
+    target: DeployTarget, svc: dict[str, Any], action: Action, reason: str = "", **details: Unpack[OutcomeDetails]
+) -> Outcome:
+    """What happened to a described service: `action` for `reason`, with the details the step knows."""
+    return Outcome(
+        cluster=last_part(str(svc.get("clusterArn", ""))),
+        service=str(svc["serviceName"]),
+        target=target.label,
+        action=action,
+        reason=reason,
+        service_arn=str(svc["serviceArn"]),
+        **details,
+    )
 
 
 def ignored_reason(event: EcrImageAction) -> str | None:
@@ -130,16 +127,17 @@ def by_cluster(targets: list[DeployTarget]) -> dict[str, list[tuple[DeployTarget
     return clusters
 
 
-def admit_cluster(
+def described(
     d: Deployer, rep: DeployReport, cluster: str, entries: list[tuple[DeployTarget, str]]
-) -> list[Admitted]:
-    """Describe the cluster's services (10 per call) and claim each for this push."""
+) -> list[tuple[DeployTarget, dict[str, Any]]]:
+    """Describe the cluster's services (10 per call); a missing one, or one under another deployment controller,
+    is reported and left out."""
     found, failures = d.ecs.describe_services(cluster, [name for _, name in entries])
     by_ref: dict[str, dict[str, Any]] = {}
-    for described in found:
-        by_ref[described["serviceName"]] = described
-        by_ref[described["serviceArn"]] = described
-    admitted: list[Admitted] = []
+    for described_svc in found:
+        by_ref[described_svc["serviceName"]] = described_svc
+        by_ref[described_svc["serviceArn"]] = described_svc
+    out: list[tuple[DeployTarget, dict[str, Any]]] = []
     for target, name in entries:
         svc = by_ref.get(name)
         if svc is None or svc.get("status") != "ACTIVE":
@@ -166,99 +164,106 @@ def admit_cluster(
             )
             report.failed(d, rep, outcome, why)
             continue
-        item = admit(d, rep, target, svc)
+        out.append((target, svc))
+    return out
+
+
+def admit(d: Deployer, rep: DeployReport, candidates: list[tuple[DeployTarget, dict[str, Any]]]) -> list[Admitted]:
+    """Read the services' ledger rows at once, decide for each, and claim the ones the push goes to."""
+    push = rep.push
+    rows = d.ledger.read_many(svc["serviceArn"] for _, svc in candidates) if d.ledger else {}
+    claims = Claims(d.table, SCOPE, owner=push.event_id) if d.table is not None and d.ledger else None
+    admitted: list[Admitted] = []
+    for target, svc in candidates:
+        row = rows.get(svc["serviceArn"]) or LedgerRow(service_arn=svc["serviceArn"])
+        running = _running(d, rep, target, svc, row)
+        if running.digest == push.digest and running.how != "image":
+            item = _already_running(d, rep, target, svc, row, running, claims)
+        else:
+            item = _judged(d, rep, target, svc, row, running, claims)
         if item is not None:
             admitted.append(item)
     return admitted
 
 
-def admit(d: Deployer, rep: DeployReport, target: DeployTarget, svc: dict[str, Any]) -> Admitted | None:
-    """Read the service's ledger row and claim it for this push (or say why not)."""
-    if d.ledger is None:
-        return Admitted(target, svc, None, known=False)
-    push, arn = rep.push, svc["serviceArn"]
-    for _attempt in range(CLAIM_ATTEMPTS):
-        row = d.ledger.read(arn)
-        decision, reason = decide(row, push, target, d.now())
-        if decision == "skip":
-            _skip(d, rep, target, svc, row, reason)
-            return None
-        if decision == "busy":
-            raise RetryableError(f"{arn}: {reason}")
-        if d.dry(target):
-            return Admitted(target, svc, None, known=row.digest is not None)
-        if decision == "resume":
-            assert row.claim is not None
-            return Admitted(target, svc, row.claim, resumed=True)
-        claim = Claim(
-            digest=push.digest,
-            tag=push.tag,
-            pushed_at=push.pushed_at.isoformat(),
-            event_id=push.event_id,
-            claimed_at=d.now().isoformat(),
-        )
-        if d.ledger.claim(row, claim) is not None:
-            return Admitted(target, svc, claim, known=row.digest is not None)
-    raise RetryableError(f"{arn}: the ledger row kept changing while claiming it")
+def _running(d: Deployer, rep: DeployReport, target: DeployTarget, svc: dict[str, Any], row: LedgerRow) -> Running:
+    """What runs on the service: the ledger's word while it runs the row's revision, else its revision's own."""
+    repository = rep.push.repository
+    if row.describes(svc.get("taskDefinition")):
+        return from_row(row, repository)
+    td, tags = d.task_definition(str(svc["taskDefinition"]))
+    return from_revision(td, tags, rep.push, target, repository)
 
 
-def _skip(d: Deployer, rep: DeployReport, target: DeployTarget, svc: dict[str, Any], row: LedgerRow, why: str) -> None:
-    push, name, arn = rep.push, svc["serviceName"], svc["serviceArn"]
-    outcome = Outcome(
-        cluster=last_part(str(svc.get("clusterArn", ""))),
-        service=name,
-        target=target.label,
-        action="skipped",
-        reason=why,
-        service_arn=arn,
-        task_definition=svc.get("taskDefinition"),
+def _judged(
+    d: Deployer,
+    rep: DeployReport,
+    target: DeployTarget,
+    svc: dict[str, Any],
+    row: LedgerRow,
+    running: Running,
+    claims: Claims | None,
+) -> Admitted | None:
+    verdict = judge(target.tags, rep.push, running, svc["serviceName"], d.ecr)
+    if not verdict.deploy:
+        outcome = outcome_of(target, svc, "skipped", verdict.reason, task_definition=svc.get("taskDefinition"))
+        report.skipped(d, rep, outcome, verdict.text)
+        return None
+    claim = _claim(d, claims, row, rep.push.event_id) if claims is not None and not d.dry(target) else None
+    return Admitted(target, svc, row, claim, caveat=verdict.text)
+
+
+def _claim(d: Deployer, claims: Claims, row: LedgerRow, event_id: str) -> Claim:
+    """Claim the service's next ledger version for this push (ClaimBusy while another push holds it)."""
+    claim = claims.open(row.claim_key)
+    if claim.done:
+        raise RetryableError(f"{row.service_arn}: its ledger moved on while this push was admitted")
+    if claim.opened_by not in (None, event_id):
+        # Another push's deploy of this version was abandoned (its lease ran out; it may have updated the
+        # service): the version is closed, and this push starts again from what runs now.
+        if d.ledger is not None and d.ledger.move_on(row):
+            claim.finish({"abandoned_by": claim.opened_by})
+        raise RetryableError(f"{row.service_arn}: an abandoned deploy of {claim.opened_by} was closed")
+    return claim
+
+
+def _already_running(
+    d: Deployer,
+    rep: DeployReport,
+    target: DeployTarget,
+    svc: dict[str, Any],
+    row: LedgerRow,
+    running: Running,
+    claims: Claims | None,
+) -> Admitted | None:
+    """The service runs the pushed digest, deployed by Dockhand. If this push's own deploy updated it and stopped
+    before recording it, the deploy resumes; otherwise it is a quiet skip (and a redelivery of the push that
+    deployed it announces its start again where that failed)."""
+    push = rep.push
+    if running.how == "tags" and claims is not None and not d.dry(target):
+        mine = claims.peek(row.claim_key)
+        if mine is not None and not mine.done and mine.opened_by == push.event_id:
+            return Admitted(target, svc, row, claims.open(row.claim_key))
+    outcome = outcome_of(target, svc, "skipped", "already_running", task_definition=svc.get("taskDefinition"))
+    report.quietly_skipped(
+        rep, outcome, "push already deployed", {"service_arn": svc["serviceArn"], "digest": push.digest}
     )
-    if why == "older":
-        report.skipped(d, rep, outcome, f"{push.tag} is older than {row.tag}, which runs on {name}")
-        return
-    report.quietly_skipped(rep, outcome, "push already deployed", {"service_arn": arn, "digest": push.digest})
     if row.event_id == push.event_id and row.task_definition_arn:
         _announce_again(d, rep, target, svc, row)
+    return None
 
 
 def _announce_again(d: Deployer, rep: DeployReport, target: DeployTarget, svc: dict[str, Any], row: LedgerRow) -> None:
     """A redelivery of the push that deployed this service: its start is announced again, from the ledger row
     and the deployment record, on the channels that have not delivered it (it failed on one of them)."""
     record = d.deployments.get(row.deployment_id) if d.deployments and row.deployment_id else None
-    outcome = Outcome(
-        cluster=last_part(str(svc.get("clusterArn", ""))),
-        service=svc["serviceName"],
-        target=target.label,
-        action="updated",
-        service_arn=svc["serviceArn"],
+    outcome = outcome_of(
+        target,
+        svc,
+        "updated",
         previous_task_definition=record.previous_task_definition_arn if record else None,
         task_definition=row.task_definition_arn,
         image=record.image if record else None,
         deployment_id=row.deployment_id or None,
     )
     report.announce_start(d, rep, outcome)
-
-
-def drop_older_than_recorded(
-    d: Deployer, rep: DeployReport, group: list[Admitted], tags: list[dict[str, str]]
-) -> list[Admitted]:
-    """Services the ledger knows nothing about (a new table, a first deploy) are guarded by the running task
-    definition's own `dockhand:*` tags: a push older than the one recorded there is skipped too."""
-    push = rep.push
-    recorded = {t["key"].removeprefix(taskdef.TAG_PREFIX): t.get("value", "") for t in tags}
-    running_tag, running_digest = recorded.get("tag"), recorded.get("digest")
-    unknown = [w for w in group if not w.known]
-    if not unknown or not running_tag or running_digest == push.digest:
-        return group
-    try:
-        running_at = datetime.fromisoformat(recorded.get("pushed-at", ""))
-    except ValueError:
-        running_at = None
-    if not policy.is_older(group[0].target.tags, push.tag, push.pushed_at, running_tag, running_at):
-        return group
-    for w in unknown:
-        if d.ledger and w.claim:
-            d.ledger.release(w.arn, push.digest)
-        outcome = w.outcome("skipped", "older", previous_task_definition=str(w.service.get("taskDefinition")))
-        report.skipped(d, rep, outcome, f"{push.tag} is older than {running_tag}, which runs on {w.name}")
-    return [w for w in group if w.known]

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from dockhand import images
+from dockhand.aws.ecr import Ecr
 from dockhand.aws.ecs import Ecs
 from dockhand.config import DeploySection, DeployTarget
 from dockhand.events import EcrImageAction
@@ -16,6 +18,7 @@ from dockhand.notify.notifier import NotifierLike
 from dockhand.state.deliveries import Deliveries
 from dockhand.state.deployments import Deployments, Holds
 from dockhand.state.ledger import Ledger
+from dockhand.state.table import Table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,10 +64,18 @@ class Deployer:
     section: DeploySection
     dry_run: bool = False
     deliveries: Deliveries | None = None
+    table: Table | None = None  # where the deploy's claims are kept (with the ledger)
+    ecr: Ecr | None = None  # dates a running image that Dockhand did not deploy
     # Queues a notification a channel failed (key, notification) for a retry of its own; without it the push fails.
     retry_later: Callable[[str, Notification], None] | None = None
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    _task_definitions: dict[str, tuple[dict[str, Any], list[dict[str, str]]]] = field(default_factory=dict)
 
     def dry(self, target: DeployTarget) -> bool:
         """Plan only: the run, the file's deploy section or the target says so."""
         return self.dry_run or self.section.dry_run or target.dry_run
+
+    def task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """DescribeTaskDefinition with its tags, once per revision (a revision never changes)."""
+        if arn not in self._task_definitions:
+            self._task_definitions[arn] = self.ecs.describe_task_definition(arn)
+        return self._task_definitions[arn]

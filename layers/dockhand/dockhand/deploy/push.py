@@ -1,16 +1,18 @@
 """Push-to-deploy: one ECR push → a new pinned task-definition revision → UpdateService, on every matching service.
 
-Faithful (the copy carries every writable field and the tags), exactly once (the ledger's conditional claim),
-never backwards (a push older than what runs is skipped and said so), and frugal (services of one cluster are
-described 10 at a time; services sharing a task definition share one new revision). The flow, step by step:
-admission (`admission.py`), rollout (`rollout.py`), and what is told of each service (`report.py`).
+Faithful (the copy carries every writable field and the tags), exactly once (each step recorded in a claim, and
+what an interrupted attempt did found again, never done twice), never backwards (a push older than what runs is
+skipped and said so, also where Dockhand never deployed: `running.py`), and frugal (services of one cluster are
+described 10 at a time, their ledger rows read 100 at a time; services sharing a task definition share one new
+revision). The flow, step by step: admission (`admission.py`), rollout (`rollout.py`), and what is told of each
+service (`report.py`). A notification a channel failed never fails the push: it is retried by its own message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dockhand.deploy.admission import Admitted, accepted_targets, admit_cluster, by_cluster, ignored_reason
+from dockhand.deploy.admission import Admitted, accepted_targets, admit, by_cluster, described, ignored_reason
 from dockhand.deploy.context import Deployer, Push
 from dockhand.deploy.report import DeployReport
 from dockhand.deploy.rollout import deploy_group, group_key
@@ -36,9 +38,10 @@ def deploy_push(event: EcrImageAction, d: Deployer) -> DeployReport:
         report.ignored = ignored
         return report
     targets = accepted_targets(d, report, d.section.targets_for(push.repository))
-    admitted: list[Admitted] = []
+    candidates = []
     for cluster, entries in by_cluster(targets).items():
-        admitted += admit_cluster(d, report, cluster, entries)
+        candidates += described(d, report, cluster, entries)
+    admitted = admit(d, report, candidates)
     groups: dict[tuple[Any, ...], list[Admitted]] = {}
     for item in admitted:
         groups.setdefault(group_key(d, item), []).append(item)

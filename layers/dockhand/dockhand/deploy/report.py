@@ -10,6 +10,7 @@ from typing import Literal, TypedDict
 from dockhand.arns import last_part
 from dockhand.config import Kind, Severity
 from dockhand.deploy.context import Deployer, Push
+from dockhand.errors import RetryableError
 from dockhand.notify.delivery import deliver
 from dockhand.notify.model import Notification
 from dockhand.observability import count, logger
@@ -104,8 +105,9 @@ def planned(d: Deployer, report: DeployReport, outcome: Outcome) -> None:
     _notify(d, report, outcome, kind="deploy_skipped", severity="info", title=title, text="\n".join(outcome.diff))
 
 
-def started(d: Deployer, report: DeployReport, outcome: Outcome) -> None:
-    """UpdateService took the new revision: logged, counted, reported and announced."""
+def started(d: Deployer, report: DeployReport, outcome: Outcome, note: str = "") -> None:
+    """UpdateService took the new revision: logged, counted, reported and announced (with `note`, when the
+    order of the push could not be known and a rule decided)."""
     logger.info(
         "deploy started",
         extra={
@@ -118,14 +120,14 @@ def started(d: Deployer, report: DeployReport, outcome: Outcome) -> None:
     )
     count("DeployStarted")
     report.outcomes.append(outcome)
-    announce_start(d, report, outcome)
+    announce_start(d, report, outcome, note)
 
 
-def announce_start(d: Deployer, report: DeployReport, outcome: Outcome) -> None:
+def announce_start(d: Deployer, report: DeployReport, outcome: Outcome, note: str = "") -> None:
     """The deploy's start, keyed by its deployment so the watcher's outcome later updates the same message."""
     title = f"Deploying {report.push.image} to {outcome.service}"
     update_key = f"deploy/{outcome.deployment_id}" if outcome.deployment_id else None
-    _notify(d, report, outcome, kind="deploy_started", severity="info", title=title, update_key=update_key)
+    _notify(d, report, outcome, kind="deploy_started", severity="info", title=title, text=note, update_key=update_key)
 
 
 def _notify(
@@ -156,7 +158,13 @@ def _notify(
     if outcome.action == "planned":
         # A dry run writes nothing, delivery claims included: a failed channel is logged and counted, not retried.
         deliver(d.notifier, None, key, note)
-    elif deliver(d.notifier, d.deliveries, key, note):
+        return
+    try:
+        failed = deliver(d.notifier, d.deliveries, key, note)
+    except RetryableError as exc:  # the delivery's own bookkeeping failed: its retry message finishes it
+        logger.warning("notification not finished; it will be retried", extra={"key": key, "error": str(exc)})
+        failed = ["?"]
+    if failed:
         report.undelivered.append(key)
         report.retried[key] = note
 

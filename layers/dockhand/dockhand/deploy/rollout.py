@@ -1,35 +1,31 @@
 """Rollout: services on one task definition (and one target shape) share one new revision — cloned faithfully,
-the image pinned by digest, registered once — then each service is updated and its deployment recorded.
+the image pinned by digest, registered once — then each service is updated, its deployment recorded, and the
+ledger moved on.
 
-An unchanged clone registers nothing; a dry run stops at the plan; a revision a resumed claim already registered
-is reused; a service a previous attempt already updated is not updated again.
+Each step is recorded where a redelivery finds it, and what may have happened without being recorded is found,
+not done again:
+- the revision: registered once, or found (`revision.py`);
+- the update: the service's claim records it (`updated`: deployment id and previous revision); one not recorded
+  is found on the service itself (it runs the new revision);
+- the ledger write is conditional on the version the push claimed; the claim is finished last.
+An unchanged clone registers nothing; a dry run stops at the plan; a failure that will not pass (no container of
+the repository, a refused definition) fails the group's services and moves their ledger versions on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dockhand import images
+from dockhand import arns, images
 from dockhand.deploy import report, taskdef
-from dockhand.deploy.admission import Admitted, drop_older_than_recorded
+from dockhand.deploy.admission import Admitted
 from dockhand.deploy.context import Deployer
 from dockhand.deploy.report import DeployReport
-from dockhand.errors import BadInputError
+from dockhand.deploy.revision import Revision, registered_once
+from dockhand.errors import BadInputError, RetryableError
 from dockhand.state.deployments import DeploymentRecord
-
-
-@dataclass(frozen=True, kw_only=True)
-class Revision:
-    """The revision a group of services moves to, and what it changes."""
-
-    current: str  # the task definition the services run now
-    image: str  # the pushed image, pinned by digest
-    arn: str  # the new revision
-    containers: tuple[str, ...] = ()
-    changes: tuple[str, ...] = ()
 
 
 def group_key(d: Deployer, item: Admitted) -> tuple[Any, ...]:
@@ -50,13 +46,15 @@ def deploy_group(d: Deployer, rep: DeployReport, group: list[Admitted]) -> None:
     current = str(group[0].service["taskDefinition"])
     image = images.pinned(target.registry or push.default_registry, push.repository, push.digest)
     try:
-        registered = next((w.claim.registered_arn for w in group if w.claim and w.claim.registered_arn), None)
-        if registered is not None:
-            revision: Revision | None = Revision(current=current, image=image, arn=registered)
+        td, tags = d.task_definition(current)
+        recorded = taskdef.recorded(tags)
+        if recorded.get("digest") == push.digest:
+            # The services run this push's revision already: a resumed deploy that updated them.
+            source = recorded.get("source")
+            previous = f"{current.rsplit('/', 1)[0]}/{source}" if source else current
+            revision: Revision | None = Revision(current=previous, image=image, arn=current)
         else:
-            td, tags = d.ecs.describe_task_definition(current)
-            group = drop_older_than_recorded(d, rep, group, tags)
-            revision = register(d, rep, group, td, tags, current=current, image=image) if group else None
+            revision = _new_revision(d, rep, group, td, tags, current=current, image=image)
         if revision is not None:
             for w in group:
                 update(d, rep, w, revision)
@@ -66,7 +64,7 @@ def deploy_group(d: Deployer, rep: DeployReport, group: list[Admitted]) -> None:
         _fail(d, rep, group, current, image, f"aws:{exc.response['Error'].get('Code', '?')}", str(exc))
 
 
-def register(
+def _new_revision(
     d: Deployer,
     rep: DeployReport,
     group: list[Admitted],
@@ -76,7 +74,7 @@ def register(
     current: str,
     image: str,
 ) -> Revision | None:
-    """Clone the running revision `td` with the new image and register it; None when there is nothing to
+    """Clone the running revision `td` with the new image and register it once; None when there is nothing to
     register (unchanged, or a dry run: each one reported)."""
     push, target = rep.push, group[0].target
     writable = taskdef.writable_keys(d.ecs.service_model)
@@ -88,7 +86,12 @@ def register(
         repository=push.repository,
         image=image,
         containers=target.containers,
-        record={"tag": push.tag, "digest": push.digest, "pushed-at": push.pushed_at.isoformat()},
+        record={
+            "tag": push.tag,
+            "digest": push.digest,
+            "pushed-at": push.pushed_at.isoformat(),
+            "source": arns.last_part(current),
+        },
     )
     before = taskdef.register_payload(td, tags, writable)
     if taskdef.same_definition(before, clone.payload):
@@ -98,21 +101,18 @@ def register(
     if d.dry(target):
         _plan(d, rep, group, current, image, clone.containers, changes)
         return None
-    arn = str(d.ecs.register_task_definition(**clone.payload)["taskDefinitionArn"])
-    rep.registered.append(arn)
-    if d.ledger:
-        for w in group:
-            if w.claim:
-                d.ledger.note_registered(w.arn, push.digest, arn)
+    arn = registered_once(d, rep, group, current, clone.payload)
     return Revision(current=current, image=image, arn=arn, containers=clone.containers, changes=tuple(changes))
 
 
 def _unchanged(
     d: Deployer, rep: DeployReport, group: list[Admitted], current: str, image: str, containers: tuple[str, ...]
 ) -> None:
+    push = rep.push
     for w in group:
         if d.ledger and w.claim:
-            d.ledger.finish(w.arn, w.claim, current, None)
+            _record(d, rep, w, current, None)
+            w.claim.finish({"task_definition": current, "unchanged": True})
         outcome = w.outcome(
             "skipped",
             "unchanged",
@@ -121,7 +121,7 @@ def _unchanged(
             image=image,
             containers=containers,
         )
-        extra = {"service_arn": w.arn, "image": image}
+        extra = {"service_arn": w.arn, "image": image, "digest": push.digest}
         report.quietly_skipped(rep, outcome, "task definition already runs this image", extra)
 
 
@@ -144,23 +144,25 @@ def _plan(
 def _fail(
     d: Deployer, rep: DeployReport, group: list[Admitted], current: str, image: str, reason: str, why: str
 ) -> None:
+    """A failure a retry would meet again: reported once; each service's ledger version is moved on (what runs
+    is unchanged) so that later pushes are not held behind it."""
     for w in group:
         if d.ledger and w.claim:
-            d.ledger.release(w.arn, rep.push.digest)
+            if not d.ledger.move_on(w.row):
+                raise RetryableError(f"{w.arn}: its ledger moved on while this push failed")
+            w.claim.finish({"failed": reason})
         outcome = w.outcome("failed", reason, previous_task_definition=current, image=image)
         report.failed(d, rep, outcome, why)
 
 
 def update(d: Deployer, rep: DeployReport, w: Admitted, revision: Revision) -> None:
-    """UpdateService to the new revision (unless a previous attempt did), record the deployment, finish the claim."""
-    push, current = rep.push, revision.current
-    if w.service.get("taskDefinition") == revision.arn:
-        # A previous attempt updated the service and stopped before the ledger heard of it.
-        service = w.service
-        current = (w.claim and previous_from(w.service, revision.arn)) or current
+    """UpdateService to the new revision (once), record the deployment and the ledger, finish the claim, announce."""
+    push = rep.push
+    if w.claim is not None:
+        step = w.claim.once("updated", lambda: _update_service(d, w, revision), lambda: _found_updated(w, revision))
     else:
-        service = d.ecs.update_service(**update_request(w, revision.arn))
-    deployment_id = primary_deployment_id(service)
+        step = _update_service(d, w, revision)
+    deployment_id, previous = step["deployment"] or None, str(step["previous"])
     if d.deployments is not None and deployment_id:
         d.deployments.record(
             DeploymentRecord(
@@ -173,24 +175,54 @@ def update(d: Deployer, rep: DeployReport, w: Admitted, revision: Revision) -> N
                 digest=push.digest,
                 image=revision.image,
                 task_definition_arn=revision.arn,
-                previous_task_definition_arn=current,
+                previous_task_definition_arn=previous,
                 target=w.target.label,
                 push_event_id=push.event_id,
             )
         )
     if d.ledger and w.claim:
-        d.ledger.finish(w.arn, w.claim, revision.arn, deployment_id)
+        _record(d, rep, w, revision.arn, deployment_id)
+        w.claim.finish({"task_definition": revision.arn, "deployment": deployment_id})
     outcome = w.outcome(
         "updated",
         "resumed" if w.resumed else "",
-        previous_task_definition=current,
+        previous_task_definition=previous,
         task_definition=revision.arn,
         image=revision.image,
         containers=revision.containers,
         deployment_id=deployment_id,
         diff=list(revision.changes),
     )
-    report.started(d, rep, outcome)
+    report.started(d, rep, outcome, note=w.caveat)
+
+
+def _record(d: Deployer, rep: DeployReport, w: Admitted, task_definition: str, deployment_id: str | None) -> None:
+    """The push runs on the service now: the ledger row, at the version the push claimed."""
+    push = rep.push
+    assert d.ledger is not None
+    written = d.ledger.record(
+        w.row,
+        digest=push.digest,
+        tag=push.tag,
+        pushed_at=push.pushed_at.isoformat(),
+        task_definition_arn=task_definition,
+        deployment_id=deployment_id,
+        event_id=push.event_id,
+    )
+    if not written:
+        raise RetryableError(f"{w.arn}: its ledger moved on while this push deployed it")
+
+
+def _update_service(d: Deployer, w: Admitted, revision: Revision) -> dict[str, str]:
+    service = d.ecs.update_service(**update_request(w, revision.arn))
+    return {"deployment": primary_deployment_id(service) or "", "previous": revision.current}
+
+
+def _found_updated(w: Admitted, revision: Revision) -> dict[str, str] | None:
+    """An earlier attempt's UpdateService, seen on the service: it runs the new revision already."""
+    if w.service.get("taskDefinition") != revision.arn:
+        return None
+    return {"deployment": primary_deployment_id(w.service) or "", "previous": revision.current}
 
 
 def update_request(w: Admitted, task_definition: str) -> dict[str, Any]:
@@ -208,14 +240,3 @@ def update_request(w: Admitted, task_definition: str) -> dict[str, Any]:
 def primary_deployment_id(service: dict[str, Any]) -> str | None:
     """The PRIMARY deployment's id: the key `ECS Deployment State Change` events carry."""
     return next((str(dep["id"]) for dep in service.get("deployments", []) if dep.get("status") == "PRIMARY"), None)
-
-
-def previous_from(service: dict[str, Any], new_arn: str) -> str | None:
-    return next(
-        (
-            str(dep["taskDefinition"])
-            for dep in service.get("deployments", [])
-            if dep.get("status") == "ACTIVE" and dep.get("taskDefinition") != new_arn
-        ),
-        None,
-    )

@@ -114,6 +114,11 @@ def clone_for_image(
     return Clone(payload=payload, containers=tuple(changed))
 
 
+def recorded(tags: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """What Dockhand recorded on a revision it registered (its `dockhand:*` tags), by name: tag, digest, …"""
+    return {t["key"].removeprefix(TAG_PREFIX): t.get("value", "") for t in tags if t["key"].startswith(TAG_PREFIX)}
+
+
 # --------------------------------------------------------------------------------------------- normalize
 
 _SORT_KEYS: dict[str, tuple[str, ...]] = {

@@ -1,39 +1,28 @@
-"""The deploy ledger: one row per service (pk LEDGER#<service arn>, sk CURRENT), changed only by conditional writes.
+"""The deploy ledger: one row per service (pk LEDGER#<service arn>, sk CURRENT): what Dockhand deployed there.
 
-The row holds what runs (digest, tag, push time, task definition, deployment id) and, while a push is being
-deployed, a claim on it. Every write is conditional on the row's `version`, so two deliveries of one push can never
-both act, and a push older than what runs can never overwrite it. The claim records the task definition a push
-registered, so a retry after a crash between RegisterTaskDefinition and UpdateService reuses it.
+The row holds what runs (digest, tag, push time, task definition, deployment id, the push event) and a `version`
+that every write moves on by one, conditional on the version read. A push that deploys a service holds the claim
+`deploy:<service arn>@<version>` (`state/claims.py`) while it works, and its last step writes the row at
+version + 1; a push that fails for good moves the version on without changing what runs. So one version is taken
+by one push at most, and a push older than what runs never overwrites it.
+
+The row speaks for what runs only while the service runs the task definition the row names (`describes`): a
+service someone else moved since is judged by the revision it runs (`deploy/running.py`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from dockhand.state.table import Table, now_iso
 
-CLAIM_LEASE = timedelta(minutes=10)  # longer than the deployer's timeout: a claim older than this was abandoned
-
-
-class Claim(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    digest: str
-    tag: str
-    pushed_at: str
-    event_id: str
-    claimed_at: str
-    registered_arn: str | None = None
-
-    def expired(self, now: datetime) -> bool:
-        return datetime.fromisoformat(self.claimed_at) + CLAIM_LEASE < now
-
 
 class LedgerRow(BaseModel):
-    """What runs on one service, as far as Dockhand knows, and the push in flight (if any)."""
+    """What runs on one service, as far as Dockhand deployed it."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -46,15 +35,29 @@ class LedgerRow(BaseModel):
     deployment_id: str | None = None
     event_id: str | None = None
     updated_at: str | None = None
-    claim: Claim | None = None
 
     @property
     def pushed_time(self) -> datetime | None:
         return datetime.fromisoformat(self.pushed_at) if self.pushed_at else None
 
+    def describes(self, task_definition_arn: str | None) -> bool:
+        """Does the row say what runs on a service that runs `task_definition_arn`?"""
+        return self.digest is not None and self.task_definition_arn == task_definition_arn
+
+    @property
+    def claim_key(self) -> str:
+        """The claim a push takes to move this row on from its version."""
+        return f"{self.service_arn}@{self.version}"
+
 
 def _key(service_arn: str) -> tuple[str, str]:
     return f"LEDGER#{service_arn}", "CURRENT"
+
+
+def _row(service_arn: str, item: dict[str, Any] | None) -> LedgerRow:
+    if not item:
+        return LedgerRow(service_arn=service_arn)
+    return LedgerRow.model_validate({**item, "service_arn": service_arn, "version": int(item.get("version", 0))})
 
 
 class Ledger:
@@ -62,77 +65,44 @@ class Ledger:
         self._t = table
 
     def read(self, service_arn: str) -> LedgerRow:
-        pk, sk = _key(service_arn)
-        item = self._t.get(pk, sk)
-        if not item:
-            return LedgerRow(service_arn=service_arn)
-        item["version"] = int(item.get("version", 0))
-        return LedgerRow.model_validate(item)
+        return _row(service_arn, self._t.get(*_key(service_arn)))
 
-    def claim(self, row: LedgerRow, claim: Claim) -> LedgerRow | None:
-        """Claim the row for a push, if nobody changed it since `row` was read. None: someone did."""
+    def read_many(self, service_arns: Iterable[str]) -> dict[str, LedgerRow]:
+        """The rows of many services in one BatchGetItem per 100 (a push's reads do not grow per service)."""
+        arns = list(dict.fromkeys(service_arns))
+        items = self._t.get_many([_key(arn) for arn in arns])
+        return {arn: _row(arn, items.get(_key(arn))) for arn in arns}
+
+    def record(
+        self,
+        row: LedgerRow,
+        *,
+        digest: str,
+        tag: str,
+        pushed_at: str,
+        task_definition_arn: str,
+        deployment_id: str | None,
+        event_id: str,
+    ) -> bool:
+        """What runs now, written at `row.version + 1` if nobody moved the row on since `row` was read."""
+        return self._write(
+            row,
+            digest=digest,
+            tag=tag,
+            pushed_at=pushed_at,
+            task_definition_arn=task_definition_arn,
+            deployment_id=deployment_id or "",
+            event_id=event_id,
+            updated_at=now_iso(),
+        )
+
+    def move_on(self, row: LedgerRow) -> bool:
+        """Take `row.version` without changing what runs (a push that failed for good, an abandoned one)."""
+        return self._write(row, **row.model_dump(exclude={"service_arn", "version"}, exclude_none=True))
+
+    def _write(self, row: LedgerRow, **state: Any) -> bool:
         pk, sk = _key(row.service_arn)
-        item: dict[str, Any] = {
-            "pk": pk,
-            "sk": sk,
-            **row.model_dump(exclude_none=True, exclude={"claim", "version"}),
-            "version": row.version + 1,
-            "claim": claim.model_dump(exclude_none=True),
-        }
+        item: dict[str, Any] = {"pk": pk, "sk": sk, "service_arn": row.service_arn, **state, "version": row.version + 1}
         if row.version == 0:
-            ok = self._t.put(item, condition="attribute_not_exists(pk)")
-        else:
-            ok = self._t.put(item, condition="version = :v", values={":v": row.version})
-        return LedgerRow.model_validate({**item, "version": row.version + 1}) if ok else None
-
-    def note_registered(self, service_arn: str, digest: str, task_definition_arn: str) -> bool:
-        pk, sk = _key(service_arn)
-        return (
-            self._t.update(
-                pk,
-                sk,
-                "SET claim.registered_arn = :a",
-                values={":a": task_definition_arn, ":d": digest},
-                condition="claim.digest = :d",
-            )
-            is not None
-        )
-
-    def finish(self, service_arn: str, claim: Claim, task_definition_arn: str, deployment_id: str | None) -> bool:
-        """The claimed push runs now: it becomes the row's state; the claim goes."""
-        pk, sk = _key(service_arn)
-        values: dict[str, Any] = {
-            ":d": claim.digest,
-            ":t": claim.tag,
-            ":p": claim.pushed_at,
-            ":td": task_definition_arn,
-            ":e": claim.event_id,
-            ":u": now_iso(),
-            ":one": 1,
-            ":dep": deployment_id or "",
-        }
-        return (
-            self._t.update(
-                pk,
-                sk,
-                "SET digest = :d, tag = :t, pushed_at = :p, task_definition_arn = :td, deployment_id = :dep, "
-                "event_id = :e, updated_at = :u, version = version + :one REMOVE claim",
-                values=values,
-                condition="claim.digest = :d",
-            )
-            is not None
-        )
-
-    def release(self, service_arn: str, digest: str) -> bool:
-        """Drop the claim of a push that failed for good; what runs stays as it was."""
-        pk, sk = _key(service_arn)
-        return (
-            self._t.update(
-                pk,
-                sk,
-                "SET version = version + :one REMOVE claim",
-                values={":one": 1, ":d": digest},
-                condition="claim.digest = :d",
-            )
-            is not None
-        )
+            return self._t.put(item, condition="attribute_not_exists(pk)")
+        return self._t.put(item, condition="version = :v", values={":v": row.version})

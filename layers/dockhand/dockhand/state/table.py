@@ -6,7 +6,6 @@ Each record type owns a pk prefix, so wings never collide:
 | record            | pk                         | sk                          | owner  |
 |-------------------|----------------------------|-----------------------------|--------|
 | deploy ledger     | LEDGER#<service arn>       | CURRENT                     | deploy |
-| push claim        | PUSH#<service arn>         | <digest>                    | deploy |
 | deployment        | DEPLOYMENT#<deployment id> | META                        | deploy |
 | hold              | HOLD#<repository>          | <digest>                    | watch  |
 | task event        | TASK#<task arn>            | VERSION                     | watch  |
@@ -25,6 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dockhand.aws.clients import reraise_retryable
+from dockhand.errors import RetryableError
+
+BATCH_GET_MAX = 100  # keys per BatchGetItem call (the API's limit)
+BATCH_GET_ROUNDS = 3  # calls for one batch before keys DynamoDB keeps leaving unprocessed make the message retry
 
 
 def ttl_after(seconds: float) -> int:
@@ -41,6 +44,7 @@ class Table:
 
     def __init__(self, dynamodb_resource: Any, name: str) -> None:
         self.name = name
+        self._resource = dynamodb_resource
         self._table = dynamodb_resource.Table(name)
 
     @property
@@ -54,6 +58,29 @@ class Table:
             reraise_retryable(exc, f"GetItem {pk}")
             raise
         return dict(item) if item else None
+
+    def get_many(self, keys: list[tuple[str, str]], consistent: bool = True) -> dict[tuple[str, str], dict[str, Any]]:
+        """The items of `keys` that exist, by (pk, sk): BatchGetItem, 100 keys a call; keys DynamoDB leaves
+        unprocessed are asked again (a few rounds, then RetryableError)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_GET_MAX):
+            pending: list[dict[str, str]] = [{"pk": pk, "sk": sk} for pk, sk in unique[start : start + BATCH_GET_MAX]]
+            for _round in range(BATCH_GET_ROUNDS):
+                request = {self.name: {"Keys": pending, "ConsistentRead": consistent}}
+                try:
+                    out = self._resource.batch_get_item(RequestItems=request)
+                except Exception as exc:
+                    reraise_retryable(exc, f"BatchGetItem {self.name}")
+                    raise
+                for item in out.get("Responses", {}).get(self.name, []):
+                    found[(str(item["pk"]), str(item["sk"]))] = dict(item)
+                pending = out.get("UnprocessedKeys", {}).get(self.name, {}).get("Keys", [])
+                if not pending:
+                    break
+            if pending:
+                raise RetryableError(f"BatchGetItem {self.name}: {len(pending)} key(s) left unprocessed")
+        return found
 
     def put(
         self,
