@@ -180,3 +180,21 @@ def test_an_update_whose_outcome_was_not_recorded_is_found_applied(stack, slack,
     deliver(channels, Deliveries(table), "deploy/ecs-svc/2/COMPLETED", done)
     # Then the message was updated once
     assert [m["kind"] for m in slack.messages] == ["post", "update"]
+
+
+def test_a_channel_given_by_name_cannot_be_read_back_so_nothing_fails_and_nothing_is_sent_twice(
+    stack, slack, table
+) -> None:
+    # Given the bot posting to a channel given by name (Slack reads history by channel id only)
+    named = Notifier(
+        [SlackChannel(lambda: {"bot_token": "x", "api_url": slack.api_url}, SlackRefs(table), "#deploys", "bot")]
+    )
+    # When an outcome arrives for a message whose reference was never saved
+    done = Notification(kind="deploy_completed", title="web: deployed", update_key="deploy/ecs-svc/9", role="update")
+    # Then it is posted as a new message rather than failing
+    assert deliver(named, Deliveries(table), "deploy/ecs-svc/9/COMPLETED", done) == []
+    assert [m["kind"] for m in slack.messages] == ["post"]
+    # And a send begun but never recorded is taken as delivered (it cannot be looked up), not posted again
+    Deliveries(table).open("task/x/1").take({"sending:slack": 1793610000})
+    assert deliver(named, Deliveries(table), "task/x/1", alert()) == []
+    assert len(slack.messages) == 1

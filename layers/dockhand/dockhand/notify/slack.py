@@ -172,7 +172,7 @@ class SlackChannel:
         try:
             ref = self._find(client, n, since)
         except SlackApiError as exc:
-            error = exc.response.get("error") if hasattr(exc.response, "get") else None
+            error = _slack_error(exc)
             if error not in CANNOT_READ:
                 raise
             logger.warning("Slack channel cannot be read back; delivery assumed", extra={"error": error})
@@ -208,10 +208,17 @@ class SlackChannel:
         saved = self._refs.get(key)
         if saved is not None:
             return saved
+        from slack_sdk.errors import SlackApiError
+
         channel = self._channel or ""
         match = slack_history.keyed("update_key", key)
         thread = slack_history.keyed("thread_key", key)
-        ts = slack_history.search(client, channel, lambda m: match(m) or thread(m))
+        try:
+            ts = slack_history.search(client, channel, lambda m: match(m) or thread(m))
+        except SlackApiError as exc:
+            if _slack_error(exc) not in CANNOT_READ:
+                raise
+            return None  # the channel cannot be read back (a name instead of an id, a missing scope)
         return (channel, ts) if ts else None
 
     def _send_bot(self, n: Notification, creds: dict[str, str]) -> Delivery:
@@ -235,7 +242,7 @@ class SlackChannel:
             out = client.chat_postMessage(**post)
         except SlackApiError as exc:
             status = getattr(exc.response, "status_code", "?")
-            error = exc.response.get("error") if hasattr(exc.response, "get") else None
+            error = _slack_error(exc)
             return Delivery(channel=self.name, ok=False, error=f"slack api: HTTP {status} {error or ''}".strip())
         channel, ts = str(out.get("channel", "")), str(out.get("ts", ""))
         if "thread_ts" not in post:
@@ -258,6 +265,13 @@ class SlackChannel:
                 extra={"key": n.key, "error": type(exc).__name__},
             )
             count("SlackReferenceNotSaved")
+
+
+def _slack_error(exc: Any) -> str | None:
+    """The `error` of a Slack Web API answer (never its request, which may carry the token)."""
+    response: Any = getattr(exc, "response", None)
+    error = response.get("error") if hasattr(response, "get") else None
+    return str(error) if error else None
 
 
 def channel_factory(cfg: DockhandConfig, settings: Settings, table: Table) -> SlackChannel | None:
