@@ -920,3 +920,41 @@ def test_two_pushes_of_one_repository_processed_at_once_deploy_the_newer_with_on
     assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_B}"
     # And each push registered one revision at most
     assert registered.count(DIGEST_B) == 1 and registered.count(DIGEST_A) <= 1
+
+
+def test_a_notification_whose_record_fails_never_fails_the_push_and_its_retry_sends_nothing_twice(
+    deployer_env, web_service, ecs, topic_inbox, stack
+):
+    with LoopbackSlack() as slack:
+        # Given Slack (bot) and SNS, and the write that records the start's delivery failing once
+        boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+            SecretId=stack.physical["SlackSecret"],
+            SecretString=json.dumps({"bot_token": "xoxb-test", "api_url": slack.api_url}),
+        )
+        handler = deployer_env(
+            [web_target()], notifications={"sns": True, "slack": {"mode": "bot", "channel": "C0DEPLOYS"}}
+        )
+        from dockhand import deps
+
+        failed: list[str] = []
+
+        def fail_the_first_finish(params: dict[str, Any], **_: Any) -> None:
+            finishing = ":done" in params.get("ExpressionAttributeValues", {})
+            if not failed and finishing and "CLAIM#notify#" in json.dumps(params["Key"]):
+                failed.append("finish")
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "UpdateItem")
+
+        deps.table().raw.meta.client.meta.events.register(
+            "before-parameter-build.dynamodb.UpdateItem", fail_the_first_finish
+        )
+        # When 2.1.0 is pushed
+        result = handler(fifo(push_event("web", "2.1.0", DIGEST_A)))
+        # Then the push record succeeds (the group is not held back), and the start waits for its own retry
+        assert failed == ["finish"] and result == {"batchItemFailures": []}
+        assert images_of(service_td(ecs, "prod", "web"))["web"] == f"{REGISTRY}/web@{DIGEST_A}"
+        (retry,) = deploy_queue_messages(stack)
+        assert retry["group"] == "notify"
+        # And once the retry is handled, each channel has announced the start exactly once
+        assert handler(fifo_bodies([retry["body"]], group="notify")) == {"batchItemFailures": []}
+        assert [n["attributes"]["kind"] for n in topic_inbox()] == ["deploy_started"]
+        assert [m["kind"] for m in slack.messages] == ["post"]
