@@ -275,6 +275,42 @@ def deploy_retries_a_failed_notification(w: World) -> None:
     assert len(w.slack.messages) == 1
 
 
+def deploy_resumes_a_registration_it_could_not_record(w: World) -> None:
+    from botocore.exceptions import ClientError
+
+    from tests.integration.test_deployer import DIGEST_A
+
+    _deploy_world(w)
+    handler = w.handler("DeployerFunction", {"deploy": {"targets": [_target()]}})
+    failed: list[str] = []
+
+    def fail_once(params: dict[str, Any], **_: Any) -> None:
+        if not failed and "CLAIM#revision#" in json.dumps(params["Key"]):
+            failed.append("revision")
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "UpdateItem")
+
+    from dockhand import deps
+
+    deps.table().raw.meta.client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", fail_once)
+    event = _push("2.1.0", DIGEST_A)
+    assert handler(event)["batchItemFailures"] and failed == ["revision"]
+    assert handler(event) == {"batchItemFailures": []}  # the redelivery finds the revision by its tags
+    assert _image(w, "web").endswith(DIGEST_A)
+    assert len(w.ecs.list_task_definitions(familyPrefix="web")["taskDefinitionArns"]) == 2
+
+
+def deploy_judges_a_service_it_never_deployed(w: World) -> None:
+    from tests.integration.test_deployer import DIGEST_A, ecr_push, register
+
+    running = ecr_push("main-1", "2026-11-01T09:00:00Z")
+    w.ecs.create_cluster(clusterName="prod")
+    td = register(w.ecs, "web", [{"name": "web", "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web@{running}"}])
+    w.ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+    handler = w.handler("DeployerFunction", {"deploy": {"targets": [_target(tags="glob:main-*")]}})
+    assert handler(_push("main-2", DIGEST_A)) == {"batchItemFailures": []}  # pushed after main-1: deployed
+    assert _image(w, "web").endswith(DIGEST_A)
+
+
 def deploy_parks_bad_input(w: World) -> None:
     from tests.integration.test_deployer import fifo_bodies
 
@@ -592,6 +628,8 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "fail on a missing service": deploy_fails_on_a_missing_service,
         "dry run": deploy_dry_run,
         "notification retry": deploy_retries_a_failed_notification,
+        "resume a registration not recorded": deploy_resumes_a_registration_it_could_not_record,
+        "a service Dockhand never deployed": deploy_judges_a_service_it_never_deployed,
         "bad input parked": deploy_parks_bad_input,
         **{f"Slack credential in the {p}": _deploy_notifies_through(p) for p in SLACK_PLACES},
     },

@@ -18,7 +18,9 @@ How a call becomes the authorizations IAM makes for it (service action → resou
 - ecs DescribeTaskDefinition, DeregisterTaskDefinition, ListTaskDefinitions, ListServices, ListTasks → `*`:
   these actions support only `*` (ListServices/ListTasks take the cluster as a condition key, unused here)
 - ecs ListTagsForResource, TagResource → `resourceArn`
-- dynamodb item and query actions → `table/<name>` (`table/<name>/index/<index>` with IndexName)
+- dynamodb item and query actions → `table/<name>` (`table/<name>/index/<index>` with IndexName); batch actions →
+  `table/<name>` per table of RequestItems
+- ecr DescribeImages → `repository/<name>` of the registry (registryId, default this account)
 - sqs SendMessage, SendMessageBatch → the queue's ARN from its URL (IAM knows a batch as sqs:SendMessage);
   + kms:GenerateDataKey and kms:Decrypt on the queue's key (its KmsMasterKeyId in template.yaml)
 - sns Publish → TopicArn; + kms:GenerateDataKey and kms:Decrypt on the topic's key
@@ -238,8 +240,16 @@ def _table(action: str) -> Callable[[Context, dict[str, Any]], list[Request]]:
     return derive
 
 
-def _batch_write(c: Context, p: dict[str, Any]) -> list[Request]:
-    return [Request("dynamodb:BatchWriteItem", c.arn("dynamodb", f"table/{t}")) for t in p["RequestItems"]]
+def _batch(action: str) -> Callable[[Context, dict[str, Any]], list[Request]]:
+    return lambda c, p: [Request(f"dynamodb:{action}", c.arn("dynamodb", f"table/{t}")) for t in p["RequestItems"]]
+
+
+def _ecr_repository(action: str) -> Callable[[Context, dict[str, Any]], list[Request]]:
+    def derive(c: Context, p: dict[str, Any]) -> list[Request]:
+        account = p.get("registryId", ACCOUNT)
+        return [Request(f"ecr:{action}", f"arn:aws:ecr:{c.region}:{account}:repository/{p['repositoryName']}")]
+
+    return derive
 
 
 def _kms_for(c: Context, arn: str, via: str) -> list[Request]:
@@ -303,7 +313,9 @@ MAPPING: dict[str, Callable[[Context, dict[str, Any]], list[Request]]] = {
         f"dynamodb:{a}": _table(a)
         for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "DescribeTable")
     },
-    "dynamodb:BatchWriteItem": _batch_write,
+    "dynamodb:BatchWriteItem": _batch("BatchWriteItem"),
+    "dynamodb:BatchGetItem": _batch("BatchGetItem"),
+    "ecr:DescribeImages": _ecr_repository("DescribeImages"),
     "sqs:SendMessage": _send("SendMessage"),
     "sqs:SendMessageBatch": _send("SendMessage"),  # IAM authorizes a batch as sqs:SendMessage
     "sns:Publish": _publish,
