@@ -52,6 +52,15 @@ LABELS: dict[Cause, str] = {
     Cause.UNKNOWN: "unknown cause",
 }
 
+
+def label_of(cause: str) -> str:
+    """The words for a cause's code (`oom` → `out of memory`); an unknown code as it is."""
+    try:
+        return LABELS[Cause(cause)]
+    except ValueError:
+        return cause
+
+
 SEVERITY: dict[Cause, Severity] = {
     Cause.APP_EXIT: "error",
     Cause.OOM: "error",
