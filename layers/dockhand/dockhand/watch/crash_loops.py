@@ -75,23 +75,24 @@ def close_window(action: WatchAction, watch: Watch) -> str:
     history = StopHistory(watch.table)
     if _still_arriving(action, w, history, watch):
         return "window:settling"
+    begun = windows.begin(w.anchor, action.round)  # before counting: a stop after this asks for the next round
+    if begun is None:
+        return "window:gone"
+    counted = _tally(windows, begun, history)
+    if int(counted["count"]) <= max(begun.reported, 1):
+        return "window:quiet"  # nothing the rounds before did not report (or the opener's alert alone)
     key = f"{action.cluster}#{action.group}#{action.cause}#{w.anchor}#{action.round}"
     claim = Claims(watch.table, "crash-window").open(key)
     if claim.done:
         return "window:done"
-    if not claim.once("begun", lambda: windows.begin(w.anchor, action.round) is not None):
-        claim.finish({"more": 0})
-        return "window:gone"
-    tally = claim.once("tally", lambda: _tally(windows, w, history))
-    claim.once("reported", lambda: windows.reported_upto(w.anchor, int(tally["count"])))
+    tally = claim.once("tally", lambda: counted)  # a resumed round reports what its first try counted
     more = int(tally["count"]) - max(int(tally["before"]), 1)
-    if more > 0:
-        watch.send(
-            f"window/{windows.thread_key(w.anchor)}/{action.round}", summary_notification(w, tally, more, action)
-        )
-        count("CrashLoopSummary")
+    summary = summary_notification(w, tally, more, action)
+    watch.send(f"window/{windows.thread_key(w.anchor)}/{action.round}", summary)
+    count("CrashLoopSummary")
+    claim.once("reported", lambda: windows.reported_upto(w.anchor, int(tally["count"])))
     claim.finish({"more": more})
-    return f"window:summary:{more}" if more > 0 else "window:quiet"
+    return f"window:summary:{more}"
 
 
 def _counted(rows: list[StopRecord], cause: str) -> list[StopRecord]:
@@ -110,18 +111,17 @@ def _still_arriving(action: WatchAction, w: Window, history: StopHistory, watch:
     return True
 
 
-def _tally(windows: AlertWindows, w: Window, history: StopHistory) -> dict[str, Any]:
+def _tally(windows: AlertWindows, begun: Window, history: StopHistory) -> dict[str, Any]:
     """What the window counted so far: how many stops, their first and last stoppedAt, the latest one's summary,
-    and how many the rounds before reported (read after this round began)."""
-    rows = _counted(history.between(windows.cluster, windows.group, w.start, w.end), windows.cause)
+    and how many the rounds before reported (as the window was when this round began)."""
+    rows = _counted(history.between(windows.cluster, windows.group, begun.start, begun.end), windows.cause)
     rows.sort(key=lambda r: r.stopped_at)
-    current = windows.get(w.anchor) or w
     return {
         "count": len(rows),
         "first": rows[0].stopped_at if rows else "",
         "last": rows[-1].stopped_at if rows else "",
         "latest": rows[-1].summary if rows else "",
-        "before": current.reported,
+        "before": begun.reported,
     }
 
 

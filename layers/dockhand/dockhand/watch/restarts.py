@@ -21,7 +21,7 @@ from dockhand.errors import BadInputError
 from dockhand.events import TaskDetail
 from dockhand.notify.model import Notification
 from dockhand.observability import count
-from dockhand.state.claims import Claims
+from dockhand.state.claims import Claim, Claims
 from dockhand.state.restarts import RestartAttempt, Restarts, chain_id, client_token, parse_started_by, started_by
 from dockhand.watch.classify import StopCause
 from dockhand.watch.context import Watch
@@ -110,32 +110,34 @@ def _chain_of(task: TaskDetail, policy: RestartPolicy) -> tuple[str, int] | None
     return None
 
 
-def maybe_restart(task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | None, watch: Watch) -> dict[str, Any]:
-    """Schedule the next attempt if the policy says so. Returns the note for the alert and whether the alert must be
-    sent on its own (`forced`: a restart that gave up or cannot be made)."""
+def maybe_restart(
+    task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | None, claim: Claim, watch: Watch
+) -> tuple[str | None, bool]:
+    """Schedule the next attempt if the policy says so (a step of the stopped task's claim). Returns the note for the
+    alert and whether the alert must be sent on its own (a restart that gave up or cannot be made)."""
     policy = watch.config.watch.restart
     chained = _chain_of(task, policy)
     if chained is None or not stop.failure:
-        return {"note": "", "forced": False}
+        return None, False
     chain, done = chained
     if stop.cause.value in policy.never_retry:
         count("RestartSkipped", reason="never_retry")
-        return {"note": f"not restarted: {stop.cause.value} is never retried", "forced": False}
+        return f"not restarted: {stop.cause.value} is never retried", False
     attempt = done + 1
     if attempt > policy.max_attempts:
         count("RestartGaveUp")
-        return {"note": f"gave up after {policy.max_attempts} restart(s)", "forced": True}
+        return f"gave up after {policy.max_attempts} restart(s)", True
     try:
         params = restart_params(task, taskdef, policy, chain, attempt)
     except BadInputError as exc:
         count("RestartSkipped", reason=exc.reason)
-        return {"note": f"not restarted: {exc}", "forced": True}
+        return f"not restarted: {exc}", True
     delay = backoff_seconds(policy, attempt)
-    _schedule(task, chain, attempt, params, delay, watch)
-    return {"note": f"attempt {attempt} of {policy.max_attempts} in {duration(delay)}", "forced": False}
+    claim.once("restart_scheduled", lambda: _schedule(task, chain, attempt, params, delay, watch))
+    return f"attempt {attempt} of {policy.max_attempts} in {duration(delay)}", False
 
 
-def _schedule(task: TaskDetail, chain: str, attempt: int, params: dict[str, Any], delay: int, watch: Watch) -> None:
+def _schedule(task: TaskDetail, chain: str, attempt: int, params: dict[str, Any], delay: int, watch: Watch) -> bool:
     """Store the attempt and send its delayed launch message (or launch now when there is no wait). Run again by a
     resumed stop, it stores the same attempt and sends a second message, which finds the launch claimed."""
     now = int(watch.clock())
@@ -162,6 +164,7 @@ def _schedule(task: TaskDetail, chain: str, attempt: int, params: dict[str, Any]
         launch_restart(action, watch)
     else:
         watch.delayed.send(action.model_dump(exclude_defaults=True) | {"dockhand": "watch"}, delay)
+    return True
 
 
 def launch_restart(action: WatchAction, watch: Watch) -> str:

@@ -48,8 +48,7 @@ def _handle(event: TaskStateChange, claim: Claim, watch: Watch) -> str:
     taskdef = watch.task_definition(task.task_definition_arn)
     stop = classify_stop(task, _essential(taskdef))
     count("TaskStopped", cause=stop.cause.value)
-    restart = claim.once("restart", lambda: restarts.maybe_restart(task, stop, taskdef, watch))
-    forced = bool(restart["forced"])
+    restart_note, forced = restarts.maybe_restart(task, stop, taskdef, claim, watch)
     alert = should_alert(stop, watch.config.watch) or forced
     stopped = _stopped_at(event, watch)
     _record(task, stop, stopped, alert, forced, watch)
@@ -61,7 +60,7 @@ def _handle(event: TaskStateChange, claim: Claim, watch: Watch) -> str:
         if placement != "opened":
             count("CrashLoopSuppressed", cause=stop.cause.value)
             return f"counted:{stop.cause.value}"
-    n = stop_notification(task, stop, taskdef, watch.region, restart["note"] or None, thread_key)
+    n = stop_notification(task, stop, taskdef, watch.region, restart_note, thread_key)
     watch.send(f"task/{task.task_arn}", n)
     return f"alerted:{stop.cause.value}"
 
