@@ -46,6 +46,8 @@ VISIBLE = frozenset(
 )
 FUNCTIONS = {"DeployerFunction": "DeployQueue", "WatcherFunction": "WatchQueue", "BatchFunction": "BatchQueue"}
 DLQS = ("DeployDLQ", "WatchDLQ", "BatchDLQ")
+# When a person redrives a DLQ: after 5 receives (maxReceiveCount) 360 s apart (VisibilityTimeout).
+REDRIVE_AFTER = timedelta(minutes=30)
 
 
 # ------------------------------------------------------------------------------------------------ faults
@@ -424,7 +426,13 @@ class World:
         return out
 
     def redrive(self) -> int:
-        """Move every DLQ's messages back to their source queue (what a person does once the fault is gone)."""
+        """Move every DLQ's messages back to their source queue (what a person does once the fault is gone).
+
+        In AWS a failed message comes back only after its queue's visibility timeout (360 s), so it reaches the DLQ
+        half an hour after its first receive, and a person redrives it later still: by then every claim lease the
+        failed deliveries held has run out (the pump replays the retries a second apart; the redrive puts the
+        clock where AWS would have it). A redriven message is a new message, with a new id."""
+        self.clock.shift(REDRIVE_AFTER.total_seconds())
         moved = 0
         for dlq, source in (("DeployDLQ", "DeployQueue"), ("WatchDLQ", "WatchQueue"), ("BatchDLQ", "BatchQueue")):
             url = self.stack.queue_url(dlq)

@@ -263,7 +263,7 @@ def test_duplicates_and_older_versions_are_dropped(watcher, slack, inbox, capsys
 def test_a_dropped_event_costs_no_ecs_read(stack, slack, inbox, write_config, function_env) -> None:
     from dockhand.watch.dispatch import handle_message
 
-    w = _clocked_watch(stack, slack, write_config, function_env, [1_800_000_000.0])
+    w = _clocked_watch(stack, slack, write_config, function_env, lambda: 1_800_000_000.0)
     # Given a crash at version 7 was handled
     handle_message(task_event(version=7), w)
     # When the same event and an older version arrive at a fresh container (no cached task definition)
@@ -378,15 +378,20 @@ def test_bad_input_is_parked_not_retried(watcher, stack) -> None:
 
 
 def test_a_crash_loop_alerts_once_and_schedules_the_window_close(watcher, slack, inbox, capsys) -> None:
+    import time
+
     handler = watcher(watch={"crash_loop_window_minutes": 10})
-    # Given a service crashes 25 times in a row
+    # Given a service crashes 25 times in a row, now
+    now = datetime.fromtimestamp(time.time(), UTC).isoformat()
     for start in range(0, 25, 10):
-        assert failed_ids(handler(*[crash(i) for i in range(start, min(start + 10, 25))])) == []
-    # Then one alert only, and a window-close message waits ~10 minutes in the watch queue
+        crashes = [crash(i, stoppedAt=now) for i in range(start, min(start + 10, 25))]
+        assert failed_ids(handler(*crashes)) == []
+    # Then one alert only, and a window-close message waits in the watch queue for the window's ten minutes and
+    # the minute a window stays open for stops still on their way
     assert len(slack.messages) == 1
     assert inbox.waiting() == 1
-    assert inbox.after(589) == []
-    [close] = inbox.after(12)
+    assert inbox.after(659) == []
+    [close] = inbox.after(2)
     assert close["action"] == "close_window"
     assert close["closes_at"] - close["opened_at"] == 600
     # And the history has every stop
@@ -402,9 +407,9 @@ def _clocked_watch(
     slack: LoopbackSlack,
     write_config: Callable[..., Path],
     function_env: Callable[..., Any],
-    now: list[float],
+    clock: Callable[[], float],
 ) -> Any:
-    """The watch service with a clock of its own (`now[0]`), Slack in bot mode, 10-minute crash-loop windows."""
+    """The watch service with the given clock, Slack in bot mode, 10-minute crash-loop windows."""
     from aws_lambda_powertools.utilities import parameters
 
     from dockhand import deps
@@ -429,26 +434,25 @@ def _clocked_watch(
         notifier=deps.notifier(),
         delayed=DelayedMessages(deps.client("sqs"), stack.queue_url("WatchQueue")),
         region=REGION,
-        clock=lambda: now[0],
+        clock=clock,
     )
 
 
 def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(
-    stack, slack, inbox, monkeypatch, write_config, function_env
+    stack, slack, inbox, write_config, function_env
 ) -> None:
-    """Drives the watch service with a clock of its own: 500 stops over ten minutes, then the window closes."""
+    """500 stops over ten minutes, delivered live, then the window closes."""
+    import time
+
     from dockhand.watch.dispatch import handle_message
 
-    now = [1_800_000_000.0]
-    w = _clocked_watch(stack, slack, write_config, function_env, now)
+    w = _clocked_watch(stack, slack, write_config, function_env, time.time)
     # Given 500 stops of one service over ten minutes
     for i in range(500):
-        handle_message(crash(i, version=3), w)
-        now[0] += 1.19
+        handle_message(stop_at(i, time.time()), w)
+        inbox.clock.shift(1.19)
     # When the window-close message comes due
-    now[0] += 5
-    for body in inbox.drain():
-        handle_message(body, w)
+    deliver_due(inbox, w)
     # Then at most three notifications per channel, and their counts add up to 500
     assert len(slack.messages) <= 3
     notes = inbox.sns()
@@ -457,7 +461,7 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(
     assert first["attributes"]["kind"] == "task_failed"
     assert summary["attributes"]["kind"] == "crash_loop"
     assert 1 + int(summary["body"]["metadata"]["additionalContext"]["More failures"]) == 500
-    assert "500 stops in 10 min" in summary["body"]["content"]["description"]
+    assert "500 stops in 9m 53s" in summary["body"]["content"]["description"]
     # And in Slack bot mode the summary sits in the thread of the first alert
     assert slack.messages[1]["thread_ts"] == slack.messages[0]["ts"]
 
@@ -465,26 +469,135 @@ def test_storm_of_500_stops_makes_at_most_three_notifications_adding_up_to_500(
 def test_a_window_replaced_before_its_close_message_still_gets_its_summary(
     stack, slack, inbox, write_config, function_env
 ) -> None:
+    import time
+
     from dockhand.watch.dispatch import handle_message
 
-    now = [1_800_000_000.0]
-    w = _clocked_watch(stack, slack, write_config, function_env, now)
+    w = _clocked_watch(stack, slack, write_config, function_env, time.time)
     # Given three stops inside one window (one alert, two counted)
     for i in range(3):
-        handle_message(crash(i, version=3), w)
-        now[0] += 60
+        handle_message(stop_at(i, time.time()), w)
+        inbox.clock.shift(60)
     # And a fourth stop after the window's end, before its close message arrived: it opens a new window
-    now[0] += 600
-    handle_message(crash(3, version=3), w)
+    inbox.clock.shift(600)
+    handle_message(stop_at(3, time.time()), w)
     # When both windows' close messages come due
-    now[0] += 601
-    for body in inbox.drain():
-        handle_message(body, w)
+    deliver_due(inbox, w)
     # Then the first window's summary counts its two failures; the second window, quiet, sends none
     kinds = [n["attributes"]["kind"] for n in inbox.sns()]
     assert kinds == ["task_failed", "task_failed", "crash_loop"]
     summary = inbox.sns()[2]["body"]
     assert summary["metadata"]["additionalContext"]["More failures"] == "2"
+
+
+def stop_at(n: int, stopped: float, **detail: Any) -> dict[str, Any]:
+    """Stop `n` of the sample service, stopped at epoch `stopped` (as ECS reports it in `stoppedAt`)."""
+    when = datetime.fromtimestamp(stopped, UTC).isoformat()
+    return crash(n, version=3, stoppedAt=when, **detail)
+
+
+def deliver_due(inbox: Inbox, w: Any) -> None:
+    """Let time pass until the watcher's own delayed messages stop coming, handling each as it comes due."""
+    from dockhand.watch.dispatch import handle_message
+
+    while bodies := inbox.drain():
+        for body in bodies:
+            handle_message(body, w)
+
+
+def test_a_backlog_of_500_stops_within_ten_minutes_is_one_alert_and_one_summary_however_late_it_arrives(
+    stack, slack, inbox, write_config, function_env
+) -> None:
+    import random
+    import time
+
+    from dockhand.watch.dispatch import handle_message
+
+    w = _clocked_watch(stack, slack, write_config, function_env, time.time)
+    # Given 500 stops of one service within ten minutes of their stoppedAt, an hour ago
+    first = time.time() - 3600
+    stops = [stop_at(i, first + i * 1.19) for i in range(500)]
+    random.Random(7).shuffle(stops)
+    # When a slow consumer delivers them over twenty minutes, in no particular order (its own delayed
+    # messages come due on the way)
+    for i, body in enumerate(stops):
+        handle_message(body, w)
+        inbox.clock.shift(2.4)
+        if i % 10 == 9:
+            for due in inbox.after(0):
+                handle_message(due, w)
+    deliver_due(inbox, w)
+    # Then one alert and one summary, adding up to 500, over the span the stops really covered
+    notes = inbox.sns()
+    assert [n["attributes"]["kind"] for n in notes] == ["task_failed", "crash_loop"]
+    summary = notes[1]["body"]
+    assert summary["metadata"]["additionalContext"]["More failures"] == "499"
+    assert "500 stops in 9m 53s" in summary["content"]["description"]
+
+
+def test_stops_that_arrive_after_their_window_closed_are_counted_in_a_follow_up(
+    stack, slack, inbox, write_config, function_env
+) -> None:
+    import time
+
+    from dockhand.watch.dispatch import handle_message
+
+    w = _clocked_watch(stack, slack, write_config, function_env, time.time)
+    # Given three stops in two minutes, delivered live, and their window's summary sent
+    start = time.time()
+    for i in range(3):
+        handle_message(stop_at(i, start + 60 * i), w)
+        inbox.clock.shift(60)
+    deliver_due(inbox, w)
+    assert [n["attributes"]["kind"] for n in inbox.sns()] == ["task_failed", "crash_loop"]
+    # When two more stops of those minutes arrive an hour later (redriven from the DLQ), one of them twice
+    inbox.clock.shift(3600)
+    late = [stop_at(3, start + 30), stop_at(4, start + 90)]
+    for body in (*late, late[0]):
+        handle_message(body, w)
+    deliver_due(inbox, w)
+    # Then no new alert: one follow-up counts the two, once each, in the first alert's thread
+    notes = inbox.sns()
+    assert [n["attributes"]["kind"] for n in notes] == ["task_failed", "crash_loop", "crash_loop"]
+    assert notes[2]["body"]["metadata"]["additionalContext"]["More failures"] == "2"
+    assert slack.messages[2]["thread_ts"] == slack.messages[0]["ts"]
+
+
+def test_an_alert_and_its_summary_name_the_same_subject_cause_and_real_span(
+    stack, slack, inbox, write_config, function_env
+) -> None:
+    import time
+
+    from dockhand.watch.dispatch import handle_message
+
+    w = _clocked_watch(stack, slack, write_config, function_env, time.time)
+    # Given service `web` runs task-definition family `web-td`, and three of its tasks run out of memory in 2 minutes
+    start = time.time()
+    oom = [{"name": "app", "exitCode": 137, "reason": "OutOfMemoryError: Container killed due to memory usage"}]
+    for i in range(3):
+        handle_message(
+            stop_at(
+                i,
+                start + 60 * i,
+                group="service:web",
+                taskDefinitionArn="arn:aws:ecs:eu-central-1:111111111111:task-definition/web-td:4",
+                containers=oom,
+            ),
+            w,
+        )
+    # When the window closes
+    deliver_due(inbox, w)
+    # Then the alert and the summary name the same group, family and cause, in words
+    alert, summary = (n["body"] for n in inbox.sns())
+    assert alert["content"]["title"].split(" ", 1)[1].startswith("web (web-td): out of memory")
+    assert summary["content"]["title"].split(" ", 1)[1].startswith("web (web-td): 2 more failure(s)")
+    for note in (alert, summary):
+        context = note["metadata"]["additionalContext"]
+        assert (context["Group"], context["Family"], context["Cause"]) == ("service:web", "web-td", "out of memory")
+        assert "oom" not in json.dumps([note["content"], context])  # the words, never the code
+    # And the summary states the span the stops covered, not the window's length
+    assert "in 2m" in summary["content"]["title"]
+    assert "10 min" not in json.dumps(summary)
 
 
 # ------------------------------------------------------------------------------------------- deployments

@@ -95,7 +95,12 @@ CASES = [
         ),
         Cause.MAINTENANCE,
     ),
-    ("infrastructure health", task("InfrastructureHealth", "Host failed"), Cause.MAINTENANCE),
+    ("infrastructure health", task("InfrastructureHealth", "Host failed"), Cause.HOST_FAILURE),
+    (
+        "infrastructure health that mentions maintenance",
+        task("InfrastructureHealth", "Task stopped: the host failed during maintenance", [{"name": "app"}]),
+        Cause.HOST_FAILURE,
+    ),
     (
         "scale in",
         task(
@@ -149,6 +154,17 @@ def test_the_oom_reason_is_shown() -> None:
     assert stop.exit_code == 137
     assert stop.reason.startswith("OutOfMemoryError")
     assert stop.severity == "error"
+
+
+def test_an_infrastructure_health_stop_is_an_unplanned_host_failure_not_maintenance() -> None:
+    # Given ECS stopped a task because its host failed (stop code InfrastructureHealth)
+    detail = task("InfrastructureHealth", "Task stopped due to an underlying infrastructure issue")
+    # When it is classified
+    stop = classify_stop(detail)
+    # Then it is named an unplanned host failure, in words, and never maintenance
+    assert stop.label == "unplanned host failure"
+    assert "maintenance" not in stop.summary()
+    assert should_alert(stop, WatchSection()) is True
 
 
 @pytest.mark.parametrize(

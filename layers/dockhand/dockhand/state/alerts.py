@@ -1,120 +1,152 @@
-"""Crash-loop windows: per cluster + group + cause, the first failure alerts, later ones are only counted.
+"""Crash-loop windows: per cluster + group + cause, spans of the stops' own time (`stoppedAt`).
 
-A window opens with a conditional put (exactly one opener wins, even under concurrency); later failures inside
-it are counted with an atomic ADD. A window is never deleted: once past `closes_at` the next failure replaces
-it, leaving a `CLOSED#` marker with the final count, so the delayed message that reports the window reads its
-count from either (`tally`).
+A failure that no window covers opens one around its own stoppedAt (the window length either side, cut short where a
+neighbour begins or ends, so windows never overlap) and alerts; every failure a window covers is only counted. Time
+is the stops' own, so a backlog, a slow consumer or a redrive gives the answer live delivery gives.
+
+Stops are counted from the stop history (one row per stop, keyed by the stop itself: `state/stops.py`), never by a
+counter, so a stop delivered twice is counted once. A window closes in rounds: round 1 is its summary; a stop that
+arrives after a round began asks for the next round (a follow-up), so nothing is lost. A round is marked begun
+before it counts, and a stop reads its window only after its history row is written: so each stop lands in the
+count of a round that begins after it, or sees the round begun and asks for the next.
+
+All windows of one cluster + group + cause live in one item with a version (optimistic concurrency): openers and
+late stops write it, the stops a window counts only read it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from dockhand.aws.clients import reraise_retryable
-from dockhand.state.table import Table, _is_condition_failure
+from dockhand.errors import RetryableError
+from dockhand.state.table import Table
 
-Opened = Literal["opened", "counted"]
+Placement = Literal["opened", "counted", "late"]
+KEEP_SECONDS = 2 * 86400  # a window opened longer ago than this is forgotten (its stops stay in the history)
+_TRIES = 8
 
 
-class AlertWindow(BaseModel):
+class Window(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    cluster: str
-    group: str
-    cause: str
-    opened_at: int
-    closes_at: int
-    count: int = 0  # failures after the first
-    latest_summary: str = ""
-    latest_task_arn: str = ""
-    latest_at: int = 0
+    anchor: int  # stoppedAt (epoch seconds) of the stop that opened it: the window's name
+    start: int
+    end: int  # inclusive, like start
+    opener: str  # the task that opened it (and alerted)
+    family: str = ""
+    service: str | None = None
     thread_key: str = ""
+    opened_wall: int = 0  # when it was opened, on the watcher's clock
+    begun: int = 0  # the last closing round that began counting
+    pending: int = 0  # a round a late stop asked for, not begun yet
+    pending_by: str = ""  # the stop that asked for it
+    reported: int = 0  # stops counted by the rounds so far (the opener included)
+
+    def covers(self, t: int) -> bool:
+        return self.start <= t <= self.end
+
+
+def place_window(t: int, half: int, others: list[Window]) -> tuple[int, int]:
+    """(start, end) of a new window around `t`: `half` seconds either side, never overlapping another window."""
+    start, end = t - half, t + half
+    for w in others:
+        if w.end < t:
+            start = max(start, w.end + 1)
+        elif w.start > t:
+            end = min(end, w.start - 1)
+    return start, end
 
 
 class AlertWindows:
-    def __init__(self, table: Table, clock: Any = time.time) -> None:
+    """The windows of one cluster + group + cause."""
+
+    def __init__(self, table: Table, cluster: str, group: str, cause: str, clock: Callable[[], float] = time.time):
         self._t = table
+        self.cluster, self.group, self.cause = cluster, group, cause
         self._clock = clock
 
-    @staticmethod
-    def _key(cluster: str, group: str, cause: str) -> tuple[str, str]:
-        return f"ALERT#{cluster}#{group}", cause
+    @property
+    def _key(self) -> tuple[str, str]:
+        return f"ALERT#{self.cluster}#{self.group}", self.cause
 
-    def hit(
-        self, cluster: str, group: str, cause: str, minutes: int, summary: str, task_arn: str
-    ) -> tuple[Opened, AlertWindow]:
-        """Open the window (first failure) or count this failure into the open one."""
+    def thread_key(self, anchor: int) -> str:
+        return f"crash/{self.cluster}/{self.group}/{self.cause}/{anchor}"
+
+    def _load(self) -> tuple[int, dict[int, Window]]:
+        item = self._t.get(*self._key) or {}
+        windows = {int(k): Window.model_validate(v) for k, v in (item.get("windows") or {}).items()}
+        return int(item.get("version", 0)), windows
+
+    def _save(self, version: int, windows: dict[int, Window]) -> bool:
+        """Write the windows if nobody else did since `version` was read; old windows are dropped."""
         now = int(self._clock())
-        pk, sk = self._key(cluster, group, cause)
-        window = AlertWindow(
-            cluster=cluster,
-            group=group,
-            cause=cause,
-            opened_at=now,
-            closes_at=now + minutes * 60,
-            latest_summary=summary,
-            latest_task_arn=task_arn,
-            latest_at=now,
-            thread_key=f"crash/{cluster}/{group}/{cause}/{now}",
-        )
-        item = {"pk": pk, "sk": sk, **window.model_dump(), "expires_at": int(window.closes_at + 86400)}
-        # The common case in a storm is an open window: count first, open only when there is none.
-        updated = self._t.update(
-            pk,
-            sk,
-            "ADD #c :one SET latest_summary = :s, latest_task_arn = :t, latest_at = :now",
-            values={":one": 1, ":s": summary, ":t": task_arn, ":now": now},
-            names={"#c": "count"},
-            condition="attribute_exists(pk) AND closes_at >= :now",
-        )
-        if updated is not None:
-            return "counted", AlertWindow.model_validate(updated)
-        if self._open(item, now):
-            return "opened", window
-        return self.hit(cluster, group, cause, minutes, summary, task_arn)  # another failure opened it just now
+        kept = {
+            str(a): w.model_dump(exclude_none=True) for a, w in windows.items() if w.opened_wall > now - KEEP_SECONDS
+        }
+        pk, sk = self._key
+        item = {"pk": pk, "sk": sk, "version": version + 1, "windows": kept, "expires_at": now + KEEP_SECONDS}
+        return self._t.put(item, condition="attribute_not_exists(pk) OR version = :v", values={":v": version})
 
-    def _open(self, item: dict[str, Any], now: int) -> bool:
-        """Conditional put; an expired window it replaces leaves a CLOSED# marker with its final count."""
-        try:
-            out = self._t.raw.put_item(
-                Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR closes_at < :now",
-                ExpressionAttributeValues={":now": now},
-                ReturnValues="ALL_OLD",
-            )
-        except Exception as exc:
-            if _is_condition_failure(exc):
-                return False
-            reraise_retryable(exc, f"PutItem {item['pk']}")
-            raise
-        old = out.get("Attributes")
-        if old and int(old.get("count", 0)) > 0:
-            self._t.put(
-                {
-                    "pk": item["pk"],
-                    "sk": f"CLOSED#{old['sk']}#{int(old['opened_at'])}",
-                    "count": int(old["count"]),
-                    "latest_summary": old.get("latest_summary", ""),
-                    "expires_at": int(now + 86400),
-                }
-            )
-        return True
+    def get(self, anchor: int) -> Window | None:
+        return self._load()[1].get(anchor)
 
-    def get(self, cluster: str, group: str, cause: str) -> AlertWindow | None:
-        item = self._t.get(*self._key(cluster, group, cause))
-        return AlertWindow.model_validate(item) if item else None
+    def place(self, t: int, task_arn: str, minutes: int, family: str, service: str | None) -> tuple[Placement, Window]:
+        """Where the failure of `task_arn`, stopped at `t`, goes: it opens a window, is counted by the one that
+        covers it, or is late for it (a round already began: it asks for the next one, in `window.pending`).
 
-    def tally(self, cluster: str, group: str, cause: str, opened_at: int) -> tuple[int, str]:
-        """(failures after the first, latest summary) of the window opened at `opened_at`.
+        Safe to repeat for the same task: a window it opened, or a round it asked for, is found as its own."""
+        for _ in range(_TRIES):
+            version, windows = self._load()
+            w = next((w for w in windows.values() if w.covers(t)), None)
+            if w is None:
+                start, end = place_window(t, minutes * 60, list(windows.values()))
+                w = Window(
+                    anchor=t,
+                    start=start,
+                    end=end,
+                    opener=task_arn,
+                    family=family,
+                    service=service,
+                    thread_key=self.thread_key(t),
+                    opened_wall=int(self._clock()),
+                )
+                if self._save(version, windows | {t: w}):
+                    return "opened", w
+                continue
+            if w.opener == task_arn:
+                return "opened", w
+            if w.pending > w.begun:  # a round is asked for and has not begun: it will count this stop
+                return ("late" if w.pending_by == task_arn else "counted"), w
+            if w.begun == 0:
+                return "counted", w
+            asked = w.model_copy(update={"pending": w.begun + 1, "pending_by": task_arn})
+            if self._save(version, windows | {w.anchor: asked}):
+                return "late", asked
+        raise RetryableError(f"{self._key[0]} {self.cause}: too many concurrent writers, try again")
 
-        Read from the window while it is the current one, else from the marker its replacement left.
-        """
-        window = self.get(cluster, group, cause)
-        if window is not None and window.opened_at == opened_at:
-            return window.count, window.latest_summary
-        pk, _ = self._key(cluster, group, cause)
-        marker = self._t.get(pk, f"CLOSED#{cause}#{opened_at}")
-        return (int(marker["count"]), str(marker.get("latest_summary", ""))) if marker else (0, "")
+    def begin(self, anchor: int, round_: int) -> Window | None:
+        """Round `round_` of the window begins counting (idempotent); None when the window is gone."""
+        return self._change(anchor, lambda w: {"begun": max(w.begun, round_)} | _clear_pending(w, round_))
+
+    def reported_upto(self, anchor: int, count: int) -> bool:
+        """The rounds so far reported `count` stops (the next round reports only what came after)."""
+        return self._change(anchor, lambda w: {"reported": max(w.reported, count)}) is not None
+
+    def _change(self, anchor: int, update: Callable[[Window], dict[str, Any]]) -> Window | None:
+        for _ in range(_TRIES):
+            version, windows = self._load()
+            w = windows.get(anchor)
+            if w is None:
+                return None
+            changed = w.model_copy(update=update(w))
+            if changed == w or self._save(version, windows | {anchor: changed}):
+                return changed
+        raise RetryableError(f"{self._key[0]} {self.cause}: too many concurrent writers, try again")
+
+
+def _clear_pending(w: Window, round_: int) -> dict[str, Any]:
+    return {"pending": 0, "pending_by": ""} if w.pending <= round_ else {}

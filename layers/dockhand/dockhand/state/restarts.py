@@ -1,8 +1,8 @@
-"""Restart chains of standalone tasks: one chain per origin task, one claimed row per attempt.
+"""Restart chains of standalone tasks: one chain per origin task, one row per attempt holding what to launch.
 
-An attempt is claimed with a conditional put (a duplicate stop event schedules nothing twice) and launched
-with a conditional state change scheduled → launching (a duplicate delayed message launches nothing twice;
-moto ignores RunTask's clientToken, so this claim is the guard the tests can see).
+The row is state (the attempt's RunTask parameters, for its delayed launch message); whether the attempt was
+launched, and as which task, is the attempt's claim (`restart` scope, `<chain>#<attempt>`: `watch/restarts.py`).
+moto ignores RunTask's clientToken, so that claim, and finding the task by its `startedBy`, is what the tests see.
 """
 
 from __future__ import annotations
@@ -52,15 +52,14 @@ class RestartAttempt(BaseModel):
     group: str
     params: dict[str, Any]
     not_before: int = 0
-    state: str = "scheduled"
-    task_arn: str | None = None
 
 
 class Restarts:
     def __init__(self, table: Table) -> None:
         self._t = table
 
-    def claim(self, rec: RestartAttempt) -> bool:
+    def schedule(self, rec: RestartAttempt) -> None:
+        """Store the attempt (the same attempt stored again is the same row)."""
         item = {
             "pk": f"RESTART#{rec.chain}",
             "sk": f"ATTEMPT#{rec.attempt:03d}",
@@ -68,45 +67,11 @@ class Restarts:
             "params": json.dumps(rec.params, default=str),
             "expires_at": ttl_after(_TTL),
         }
-        return self._t.put(item, condition="attribute_not_exists(pk)")
+        self._t.put(item)
 
     def get(self, chain: str, attempt: int) -> RestartAttempt | None:
         item = self._t.get(f"RESTART#{chain}", f"ATTEMPT#{attempt:03d}")
         return _attempt(item) if item else None
-
-    def begin_launch(self, chain: str, attempt: int) -> RestartAttempt | None:
-        """scheduled → launching; None when another delivery got there first."""
-        item = self._t.update(
-            f"RESTART#{chain}",
-            f"ATTEMPT#{attempt:03d}",
-            "SET #s = :l",
-            values={":l": "launching", ":s": "scheduled"},
-            names={"#s": "state"},
-            condition="#s = :s",
-        )
-        return _attempt(item) if item else None
-
-    def finish_launch(self, chain: str, attempt: int, task_arn: str | None, state: str = "launched") -> None:
-        self._t.update(
-            f"RESTART#{chain}",
-            f"ATTEMPT#{attempt:03d}",
-            "SET #s = :s, task_arn = :t",
-            values={":s": state, ":t": task_arn or ""},
-            names={"#s": "state"},
-        )
-
-    def undo_launch(self, chain: str, attempt: int) -> None:
-        """RunTask failed in a way worth retrying: let the redelivered message try again."""
-        self._t.update(
-            f"RESTART#{chain}",
-            f"ATTEMPT#{attempt:03d}",
-            "SET #s = :s",
-            values={":s": "scheduled"},
-            names={"#s": "state"},
-        )
-
-    def attempts(self, chain: str) -> list[RestartAttempt]:
-        return [_attempt(i) for i in self._t.query(f"RESTART#{chain}", sk_prefix="ATTEMPT#")]
 
 
 def _attempt(item: dict[str, Any]) -> RestartAttempt:

@@ -1,58 +1,17 @@
-"""Task-event versions (drop duplicates and stale events) and the history of stops (outlives ECS's hour).
-
-A task event is *claimed* by a conditional write on `TASK#<task arn>`: it goes through only when no newer or
-equal version was finished before. Equal versions that were claimed but not finished (the Lambda failed half
-way, a channel failed) are resumed: every later step is idempotent on its own.
+"""The history of stops (it outlives ECS's hour): one row per stop, keyed by its cluster + group, then its own
+`stoppedAt` and task id, so a redelivered stop writes the same row again and a span of stoppedAt time is one query
+(crash-loop windows count their stops here: `state/alerts.py`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Literal
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from dockhand.arns import last_part
 from dockhand.state.table import Table, ttl_after
-
-_TASK_TTL = 7 * 86400
-Claim = Literal["new", "resume", "duplicate", "stale"]
-
-
-class TaskEvents:
-    def __init__(self, table: Table) -> None:
-        self._t = table
-
-    def claim(self, task_arn: str, version: int) -> tuple[Claim, dict[str, Any]]:
-        """new: first sight of this version; resume: seen but unfinished; duplicate/stale: drop it."""
-        item = {
-            "pk": f"TASK#{task_arn}",
-            "sk": "VERSION",
-            "version": version,
-            "state": "claimed",
-            "expires_at": ttl_after(_TASK_TTL),
-        }
-        if self._t.put(item, condition="attribute_not_exists(pk) OR version < :v", values={":v": version}):
-            return "new", item
-        current = self._t.get(f"TASK#{task_arn}", "VERSION") or {}
-        seen = int(current.get("version", 0))
-        if seen > version:
-            return "stale", current
-        if current.get("state") == "done":
-            return "duplicate", current
-        return "resume", current
-
-    def remember(self, task_arn: str, version: int, **values: Any) -> None:
-        """Store a decision taken for this version (so a resumed event takes the same one)."""
-        names = {f"#k{i}": k for i, k in enumerate(values)}
-        sets = ", ".join(f"#k{i} = :v{i}" for i in range(len(values)))
-        vals = {f":v{i}": v for i, v in enumerate(values.values())} | {":ver": version}
-        self._t.update(
-            f"TASK#{task_arn}", "VERSION", f"SET {sets}", values=vals, names=names, condition="version = :ver"
-        )
-
-    def done(self, task_arn: str, version: int) -> None:
-        self.remember(task_arn, version, state="done")
 
 
 class StopRecord(BaseModel):
@@ -71,7 +30,9 @@ class StopRecord(BaseModel):
     started_at: str | None = None
     stopped_at: str
     started_by: str | None = None
-    alerted: bool = False
+    alerted: bool = False  # a failure worth an alert (its own, or its crash-loop window's)
+    forced: bool = False  # alerted on its own whatever window covers it (a restart that gave up)
+    recorded_at: int = 0  # when the watcher wrote it (its clock): a window still receiving stops waits
 
 
 class StopHistory:
@@ -88,6 +49,12 @@ class StopHistory:
         }
         self._t.put(item)  # same key on a redelivery: the same row again
 
+    def between(self, cluster: str, group: str, start: int, end: int) -> list[StopRecord]:
+        """Stops of one cluster + group whose stoppedAt falls in [start, end] (epoch seconds, inclusive)."""
+        low, high = _second(start), _second(end) + "~"  # "~" sorts after any fraction, "Z" or "#" of that second
+        items = self._t.query(f"STOPS#{cluster}#{group}", sk_between=(low, high))
+        return [StopRecord.model_validate(i) for i in items]
+
     def recent(self, cluster: str, group: str, limit: int = 20) -> list[StopRecord]:
         items = self._t.query(f"STOPS#{cluster}#{group}", newest_first=True, limit=limit)
         return [StopRecord.model_validate(i) for i in items]
@@ -97,3 +64,8 @@ class StopHistory:
         items = [i for i in self._t.scan_prefix("STOPS#") if i.get("group") in groups]
         items.sort(key=lambda i: str(i.get("sk", "")), reverse=True)
         return [StopRecord.model_validate(i) for i in items[:limit]]
+
+
+def _second(epoch: int) -> str:
+    """An epoch second as the history's stoppedAt keys begin (`2026-11-02T09:00:05`)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "")

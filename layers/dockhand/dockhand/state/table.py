@@ -8,8 +8,7 @@ Each record type owns a pk prefix, so wings never collide:
 | deploy ledger     | LEDGER#<service arn>       | CURRENT                     | deploy |
 | deployment        | DEPLOYMENT#<deployment id> | META                        | deploy |
 | hold              | HOLD#<repository>          | <digest>                    | watch  |
-| task event        | TASK#<task arn>            | VERSION                     | watch  |
-| alert window      | ALERT#<cluster>#<group>    | <cause> (CLOSED#<cause>#<t>)| watch  |
+| alert windows     | ALERT#<cluster>#<group>    | <cause>                     | watch  |
 | stop history      | STOPS#<cluster>#<group>    | <stopped at>#<task id>      | watch  |
 | restart           | RESTART#<chain id>         | ATTEMPT#<nnn>               | watch  |
 | claim             | CLAIM#<scope>#<key>        | CLAIM                       | all    |
@@ -143,13 +142,21 @@ class Table:
             raise
 
     def query(
-        self, pk: str, sk_prefix: str | None = None, newest_first: bool = False, limit: int | None = None
+        self,
+        pk: str,
+        sk_prefix: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+        sk_between: tuple[str, str] | None = None,
     ) -> list[dict[str, Any]]:
+        """Items of one partition, by sort key: all, those with a prefix, or those between two keys (inclusive)."""
         from boto3.dynamodb.conditions import Key
 
         cond: Any = Key("pk").eq(pk)
         if sk_prefix:
             cond = cond & Key("sk").begins_with(sk_prefix)
+        elif sk_between:
+            cond = cond & Key("sk").between(*sk_between)
         kwargs: dict[str, Any] = {"KeyConditionExpression": cond, "ScanIndexForward": not newest_first}
         items: list[dict[str, Any]] = []
         while True:

@@ -27,6 +27,7 @@ class Cause(StrEnum):
     CONTAINER_HEALTH = "container_health"
     SPOT = "spot"
     MAINTENANCE = "maintenance"
+    HOST_FAILURE = "host_failure"
     SCALE_IN = "scale_in"
     USER_STOP = "user_stop"
     CLEAN_EXIT = "clean_exit"
@@ -44,11 +45,21 @@ LABELS: dict[Cause, str] = {
     Cause.CONTAINER_HEALTH: "failed container health checks",
     Cause.SPOT: "Spot interruption",
     Cause.MAINTENANCE: "infrastructure maintenance",
+    Cause.HOST_FAILURE: "unplanned host failure",
     Cause.SCALE_IN: "stopped by a deployment or scale-in",
     Cause.USER_STOP: "stopped by a user",
     Cause.CLEAN_EXIT: "exited cleanly",
     Cause.UNKNOWN: "unknown cause",
 }
+
+
+def label_of(cause: str) -> str:
+    """The words for a cause's code (`oom` → `out of memory`); an unknown code as it is."""
+    try:
+        return LABELS[Cause(cause)]
+    except ValueError:
+        return cause
+
 
 SEVERITY: dict[Cause, Severity] = {
     Cause.APP_EXIT: "error",
@@ -61,6 +72,7 @@ SEVERITY: dict[Cause, Severity] = {
     Cause.CONTAINER_HEALTH: "error",
     Cause.SPOT: "warning",
     Cause.MAINTENANCE: "warning",
+    Cause.HOST_FAILURE: "warning",
     Cause.UNKNOWN: "warning",
     Cause.SCALE_IN: "info",
     Cause.USER_STOP: "info",
@@ -196,7 +208,9 @@ def _by_reason(f: _Facts) -> Cause | None:
 def _by_stop_code(f: _Facts) -> Cause | None:
     if f.code == "TaskFailedToStart":
         return Cause.STARTUP if f.has_containers else Cause.CAPACITY
-    if f.code == "InfrastructureHealth" or (_MAINTENANCE.search(f.task_reason) and f.code != "UserInitiated"):
+    if f.code == "InfrastructureHealth":  # the host failed under the task: not planned, whatever the reason says
+        return Cause.HOST_FAILURE
+    if _MAINTENANCE.search(f.task_reason) and f.code != "UserInitiated":
         return Cause.MAINTENANCE
     if f.code == "UserInitiated" or _USER.search(f.task_reason):
         return Cause.USER_STOP

@@ -23,10 +23,9 @@ class WatchAction(BaseModel):
     cluster: str = ""
     group: str = ""
     cause: str = ""
-    opened_at: int = 0
+    opened_at: int = Field(0, description="A crash-loop window's name: the stoppedAt of the stop that opened it")
     closes_at: int = 0
-    thread_key: str = ""
-    service: str | None = None
+    round: int = Field(1, ge=1, description="A window's closing round: 1 is its summary, later ones follow-ups")
     chain: str = ""
     attempt: int = 0
     not_before: int = Field(0, description="Set when the wait exceeds one SQS delay (15 min): re-delay until then")

@@ -1,6 +1,11 @@
 """Deployment outcomes: an `ECS Deployment State Change` of a deploy Dockhand started is recorded once; a
 circuit-breaker rollback holds the digest until a person releases it; a completed deploy prunes old revisions;
-the outcome updates the deploy's Slack message (bot mode) and goes to every channel."""
+the outcome updates the deploy's Slack message (bot mode) and goes to every channel.
+
+One outcome of one deployment is one claim (`deployment` scope, `<deployment id>#<outcome>`) whose steps are the
+outcome written to the deployment record, the hold or the pruning, and the announcement; a redelivery resumes at the
+first step not done, and a finished outcome delivered again does nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from dockhand.links import service_link
 from dockhand.notify.model import Link, Notification
 from dockhand.observability import count
 from dockhand.revisions import prune_revisions
+from dockhand.state.claims import Claims
 from dockhand.state.deployments import DeploymentRecord, Deployments, HoldRecord, Holds
 from dockhand.watch.context import Watch
 
@@ -40,23 +46,35 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
         # The rollback deployment itself: the failure it answers was already reported by its FAILED event.
         count("DeployEventDropped", reason="rollback_deployment")
         return "deploy:rollback_in_progress"
+    claim = Claims(watch.table, "deployment").open(f"{detail.deployment_id}#{status}")
+    if claim.done:
+        count("DeployEventDropped", reason="duplicate")
+        return f"deploy:duplicate:{status}"
     if rec is not None:
-        finished = deployments.finish(detail.deployment_id, status, detail.reason)
-        if finished is None:
-            rec = deployments.get(detail.deployment_id) or rec
-            if rec.status != status:
-                count("DeployEventDropped", reason="already_final")
-                return f"deploy:already:{rec.status}"
-        else:
-            rec = finished
-        _follow_up(rec, status, detail.reason, watch)
+        recorded = claim.once("outcome", lambda: _record_outcome(deployments, rec, status, detail.reason))
+        if recorded != status:  # the deployment ended otherwise before (a COMPLETED after its rollback …)
+            count("DeployEventDropped", reason="already_final")
+            claim.finish({"outcome": f"deploy:already:{recorded}"})
+            return f"deploy:already:{recorded}"
+        claim.once("follow_up", lambda: _follow_up(rec, status, detail.reason, watch))
     count("DeployOutcome", status=status)
     watch.send(f"deploy/{detail.deployment_id}/{status}", deploy_notification(event, status, rec, watch.region))
+    claim.finish({"outcome": f"deploy:{status}"})
     return f"deploy:{status}"
 
 
-def _follow_up(rec: DeploymentRecord, status: Outcome, reason: str | None, watch: Watch) -> None:
-    """A rollback holds the digest; a completion prunes the family's old revisions."""
+def _record_outcome(deployments: Deployments, rec: DeploymentRecord, status: Outcome, reason: str | None) -> str:
+    """Write the outcome on the deployment record; the status it has now (another one if it was final already)."""
+    finished = deployments.finish(rec.deployment_id, status, reason)
+    if finished is not None:
+        return finished.status
+    current = deployments.get(rec.deployment_id)
+    return current.status if current is not None else status
+
+
+def _follow_up(rec: DeploymentRecord, status: Outcome, reason: str | None, watch: Watch) -> list[str]:
+    """A rollback holds the digest; a completion prunes the family's old revisions. Returns what was done (a
+    revision deregistered by an earlier try is no longer listed as active, so a resumed pruning goes on from there)."""
     if status == "ROLLED_BACK":
         Holds(watch.table).hold(
             HoldRecord(
@@ -69,8 +87,8 @@ def _follow_up(rec: DeploymentRecord, status: Outcome, reason: str | None, watch
             )
         )
         count("DigestHeld")
-    else:
-        prune_revisions(watch.ecs, watch.config.deploy, rec, dry_run=watch.dry_run)
+        return [f"held {rec.repository}@{rec.digest}"]
+    return prune_revisions(watch.ecs, watch.config.deploy, rec, dry_run=watch.dry_run)
 
 
 def deploy_notification(

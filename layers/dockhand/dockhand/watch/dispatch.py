@@ -1,9 +1,10 @@
 """The watcher's one entry point: an SQS message body is an ECS event from EventBridge, or one of the watcher's
 own delayed messages; each goes to the flow named after it.
 
-Everything is safe to run twice for the same message: task events are claimed by taskArn + version, restarts
-per attempt, and each notification remembers which channels delivered it (a redelivered message retries only the
-failed ones; a failed channel makes the message fail, so SQS retries it and then parks it in the DLQ).
+Every flow is safe to run again for the same message: a task's stop, a restart attempt, a deployment's outcome and
+a crash-loop window's closing round are each a claim (`state/claims.py`) whose steps are recorded as they are done,
+so a redelivery resumes at the first step not done; each notification remembers which channels delivered it (a
+failed channel makes the message fail, so SQS retries it and then parks it in the DLQ).
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
 """Restarts of standalone tasks: a failed task of an opted-in family is run again after an exponential backoff,
-up to `max_attempts`, through a delayed message. Each attempt is claimed once (`state/restarts.py`) and launched
-by a conditional state change, so a duplicate stop or restart message launches nothing twice."""
+up to `max_attempts`, through a delayed message.
+
+Scheduling is a step of the stopped task's claim: the attempt's parameters are stored (`state/restarts.py`) and its
+delayed message sent. Launching is the attempt's own claim: RunTask is a recorded step, and a resumed attempt first
+looks for the task an earlier try launched but could not record (ListTasks by the attempt's `startedBy`, running or
+stopped), so a duplicate or redelivered message never launches twice; then the launch is announced, and a lost
+announcement is sent again by the redelivery."""
 
 from __future__ import annotations
 
@@ -8,18 +13,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from dockhand import arns
 from dockhand.arns import last_part
 from dockhand.backoff import exponential
 from dockhand.config import RestartPolicy
-from dockhand.errors import BadInputError, RetryableError
+from dockhand.errors import BadInputError
 from dockhand.events import TaskDetail
 from dockhand.notify.model import Notification
 from dockhand.observability import count
+from dockhand.state.claims import Claim, Claims
 from dockhand.state.restarts import RestartAttempt, Restarts, chain_id, client_token, parse_started_by, started_by
 from dockhand.watch.classify import StopCause
 from dockhand.watch.context import Watch
 from dockhand.watch.delayed import MAX_DELAY, WatchAction
-from dockhand.watch.formats import duration
+from dockhand.watch.formats import duration, subject
 
 _RUN_TASK_OVERRIDE_KEYS = (
     "containerOverrides",
@@ -104,9 +111,10 @@ def _chain_of(task: TaskDetail, policy: RestartPolicy) -> tuple[str, int] | None
 
 
 def maybe_restart(
-    task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | None, watch: Watch
+    task: TaskDetail, stop: StopCause, taskdef: dict[str, Any] | None, claim: Claim, watch: Watch
 ) -> tuple[str | None, bool]:
-    """Schedule the next attempt if the policy says so. Returns (note for the alert, force an alert)."""
+    """Schedule the next attempt if the policy says so (a step of the stopped task's claim). Returns the note for the
+    alert and whether the alert must be sent on its own (a restart that gave up or cannot be made)."""
     policy = watch.config.watch.restart
     chained = _chain_of(task, policy)
     if chained is None or not stop.failure:
@@ -125,15 +133,15 @@ def maybe_restart(
         count("RestartSkipped", reason=exc.reason)
         return f"not restarted: {exc}", True
     delay = backoff_seconds(policy, attempt)
-    _schedule(task, chain, attempt, params, delay, watch)
+    claim.once("restart_scheduled", lambda: _schedule(task, chain, attempt, params, delay, watch))
     return f"attempt {attempt} of {policy.max_attempts} in {duration(delay)}", False
 
 
-def _schedule(task: TaskDetail, chain: str, attempt: int, params: dict[str, Any], delay: int, watch: Watch) -> None:
-    """Claim the attempt and send its delayed launch message (or launch now when there is no wait)."""
+def _schedule(task: TaskDetail, chain: str, attempt: int, params: dict[str, Any], delay: int, watch: Watch) -> bool:
+    """Store the attempt and send its delayed launch message (or launch now when there is no wait). Run again by a
+    resumed stop, it stores the same attempt and sends a second message, which finds the launch claimed."""
     now = int(watch.clock())
-    restarts = Restarts(watch.table)
-    claimed = restarts.claim(
+    Restarts(watch.table).schedule(
         RestartAttempt(
             chain=chain,
             attempt=attempt,
@@ -144,13 +152,7 @@ def _schedule(task: TaskDetail, chain: str, attempt: int, params: dict[str, Any]
             not_before=now + delay,
         )
     )
-    # A resumed event (the first try failed half way) schedules again while the attempt is not launched yet:
-    # the launch itself is claimed, so a second message launches nothing twice.
-    existing = None if claimed else restarts.get(chain, attempt)
-    if not claimed and (existing is None or existing.state != "scheduled"):
-        return
-    if claimed:
-        count("RestartScheduled")
+    count("RestartScheduled")
     action = WatchAction(
         dockhand="watch",
         action="restart",
@@ -162,43 +164,58 @@ def _schedule(task: TaskDetail, chain: str, attempt: int, params: dict[str, Any]
         launch_restart(action, watch)
     else:
         watch.delayed.send(action.model_dump(exclude_defaults=True) | {"dockhand": "watch"}, delay)
+    return True
 
 
 def launch_restart(action: WatchAction, watch: Watch) -> str:
-    """The delayed message of one attempt: RunTask once, then say how it went."""
+    """The delayed message of one attempt: RunTask once (found again, never redone), then say how it went."""
     chain, attempt = action.chain, action.attempt
-    restarts = Restarts(watch.table)
-    rec = restarts.get(chain, attempt)
+    rec = Restarts(watch.table).get(chain, attempt)
     if rec is None:
         raise BadInputError(f"no restart {chain}#{attempt} is scheduled", reason="unknown_restart")
-    if rec.state == "scheduled" and watch.not_due_yet(action):
+    if watch.not_due_yet(action):
         return "restart:waiting"
-    if restarts.begin_launch(chain, attempt) is None:
+    claim = Claims(watch.table, "restart").open(f"{chain}#{attempt}")
+    if claim.done:
         count("RestartDuplicate")
         return "restart:duplicate"
+    launched = claim.once("launch", lambda: _run(rec, watch), lambda: _find(rec, watch))
+    key = f"restart/{chain}/{attempt}"
+    if launched.get("task_arn"):
+        count("TaskRestarted")
+        watch.send(key, restarted_notification(rec, str(launched["task_arn"])))
+        outcome = f"restart:launched:{attempt}"
+    else:
+        count("RestartFailed")
+        watch.send(key, launch_failed_notification(rec, list(launched.get("failures") or [])))
+        outcome = "restart:failed"
+    claim.finish({"outcome": outcome, **launched})
+    return outcome
+
+
+def _run(rec: RestartAttempt, watch: Watch) -> dict[str, Any]:
+    """RunTask: the task launched, or the failures ECS gave (a retryable error raises: the message retries)."""
     try:
         tasks, failures = watch.ecs.run_task(**rec.params)
-    except RetryableError:
-        restarts.undo_launch(chain, attempt)
-        raise
     except ClientError as exc:
         failures = [{"reason": exc.response["Error"]["Code"], "detail": exc.response["Error"].get("Message", "")}]
         tasks = []
-    key = f"restart/{chain}/{attempt}"
     if failures or not tasks:
-        restarts.finish_launch(chain, attempt, None, state="failed")
-        count("RestartFailed")
-        watch.send(key, launch_failed_notification(rec, failures))
-        return "restart:failed"
-    arn = tasks[0]["taskArn"]
-    restarts.finish_launch(chain, attempt, arn)
-    count("TaskRestarted")
-    watch.send(key, restarted_notification(rec, arn))
-    return f"restart:launched:{attempt}"
+        return {"failures": [{k: str(v) for k, v in f.items()} for f in failures] or [{"reason": "no task"}]}
+    return {"task_arn": tasks[0]["taskArn"]}
+
+
+def _find(rec: RestartAttempt, watch: Watch) -> dict[str, Any] | None:
+    """The task an earlier try of this attempt launched, by its `startedBy` (running, or stopped already)."""
+    for status in ("RUNNING", "STOPPED"):
+        found = watch.ecs.list_tasks(rec.params["cluster"], startedBy=rec.params["startedBy"], desiredStatus=status)
+        if found:
+            return {"task_arn": found[0]}
+    return None
 
 
 def _subject(rec: RestartAttempt) -> str:
-    return rec.group.split(":", 1)[-1]
+    return subject(rec.group, arns.family(str(rec.params.get("taskDefinition", ""))))
 
 
 def launch_failed_notification(rec: RestartAttempt, failures: list[dict[str, Any]]) -> Notification:

@@ -1,13 +1,15 @@
 """A stopped task: classified, recorded in the stop history, restarted if the policy says so, and alerted once
 per crash loop.
 
-The event is claimed by taskArn + version (older versions and finished duplicates are dropped before any ECS
-read; an unfinished one is resumed), and the alert decision is stored with the claim so a resumed event takes
-the same one.
+The task's stop is one claim (keyed by its task ARN: a task stops once), and each side effect is a recorded step:
+the restart it schedules, the crash-loop window it opens or is counted by (and the window's close message), the
+alert. A redelivery resumes at the first step not done; a finished stop delivered again (the same version, an
+older or a newer one) is dropped before any ECS read.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from dockhand.events import TaskDetail, TaskStateChange
@@ -16,11 +18,12 @@ from dockhand.links import log_link, task_link
 from dockhand.notify.model import Link, Notification
 from dockhand.observability import count
 from dockhand.started_by import is_job_task
-from dockhand.state.stops import Claim, StopHistory, StopRecord, TaskEvents
+from dockhand.state.claims import Claim, Claims
+from dockhand.state.stops import StopHistory, StopRecord
 from dockhand.watch import crash_loops, restarts
 from dockhand.watch.classify import StopCause, classify_stop, should_alert
 from dockhand.watch.context import Watch
-from dockhand.watch.formats import duration, iso
+from dockhand.watch.formats import duration, iso, subject, subject_fields
 
 
 def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
@@ -30,33 +33,46 @@ def handle_task_stop(event: TaskStateChange, watch: Watch) -> str:
         return "ignored:not_stopped"
     if is_job_task(task.started_by):
         return "ignored:job"  # the batch wing owns its runs
-    events = TaskEvents(watch.table)
-    claim, record = events.claim(task.task_arn, task.version)
-    if claim in ("duplicate", "stale"):  # dropped before any ECS read: a redelivery costs no rate-limited call
-        count("TaskEventDropped", reason=claim)
-        return f"dropped:{claim}"
+    claim = Claims(watch.table, "task-stop").open(task.task_arn)
+    if claim.done:  # dropped before any ECS read: a redelivery costs no rate-limited call
+        dropped = "stale" if task.version < int((claim.result or {}).get("version", 0)) else "duplicate"
+        count("TaskEventDropped", reason=dropped)
+        return f"dropped:{dropped}"
+    outcome = _handle(event, claim, watch)
+    claim.finish({"outcome": outcome, "version": task.version})
+    return outcome
+
+
+def _handle(event: TaskStateChange, claim: Claim, watch: Watch) -> str:
+    task = event.detail
     taskdef = watch.task_definition(task.task_definition_arn)
     stop = classify_stop(task, _essential(taskdef))
     count("TaskStopped", cause=stop.cause.value)
-    restart_note, force_alert = restarts.maybe_restart(task, stop, taskdef, watch)
-    alert = should_alert(stop, watch.config.watch) or force_alert
-    _record(event, stop, alert, watch)
+    restart_note, forced = restarts.maybe_restart(task, stop, taskdef, claim, watch)
+    alert = should_alert(stop, watch.config.watch) or forced
+    stopped = _stopped_at(event, watch)
+    _record(task, stop, stopped, alert, forced, watch)
     if not alert:
-        events.done(task.task_arn, task.version)
         return f"recorded:{stop.cause.value}"
-    decision, thread_key = _alert_decision(task, stop, force_alert, (claim, record), events, watch)
-    if decision == "counted":
-        count("CrashLoopSuppressed", cause=stop.cause.value)
-        events.done(task.task_arn, task.version)
-        return f"counted:{stop.cause.value}"
-    n = stop_notification(task, stop, taskdef, watch.region, restart_note, thread_key or None)
-    watch.send(f"task/{task.task_arn}/{task.version}", n)
-    events.done(task.task_arn, task.version)
+    thread_key = None
+    if not forced:
+        placement, thread_key = crash_loops.hit_window(task, stop, int(stopped.timestamp()), claim, watch)
+        if placement != "opened":
+            count("CrashLoopSuppressed", cause=stop.cause.value)
+            return f"counted:{stop.cause.value}"
+    n = stop_notification(task, stop, taskdef, watch.region, restart_note, thread_key)
+    watch.send(f"task/{task.task_arn}", n)
     return f"alerted:{stop.cause.value}"
 
 
-def _record(event: TaskStateChange, stop: StopCause, alerted: bool, watch: Watch) -> None:
-    task = event.detail
+def _stopped_at(event: TaskStateChange, watch: Watch) -> datetime:
+    """When the task stopped, as ECS says (else when the event was sent, else now): crash-loop windows and the
+    stop history are on this time, whenever the event arrives."""
+    when = event.detail.stopped_at or event.time or datetime.fromtimestamp(watch.clock(), UTC)
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _record(task: TaskDetail, stop: StopCause, stopped: datetime, alerted: bool, forced: bool, watch: Watch) -> None:
     StopHistory(watch.table).record(
         StopRecord(
             cluster=task.cluster_name,
@@ -70,38 +86,14 @@ def _record(event: TaskStateChange, stop: StopCause, alerted: bool, watch: Watch
             reason=stop.reason,
             stop_code=task.stop_code,
             started_at=iso(task.started_at),
-            stopped_at=iso(task.stopped_at) or iso(event.time) or "",
+            stopped_at=iso(stopped) or "",
             started_by=task.started_by,
             alerted=alerted,
+            forced=forced,
+            recorded_at=int(watch.clock()),
         ),
         watch.config.watch.history_days,
     )
-
-
-def _alert_decision(
-    task: TaskDetail,
-    stop: StopCause,
-    forced: bool,
-    claimed: tuple[Claim, dict[str, Any]],
-    events: TaskEvents,
-    watch: Watch,
-) -> tuple[str, str]:
-    """(decision, thread key): the one stored with a resumed claim, else a new one, stored before anything is sent.
-
-    `forced` alerts stand alone; the others open a crash-loop window ("opened") or are counted into one."""
-    claim, record = claimed
-    stored = record.get("decision") if claim == "resume" else None
-    if stored is not None:
-        return str(stored), str(record.get("thread_key") or "")
-    if forced:
-        decision, thread_key = "forced", ""
-    else:
-        decision, thread_key = crash_loops.hit_window(task, stop, watch)
-    if decision == "counted":
-        events.remember(task.task_arn, task.version, decision=decision, state="done")
-    else:
-        events.remember(task.task_arn, task.version, decision=decision, thread_key=thread_key)
-    return decision, thread_key
 
 
 def stop_notification(
@@ -112,9 +104,8 @@ def stop_notification(
     restart_note: str | None = None,
     thread_key: str | None = None,
 ) -> Notification:
-    service = task.service_name
-    subject = service or task.family or task.task_id
-    fields = _stop_fields(task, stop, subject)
+    about = subject(task.task_group, task.family) or task.task_id
+    fields = _stop_fields(task, stop)
     if restart_note:
         fields["Restart"] = restart_note
     fields["Task"] = task.task_id
@@ -126,23 +117,19 @@ def stop_notification(
     return Notification(
         kind="task_failed",
         severity=stop.severity,
-        title=f"{subject}: {stop.label}{exit_part}",
+        title=f"{about}: {stop.label}{exit_part}",
         text=stop.summary(),
         fields=fields,
         links=links,
         cluster=task.cluster_name,
-        service=service,
+        service=task.service_name,
         thread_key=thread_key,
     )
 
 
-def _stop_fields(task: TaskDetail, stop: StopCause, subject: str) -> dict[str, str]:
+def _stop_fields(task: TaskDetail, stop: StopCause) -> dict[str, str]:
     """What stopped and why: the blamed container, its exit and reason, the image and the times."""
-    fields: dict[str, str] = {
-        "Service" if task.service_name else "Task family": subject,
-        "Cluster": task.cluster_name,
-        "Cause": stop.label,
-    }
+    fields = subject_fields(task.cluster_name, task.task_group, task.family, stop.label)
     if stop.container:
         fields["Container"] = stop.container
     if stop.exit_code is not None:
