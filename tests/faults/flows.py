@@ -1,0 +1,339 @@
+"""The flows the fault-injection suite walks: each sets up its world, starts with what AWS would deliver, and
+says when it ended as intended. Every AWS call a flow's handlers make is then failed in turn."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import boto3
+
+from tests.faults.world import ACCOUNT, REGION, JobScript, World, _now
+from tests.support.events import load_event
+
+REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
+DIGEST = "sha256:" + "7" * 64
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    setup: Callable[[World], None]  # resources and declarations; may run handlers (not counted, never faulted)
+    start: Callable[[World], None]  # what AWS delivers to begin the flow
+    check: Callable[[World], str | None]  # None when the flow ended as intended, else what is wrong
+
+
+# ------------------------------------------------------------------------------------------------ deploy
+
+
+def _web(world: World, services: tuple[str, ...] = ("web",), old_revisions: int = 0) -> None:
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="demo")
+    for i in range(old_revisions):
+        ecs.register_task_definition(
+            family="web", containerDefinitions=[{"name": "web", "image": f"{REGISTRY}/web:0.{i}.0", "memory": 256}]
+        )
+    td = ecs.register_task_definition(
+        family="web",
+        containerDefinitions=[
+            {"name": "web", "image": f"{REGISTRY}/web:1.0.0", "memory": 256},
+            {"name": "proxy", "image": "public.ecr.aws/nginx/nginx:1.27", "memory": 64},
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    for name in services:
+        ecs.create_service(cluster="demo", serviceName=name, taskDefinition=td, desiredCount=1)
+
+
+def _deploy_config(services: tuple[str, ...], **deploy: Any) -> dict[str, Any]:
+    target = {"name": "web", "repository": "web", "tags": "semver:^1.0", "cluster": "demo", "services": list(services)}
+    return {"deploy": {**deploy, "targets": [target]}, "watch": {"crash_loop_window_minutes": 10}}
+
+
+def _push(tag: str = "1.1.0", event_id: str = "push-1") -> dict[str, Any]:
+    event = load_event("ecr-image-push")
+    event.update(id=event_id, account=ACCOUNT, region=REGION, time=_now().isoformat())
+    event["detail"].update({"repository-name": "web", "image-tag": tag, "image-digest": DIGEST})
+    return event
+
+
+def _deployed(services: tuple[str, ...]) -> Callable[[World], str | None]:
+    def check(world: World) -> str | None:
+        ecs = boto3.client("ecs", region_name=REGION)
+        for svc in ecs.describe_services(cluster="demo", services=list(services))["services"]:
+            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+            images = {c["name"]: c["image"] for c in td["containerDefinitions"]}
+            if images.get("web") != f"{REGISTRY}/web@{DIGEST}":
+                return f"{svc['serviceName']} runs {images.get('web')}"
+        return None
+
+    return check
+
+
+def deploy_flow(services: tuple[str, ...]) -> Flow:
+    def setup(world: World) -> None:
+        _web(world, services)
+        world.declare(_deploy_config(services))
+
+    return Flow(
+        name=f"deploy to {len(services)} service(s)",
+        setup=setup,
+        start=lambda world: world.send("DeployQueue", _push()),
+        check=_deployed(services),
+    )
+
+
+# ----------------------------------------------------------------------------------- deployment outcomes
+
+
+def _deployment_id(world: World) -> str:
+    from dockhand.state.table import Table
+
+    table = Table(boto3.resource("dynamodb", region_name=REGION), world.stack.table_name)
+    items = table.scan_prefix("DEPLOYMENT#")
+    assert len(items) == 1, items
+    return str(items[0]["deployment_id"])
+
+
+def outcome_flow(name: str, sample: str) -> Flow:
+    state: dict[str, str] = {}
+
+    def setup(world: World) -> None:
+        _web(world, ("web",), old_revisions=4)
+        world.declare(_deploy_config(("web",), keep_revisions=2))
+        world.send("DeployQueue", _push())
+        world.settle()
+        state["deployment"] = _deployment_id(world)
+
+    def start(world: World) -> None:
+        event = load_event(sample)
+        event.update(account=ACCOUNT, region=REGION, time=_now().isoformat())
+        event["resources"] = [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/demo/web"]
+        event["detail"]["deploymentId"] = state["deployment"]
+        world.send("WatchQueue", event)
+
+    def check(world: World) -> str | None:
+        from dockhand.state.table import Table
+
+        table = Table(boto3.resource("dynamodb", region_name=REGION), world.stack.table_name)
+        record = table.get(f"DEPLOYMENT#{state['deployment']}", "META") or {}
+        want = "COMPLETED" if "completed" in sample else "ROLLED_BACK"
+        if record.get("status") != want:
+            return f"deployment is {record.get('status')}, expected {want}"
+        if want == "ROLLED_BACK" and not table.get("HOLD#web", DIGEST):
+            return "the rolled-back digest is not held"
+        return None
+
+    return Flow(name=name, setup=setup, start=start, check=check)
+
+
+# -------------------------------------------------------------------------------------------------- watch
+
+
+def _service_stop(n: int, sample: str = "ecs-task-stopped-oom") -> dict[str, Any]:
+    event = copy.deepcopy(load_event(sample))
+    arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/demo/{n:032x}"
+    stopped = _now() - timedelta(seconds=5)
+    event.update(id=f"stop-{n}", account=ACCOUNT, region=REGION, time=stopped.isoformat(), resources=[arn])
+    event["detail"].update(
+        taskArn=arn,
+        clusterArn=f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/demo",
+        group="service:web",
+        startedBy="ecs-svc/1234567890",
+        stoppedAt=stopped.isoformat(),
+        version=3,
+    )
+    return event
+
+
+def _sent(kinds: list[str]) -> Callable[[World], str | None]:
+    """The flow ended as intended when SNS received exactly these kinds (in any order)."""
+
+    def check(world: World) -> str | None:
+        got = sorted(n["metadata"]["eventType"] for n in _sns(world))
+        return None if got == sorted(kinds) else f"SNS got {got}, expected {sorted(kinds)}"
+
+    return check
+
+
+def _sns(world: World) -> list[dict[str, Any]]:
+    import json
+
+    sqs = world.sqs
+    while True:
+        msgs = sqs.receive_message(QueueUrl=world._sns_inbox, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return world.sns
+        for m in msgs:
+            world.sns.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=world._sns_inbox, ReceiptHandle=m["ReceiptHandle"])
+
+
+def alert_flow() -> Flow:
+    def setup(world: World) -> None:
+        _web(world)
+        world.declare(_deploy_config(("web",)))
+
+    return Flow(
+        name="watch alert",
+        setup=setup,
+        start=lambda world: world.send("WatchQueue", _service_stop(1)),
+        check=_sent(["task_failed"]),
+    )
+
+
+def crash_loop_flow() -> Flow:
+    def setup(world: World) -> None:
+        _web(world)
+        world.declare(_deploy_config(("web",)))
+
+    def start(world: World) -> None:
+        for n in range(1, 4):
+            world.send("WatchQueue", _service_stop(n))
+
+    return Flow(name="crash-loop close", setup=setup, start=start, check=_sent(["task_failed", "crash_loop"]))
+
+
+def service_event_flow() -> Flow:
+    def setup(world: World) -> None:
+        _web(world)
+        world.declare(_deploy_config(("web",)))
+
+    def start(world: World) -> None:
+        event = load_event("ecs-service-action-placement-failure")
+        event.update(account=ACCOUNT, region=REGION)
+        world.send("WatchQueue", event)
+
+    return Flow(name="service event", setup=setup, start=start, check=_sent(["service_event"]))
+
+
+def restart_flow() -> Flow:
+    def setup(world: World) -> None:
+        ec2 = boto3.client("ec2", region_name=REGION)
+        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
+        sg = ec2.create_security_group(GroupName="nightly", Description="nightly", VpcId=vpc)["GroupId"]
+        ecs = boto3.client("ecs", region_name=REGION)
+        cluster = ecs.create_cluster(clusterName="batch")["cluster"]["clusterArn"]
+        td = ecs.register_task_definition(
+            family="nightly",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[{"name": "job", "image": "nightly:1", "memory": 512}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        network = {"subnets": [subnet], "security_groups": [sg]}
+        world.declare({"watch": {"restart": {"families": ["nightly"], "backoff_seconds": 30, "network": network}}})
+        world.restart_origin = (cluster, td)  # type: ignore[attr-defined]
+
+    def start(world: World) -> None:
+        cluster, td = world.restart_origin  # type: ignore[attr-defined]
+        event = load_event("ecs-task-stopped-app-exit-standalone")
+        arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/batch/{'e' * 32}"
+        event.update(account=ACCOUNT, region=REGION, resources=[arn], time=_now().isoformat())
+        event["detail"].update(
+            taskArn=arn,
+            clusterArn=cluster,
+            taskDefinitionArn=td,
+            group="family:nightly",
+            startedBy="cron",
+            launchType="FARGATE",
+            version=5,
+            containers=[{"name": "job", "exitCode": 1, "lastStatus": "STOPPED"}],
+        )
+        world.send("WatchQueue", event)
+
+    def check(world: World) -> str | None:
+        ecs = boto3.client("ecs", region_name=REGION)
+        arns = ecs.list_tasks(cluster="batch")["taskArns"]
+        tasks = ecs.describe_tasks(cluster="batch", tasks=arns)["tasks"] if arns else []
+        restarted = [t for t in tasks if str(t.get("startedBy", "")).startswith("dockhand-restart/1/")]
+        if len(restarted) != 1:
+            return f"{len(restarted)} restarted task(s)"
+        return _sent(["task_failed", "task_restarted"])(world)
+
+    return Flow(name="restart", setup=setup, start=start, check=check)
+
+
+# -------------------------------------------------------------------------------------------------- batch
+
+
+def _batch_world(world: World, **job: Any) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    sg = ec2.create_security_group(GroupName="jobs", Description="jobs", VpcId=vpc)["GroupId"]
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="demo")
+    ecs.register_task_definition(
+        family="report",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "main", "image": "busybox", "memory": 512, "essential": True}],
+    )
+    spec = {
+        "name": "report",
+        "schedule": "cron(0 2 * * ? *)",
+        "timezone": "Europe/Berlin",
+        "cluster": "demo",
+        "task_definition": "report",
+        "launch_type": "FARGATE",
+        "network": {"subnets": [subnet], "security_groups": [sg]},
+        "notify_on": ["failure", "success", "skipped"],
+        **job,
+    }
+    world.declare({"jobs": [spec]})
+    world.sync_schedules()
+
+
+def _run_status(want: str, attempts: int | None = None) -> Callable[[World], str | None]:
+    def check(world: World) -> str | None:
+        from dockhand.state.runs import Runs
+        from dockhand.state.table import Table
+
+        runs = Runs(Table(boto3.resource("dynamodb", region_name=REGION), world.stack.table_name)).history("report")
+        if len(runs) != 1:
+            return f"{len(runs)} run(s)"
+        run = runs[0]
+        if run.status != want:
+            return f"run is {run.status}, expected {want} ({run.reason})"
+        if attempts is not None and run.attempt != attempts:
+            return f"run ended on attempt {run.attempt}, expected {attempts}"
+        return None
+
+    return check
+
+
+def job_flow(name: str, script: list[JobScript], status: str, attempts: int, **job: Any) -> Flow:
+    def setup(world: World) -> None:
+        _batch_world(world, **job)
+        world.job_scripts = list(script)
+
+    return Flow(
+        name=name,
+        setup=setup,
+        start=lambda world: world.fire_job("report", _now()),
+        check=_run_status(status, attempts),
+    )
+
+
+FLOWS: list[Flow] = [
+    deploy_flow(("web",)),
+    deploy_flow(("web", "api")),
+    outcome_flow("deployment completed", "ecs-deployment-completed"),
+    outcome_flow("deployment rolled back", "ecs-deployment-failed"),
+    alert_flow(),
+    crash_loop_flow(),
+    service_event_flow(),
+    restart_flow(),
+    job_flow("job launch and completion", [JobScript(0)], "succeeded", 1),
+    job_flow("job retry", [JobScript(1), JobScript(0)], "succeeded", 2, retries={"attempts": 2, "backoff_seconds": 60}),
+    job_flow("job deadline", [JobScript(None)], "timed_out", 1, max_runtime_minutes=30),
+]
