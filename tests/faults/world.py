@@ -227,7 +227,7 @@ class World:
         from aws_lambda_powertools.utilities import parameters
 
         from dockhand import deps
-        from tests.support.lambda_context import FakeLambdaContext
+        from dockhand_local.lambda_context import LambdaContext
 
         env = self.stack.env_for(function)
         env["DOCKHAND_CONFIG"] = str(self.config_path)
@@ -248,7 +248,7 @@ class World:
         self.recorder.live = True
         self.invocations += 1
         try:
-            return app.lambda_handler(event, FakeLambdaContext(function_name=f"dockhand-{function}"))
+            return app.lambda_handler(event, LambdaContext(function_name=f"dockhand-{function}"))
         finally:
             self.recorder.live = False
             for k, v in saved.items():

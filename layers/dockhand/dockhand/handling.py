@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from dockhand.aws.protocols import SqsClient
 from dockhand.errors import BadInputError
 from dockhand.observability import count, logger
+from dockhand.state.claims import current_delivery
 
 
 def record_json(body: str) -> dict[str, Any]:
@@ -43,12 +44,16 @@ def guarded(
 
     def run(record: Any) -> Any:
         body = getattr(record, "body", "")
+        # Claims opened while handling this record belong to this delivery (SQS keeps the id across redeliveries).
+        delivery = current_delivery.set(getattr(record, "message_id", None))
         try:
             return handle(record)
         except ValidationError as exc:
             reason, message = "malformed", describe_validation(exc, what)
         except BadInputError as exc:
             reason, message = exc.reason, str(exc)
+        finally:
+            current_delivery.reset(delivery)
         logger.error(
             "bad input: not retried",
             extra={"what": what, "reason": reason, "error": message, "message_id": getattr(record, "message_id", None)},
