@@ -52,7 +52,8 @@ def test_scheduled_launch_runs_the_task_as_declared(world: BatchWorld) -> None:
     task = _only(world.tasks())
     tags = {t["key"]: t["value"] for t in task["tags"]}
     run = _only(world.runs())
-    assert task["startedBy"] == "dockhand-job/report"
+    assert task["startedBy"] == spec.started_by("report", run.run_id, 1)
+    assert task["startedBy"].startswith("dockhand-job/report/")
     assert tags == {"team": "data", "dockhand:job": "report", "dockhand:run-id": run.run_id, "dockhand:attempt": "1"}
     assert task["overrides"]["containerOverrides"][0]["command"] == ["report", "--daily"]
     assert task["platformVersion"] == "1.4.0"
@@ -373,7 +374,7 @@ def test_capacity_failure_is_retried_then_succeeds(world: BatchWorld, capsys: py
     world.ecs.stop_task(cluster="demo", task=hog, reason="done")
     world.fire_one_time(retry)
     # Then attempt 2 runs
-    task = _only([t for t in world.tasks() if t["startedBy"] == "dockhand-job/report"])
+    task = _only([t for t in world.tasks() if t["startedBy"].startswith("dockhand-job/report/")])
     run = _only(world.runs())
     assert (run.status, run.attempt, run.task_arn) == ("running", 2, task["taskArn"])
     assert metric_total(capsys.readouterr().out, "JobLaunchFailed", job="report") == 1
@@ -456,7 +457,7 @@ def test_client_token_fits_the_api() -> None:
     token = spec.client_token("j" * 64, "20261129T010000Z-abcdef", 10)
     # Then the RunTask clientToken and startedBy fit their limits
     assert len(token) <= 64
-    assert len(spec.started_by("j" * 64)) == 36
+    assert len(spec.started_by("j" * 64, "20261129T010000Z-abcdef", 10)) == 36
 
 
 def test_forbid_is_not_blocked_forever_by_a_launch_that_died(world: BatchWorld) -> None:
