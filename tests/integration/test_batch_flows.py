@@ -15,7 +15,7 @@ from dockhand import deps
 from dockhand.batch import spec
 from dockhand.state.runs import RunRecord, Runs
 from dockhand_local.slack import LoopbackSlack
-from tests.integration.batch_helpers import BatchWorld, tasks_stay_running
+from tests.integration.batch_helpers import BatchWorld, failing_once, tasks_stay_running
 from tests.support.metrics import metric_total
 
 T1 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
@@ -419,6 +419,69 @@ def _deliver_with_client(world: BatchWorld, fire: Any) -> None:
         fire()
     finally:
         world.deliver = original  # type: ignore[method-assign]
+
+
+# ------------------------------------------------------------------------------------ faults between steps
+
+
+def test_a_launch_whose_task_could_not_be_indexed_is_tracked_on_redelivery(world: BatchWorld) -> None:
+    # Given a job, and the write that indexes a launched task failing once (RunTask has succeeded)
+    world.declare(world.job(max_runtime_minutes=30))
+    body = schedules_input(world, T1)
+    with failing_once("PutItem", "JOBTASK#") as failed:
+        first = world.deliver(body)
+    assert failed == ["PutItem"] and [f["itemIdentifier"] for f in first["batchItemFailures"]] == ["m-0"]
+    # When SQS redelivers the message
+    assert world.deliver(body) == {"batchItemFailures": []}
+    # Then one task runs, the run is running with it, and its deadline exists
+    task = _only(world.tasks())
+    assert _only(world.runs()).task_arn == task["taskArn"] and _only(world.runs()).status == "running"
+    assert len(world.one_time("deadline")) == 1
+    # And its STOPPED event finds the run: it succeeds and is announced
+    world.stop(task["taskArn"], 0)
+    assert _only(world.runs()).status == "succeeded"
+    assert world.kinds(world.notifications()) == ["job_succeeded"]
+
+
+def test_a_launch_that_could_not_record_its_task_finds_it_by_started_by(world: BatchWorld) -> None:
+    # Given a job, and the write that records RunTask's task on the attempt's claim failing once
+    world.declare(world.job())
+    body = schedules_input(world, T1)
+    with failing_once("UpdateItem", "CLAIM#run-launch#", '"task"') as failed:
+        world.deliver(body)
+    assert failed == ["UpdateItem"] and _only(world.tasks())
+    # When SQS redelivers the message
+    world.deliver(body)
+    # Then the task launched first is found by its startedBy and tracked; no second task is launched
+    task = _only(world.tasks())
+    run = _only(world.runs())
+    assert (run.status, run.task_arn) == ("running", task["taskArn"])
+    assert len(world.ecs.list_tasks(cluster="demo", desiredStatus="STOPPED")["taskArns"]) == 0
+
+
+def test_a_deadline_that_could_not_be_scheduled_is_scheduled_on_redelivery(world: BatchWorld) -> None:
+    # Given a job with a maximum runtime, and the deadline's CreateSchedule failing once after the launch
+    world.declare(world.job(max_runtime_minutes=30))
+    body = schedules_input(world, T1)
+    with failing_once("CreateSchedule", "deadline") as failed:
+        world.deliver(body)
+    assert failed == ["CreateSchedule"] and world.one_time("deadline") == []
+    # When SQS redelivers the message
+    world.deliver(body)
+    # Then the deadline exists once, for the one task, and it stops the task when it comes
+    deadline = _only(world.one_time("deadline"))
+    task = _only(world.tasks())
+    world.fire_one_time(deadline)
+    assert _only(world.runs()).status == "timed_out"
+    assert world.ecs.describe_tasks(cluster="demo", tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPED"
+
+
+def schedules_input(world: BatchWorld, scheduled: datetime) -> str:
+    """What the job's schedule sends at `scheduled` (the same body each time SQS delivers it)."""
+    from dockhand.batch.schedules import render_input
+
+    target = world.scheduler.get_schedule(Name="report", GroupName=world.group)["Target"]
+    return render_input(target["Input"], scheduled, "exec-1")
 
 
 # ---------------------------------------------------------------------------------------------- bad input
