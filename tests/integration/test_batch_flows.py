@@ -162,6 +162,88 @@ def test_allow_starts_alongside(world: BatchWorld) -> None:
     assert [r.status for r in world.runs()] == ["running", "running"]
 
 
+def _waiting_for_retry(world: BatchWorld, concurrency: str) -> tuple[RunRecord, dict[str, Any]]:
+    """A run of a job with this policy whose first attempt exited 1: it waits for its retry (one-time schedule)."""
+    world.declare(world.job(concurrency=concurrency, retries={"attempts": 3, "backoff_seconds": 600}))
+    world.fire("report", T1)
+    world.stop(_only(world.tasks())["taskArn"], 1)
+    waiting = _only(world.runs())
+    assert waiting.status == "retrying"
+    return waiting, _only(world.one_time("retry"))
+
+
+def test_forbid_skips_a_new_run_while_another_waits_for_its_retry(
+    world: BatchWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Forbid job whose first run failed once and waits for its retry (no task runs right now)
+    waiting, retry = _waiting_for_retry(world, "Forbid")
+    # When the next scheduled time comes
+    world.fire("report", T2)
+    # Then no task starts: the new run is skipped, saying which run is active and why, and that is notified
+    assert world.tasks() == []
+    newest, oldest = world.runs()
+    assert newest.status == "skipped"
+    assert f"run {waiting.run_id} is waiting for its retry" in (newest.reason or "")
+    assert world.kinds(world.notifications()) == ["job_skipped"]
+    assert metric_total(capsys.readouterr().out, "JobSkipped", job="report") == 1
+    # And the waiting run goes on: its retry still comes, and its second attempt runs
+    assert oldest.status == "retrying" and _only(world.one_time("retry"))["Name"] == retry["Name"]
+    world.fire_one_time(retry)
+    assert len(world.tasks()) == 1
+    assert [(r.status, r.attempt) for r in world.runs()] == [("skipped", 1), ("running", 2)]
+
+
+def test_replace_ends_a_run_waiting_for_its_retry_and_starts_the_new_one(
+    world: BatchWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Replace job whose first run waits for its retry
+    _, retry = _waiting_for_retry(world, "Replace")
+    # When the next scheduled time comes
+    world.fire("report", T2)
+    # Then the waiting run is ended (replaced, its retry schedule removed) and the new run starts
+    newest, oldest = world.runs()
+    assert (newest.status, oldest.status) == ("running", "replaced")
+    assert f"replaced by run {newest.run_id}" in (oldest.reason or "")
+    assert world.one_time("retry") == []
+    assert _only(world.tasks())["taskArn"] == newest.task_arn
+    assert metric_total(capsys.readouterr().out, "JobReplaced", job="report") == 1
+    # And a retry Scheduler had already sent launches nothing for the ended run
+    world.deliver(retry["Target"]["Input"])
+    assert _only(world.tasks())["taskArn"] == newest.task_arn
+    assert [r.status for r in world.runs()] == ["running", "replaced"]
+
+
+def test_allow_starts_a_new_run_beside_one_waiting_for_its_retry(world: BatchWorld) -> None:
+    # Given an Allow job whose first run waits for its retry
+    _, retry = _waiting_for_retry(world, "Allow")
+    # When the next scheduled time comes, and then the retry
+    world.fire("report", T2)
+    world.fire_one_time(retry)
+    # Then both run: the new run, and the waiting run's second attempt
+    assert len(world.tasks()) == 2
+    assert [(r.status, r.attempt) for r in world.runs()] == [("running", 1), ("running", 2)]
+
+
+def test_a_retry_attempt_asks_the_concurrency_policy_too(world: BatchWorld) -> None:
+    # Given two runs of an Allow job, the first one waiting for its retry while the second runs
+    world.declare(world.job(concurrency="Allow", retries={"attempts": 3, "backoff_seconds": 600}))
+    world.fire("report", T1)
+    world.fire("report", T2)
+    second, first = world.runs()
+    world.stop(first.task_arn or "", 1)
+    retry = _only(world.one_time("retry"))
+    # And the job is now declared Forbid
+    world.declare(world.job(concurrency="Forbid", retries={"attempts": 3, "backoff_seconds": 600}))
+    # When the first run's retry comes
+    world.fire_one_time(retry)
+    # Then its second attempt does not start beside the running run: it is skipped, and that is notified
+    assert [t["taskArn"] for t in world.tasks()] == [second.task_arn]
+    newest, oldest = world.runs()
+    assert (newest.status, oldest.status, oldest.attempt) == ("running", "skipped", 2)
+    assert f"run {second.run_id} is still running" in (oldest.reason or "")
+    assert world.kinds(world.notifications()) == ["job_skipped"]
+
+
 # ------------------------------------------------------------------------------------ exits, retries
 
 

@@ -26,8 +26,8 @@ def test_a_step_at_the_current_attempt_is_conditional_on_its_sources() -> None:
     assert expression == "attempt = :a AND #s IN (:from0)"
     assert values == {":from0": "running"}
     expression, values = condition("replace")
-    assert expression == "attempt = :a AND #s IN (:from0, :from1)"
-    assert values == {":from0": "pending", ":from1": "running"}
+    assert expression == "attempt = :a AND #s IN (:from0, :from1, :from2)"
+    assert values == {":from0": "pending", ":from1": "running", ":from2": "retrying"}
 
 
 def test_the_next_attempt_starts_only_from_a_run_waiting_for_its_retry() -> None:

@@ -1,7 +1,8 @@
-"""The job's concurrency policy, asked by a run before it launches.
+"""The job's concurrency policy, asked by every attempt of every run before it launches.
 
-Forbid skips the run while another run is active (running, or being launched); Replace ends the others (stops a
-running task) and goes on; Allow goes on.
+As in a Kubernetes CronJob, a run is active until it is final, whatever attempt it is on: one that runs, one that
+is being launched, and one waiting for its retry. Forbid skips the attempt while another run is active; Replace
+ends the others (stops a running task, removes a waiting run's retry schedule) and goes on; Allow goes on.
 
 What the policy decided is recorded on the attempt's claim before anything is done about it, so a redelivery
 carries out the same decision.
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dockhand.batch.context import BatchContext
+from dockhand.batch.followups import cancel_retry
 from dockhand.batch.steps import stop_once, transition_once
 from dockhand.config import Job
 from dockhand.errors import RetryableError
@@ -35,7 +37,7 @@ def admit(ctx: BatchContext, job: Job, run: RunRecord, claim: Claim) -> Verdict:
     return "go"
 
 
-_STANDING = {"running": "is still running", "pending": "is being launched"}
+_STANDING = {"running": "is still running", "retrying": "is waiting for its retry", "pending": "is being launched"}
 
 
 def forbid_reason(others: list[RunRecord]) -> str:
@@ -55,9 +57,11 @@ def _decide(ctx: BatchContext, job: Job, run: RunRecord) -> dict[str, Any]:
 def _blocks(ctx: BatchContext, other: RunRecord, run: RunRecord) -> bool:
     """Whether another active run stands in this attempt's way.
 
-    Running: yes, unless ECS says its task has stopped (its STOPPED event is late).
+    Waiting for its retry: yes. Running: yes, unless ECS says its task has stopped (its STOPPED event is late).
     Being launched: yes when it is older and its launch is recent; a newer one yields to this one (it will find
     this run active when it asks), so two launches at once never both give way."""
+    if other.status == "retrying":
+        return True
     if other.status == "running":
         return _task_still_running(ctx, other)
     since = _time(other.pending_since or other.created_at) or ctx.clock()
@@ -78,12 +82,14 @@ def _task_still_running(ctx: BatchContext, run: RunRecord) -> bool:
 
 
 def _replace(ctx: BatchContext, job: Job, claim: Claim, other: RunRecord, by: RunRecord) -> None:
-    """End another run for this one: recorded as replaced, then its task stopped."""
+    """End another run for this one: recorded as replaced, then its task stopped or its retry schedule removed."""
     reason = f"Dockhand: replaced by run {by.run_id} (concurrency Replace)"
     replaced = transition_once(ctx, claim, other, "replace", reason=reason)
     if replaced is None:
         return  # it became final meanwhile: nothing to end
-    if other.task_arn and other.cluster:
+    if other.status == "retrying":
+        claim.once(f"retry_cancelled:{other.run_id}", lambda: cancel_retry(ctx, job.name, other.run_id, other.attempt))
+    elif other.task_arn and other.cluster:
         stop_once(ctx, claim, other.cluster, other.task_arn, reason)
     count("JobReplaced", job=job.name)
     logger.info(

@@ -37,6 +37,13 @@ def schedule_retry(ctx: BatchContext, job: Job, run: RunRecord, attempt: int) ->
     return name
 
 
+def cancel_retry(ctx: BatchContext, job_name: str, run_id: str, attempt: int) -> str:
+    """The run waiting after `attempt` will not be tried again: its retry schedule goes. Returns its name."""
+    name = retry_name(job_name, run_id, attempt)
+    schedules.delete_schedule(ctx.scheduler, ctx.group, name)
+    return name
+
+
 def schedule_deadline(ctx: BatchContext, job: Job, run_id: str, attempt: int, started: datetime) -> str:
     """When the job has a maximum runtime, the attempt's deadline comes back as a `deadline` payload, counted
     from when its task was created (a launch recorded late does not give the task more time). Returns the

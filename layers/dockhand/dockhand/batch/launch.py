@@ -3,7 +3,7 @@ carries it through its steps, each done once across redeliveries:
 
 1. begun     — the run is opened (attempt 1) or moved to this attempt (a retry); a run that is final or past this
                attempt is not launched again;
-2. admission — the job's concurrency policy (`admission.py`);
+2. admission — the job's concurrency policy (`admission.py`), for every attempt;
 3. task      — RunTask. A launch that may have happened without being recorded is found by the attempt's
                `startedBy` (ListTasks, both desired statuses), never launched twice. Throttling and 5xx make the
                message retry; a launch that fails (failures[], no capacity, a refused request) is the attempt's
@@ -45,7 +45,7 @@ def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
     if not begun:
         return finish(ctx, job, claim, "duplicate")  # final, or already past this attempt
     run = RunRecord.model_validate(begun)
-    if run.attempt == 1 and admit(ctx, job, run, claim) == "skip":
+    if admit(ctx, job, run, claim) == "skip":
         return _skip(ctx, job, run, claim)
     launched: dict[str, Any] = claim.once("task", lambda: _run_task(ctx, job, run), lambda: _find_task(ctx, job, run))
     if "task_arn" not in launched:

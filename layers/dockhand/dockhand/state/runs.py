@@ -25,7 +25,8 @@ from dockhand.state.table import Table, now_iso, ttl_after
 
 RunStatus = Literal["pending", "running", "retrying", "succeeded", "failed", "timed_out", "replaced", "skipped"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "replaced", "skipped"})
-ACTIVE: frozenset[str] = frozenset({"pending", "running"})
+# A run is active until it is final, whatever attempt it is on (a run waiting for its retry is active too).
+ACTIVE: frozenset[str] = frozenset({"pending", "running", "retrying"})
 Step = Literal[
     "next_attempt",
     "launched",
@@ -54,7 +55,8 @@ TRANSITIONS: dict[Step, Transition] = {
     # RunTask gave a task: the run is running (unless a newer run replaced it meanwhile: then the task is stopped).
     "launched": Transition("running", ("pending",)),
     "skip": Transition("skipped", ("pending",)),  # concurrency Forbid: another run is still active
-    "replace": Transition("replaced", ("pending", "running")),  # concurrency Replace: a newer run takes over
+    # concurrency Replace: a newer run (or attempt) takes over from one launching, running or waiting for its retry
+    "replace": Transition("replaced", ("pending", "running", "retrying")),
     "retry_launch": Transition("retrying", ("pending",)),  # RunTask failed, attempts remain
     "fail_launch": Transition("failed", ("pending",)),  # RunTask failed for good
     "time_out": Transition("timed_out", ("running",)),  # the deadline came while it ran (its task is then stopped)
