@@ -566,6 +566,20 @@ def batch_run_now(w: World) -> None:
         assert [r.trigger for r in b.runs()] == ["run_now"]
 
 
+def batch_launch_finds_the_task_it_could_not_record(w: World) -> None:
+    from dockhand.batch.schedules import render_input
+    from tests.integration.batch_helpers import failing_once
+
+    with _batch(w) as b:
+        b.declare(_job(b))
+        target = b.scheduler.get_schedule(Name="report", GroupName=b.group)["Target"]
+        body = render_input(target["Input"], T1, "exec-1")
+        with failing_once("UpdateItem", "CLAIM#run-launch#", '"task"'):
+            b.deliver(body)
+        assert b.deliver(body) == {"batchItemFailures": []}
+        assert len(b.tasks()) == 1 and [r.status for r in b.runs()] == ["running"]
+
+
 def batch_parks_bad_input(w: World) -> None:
     with _batch(w) as b:
         b.declare(_job(b))
@@ -653,6 +667,7 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "failure": batch_run_fails,
         "launch finds no capacity": batch_launch_finds_no_capacity,
         "run now": batch_run_now,
+        "launch redelivered after its task could not be recorded": batch_launch_finds_the_task_it_could_not_record,
         "bad input parked": batch_parks_bad_input,
         **{f"Slack credential in the {p}": _batch_notifies_through(p) for p in SLACK_PLACES},
     },

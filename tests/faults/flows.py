@@ -324,6 +324,35 @@ def job_flow(name: str, script: list[JobScript], status: str, attempts: int, **j
     )
 
 
+def run_now_replace_flow() -> Flow:
+    """A person runs a Replace job now while its scheduled run still runs: the running one is stopped and
+    recorded as replaced, the new run starts and succeeds."""
+
+    def setup(world: World) -> None:
+        _batch_world(world, concurrency="Replace")
+        world.job_scripts = [JobScript(None), JobScript(0)]  # the scheduled run never ends by itself
+        world.fire_job("report", _now() - timedelta(minutes=5))
+        world.settle()
+
+    def start(world: World) -> None:
+        now = _now().isoformat()
+        world.send(
+            "BatchQueue",
+            {"dockhand": "job", "action": "run_now", "job": "report", "run_id": "now-1", "scheduled_time": now},
+        )
+
+    def check(world: World) -> str | None:
+        from dockhand.state.runs import Runs
+        from dockhand.state.table import Table
+
+        runs = Runs(Table(boto3.resource("dynamodb", region_name=REGION), world.stack.table_name)).history("report")
+        got = sorted((r.trigger, r.status) for r in runs)
+        want = [("run_now", "succeeded"), ("schedule", "replaced")]
+        return None if got == want else f"runs are {got}, expected {want}"
+
+    return Flow(name="job run now replaces a running run", setup=setup, start=start, check=check)
+
+
 FLOWS: list[Flow] = [
     deploy_flow(("web",)),
     deploy_flow(("web", "api")),
@@ -336,4 +365,5 @@ FLOWS: list[Flow] = [
     job_flow("job launch and completion", [JobScript(0)], "succeeded", 1),
     job_flow("job retry", [JobScript(1), JobScript(0)], "succeeded", 2, retries={"attempts": 2, "backoff_seconds": 60}),
     job_flow("job deadline", [JobScript(None)], "timed_out", 1, max_runtime_minutes=30),
+    run_now_replace_flow(),
 ]

@@ -32,6 +32,19 @@ class Case:
 
 
 @contextmanager
+def tasks_run_until_stopped() -> Iterator[None]:
+    """moto moves a task one lifecycle step per DescribeTasks (RUNNING → … → STOPPED after four); an ECS task runs
+    until it exits or is stopped. The world stops job tasks itself, by their script."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
+    try:
+        yield
+    finally:
+        state_manager.unset_transition("ecs::task")
+
+
+@contextmanager
 def fresh_world(slack: object, tmp: Path) -> Iterator[World]:
     """A new moto, a clock standing at START, the stack created from template.yaml, the recorder installed."""
     import boto3
@@ -42,6 +55,7 @@ def fresh_world(slack: object, tmp: Path) -> Iterator[World]:
 
     with ExitStack() as stack:
         stack.enter_context(mock_aws())
+        stack.enter_context(tasks_run_until_stopped())
         clock = stack.enter_context(time_machine.travel(START, tick=False))
         recorder = stack.enter_context(recording())
         created = create_stack(boto3.Session(), region=REGION)

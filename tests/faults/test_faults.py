@@ -18,7 +18,9 @@ from tests.faults.flows import FLOWS, Flow
 from tests.faults.run import Case, judge, run
 from tests.faults.world import FaultPlan
 
-pytestmark = pytest.mark.faults
+# One test runs a flow in a fresh world once per AWS call it makes: a flow of several handlers (a job retried once
+# makes about 40 calls) takes minutes on a shared machine, beyond the suite's 300-second guard against a hang.
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

@@ -46,8 +46,6 @@ VISIBLE = frozenset(
 )
 FUNCTIONS = {"DeployerFunction": "DeployQueue", "WatcherFunction": "WatchQueue", "BatchFunction": "BatchQueue"}
 DLQS = ("DeployDLQ", "WatchDLQ", "BatchDLQ")
-# When a person redrives a DLQ: after 5 receives (maxReceiveCount) 360 s apart (VisibilityTimeout).
-REDRIVE_AFTER = timedelta(minutes=30)
 
 
 # ------------------------------------------------------------------------------------------------ faults
@@ -428,13 +426,16 @@ class World:
     def redrive(self) -> int:
         """Move every DLQ's messages back to their source queue (what a person does once the fault is gone).
 
-        In AWS a failed message comes back only after its queue's visibility timeout (360 s), so it reaches the DLQ
-        half an hour after its first receive, and a person redrives it later still: by then every claim lease the
-        failed deliveries held has run out (the pump replays the retries a second apart; the redrive puts the
-        clock where AWS would have it). A redriven message is a new message, with a new id."""
-        self.clock.shift(REDRIVE_AFTER.total_seconds())
+        A message reaches a DLQ only after `maxReceiveCount` receives, each one visibility timeout after the last;
+        the pump makes a failed message visible again at once, so that time passes here, before the redrive (the
+        world is idle by now: nothing else comes due in it). Leases of the deliveries that gave up have run out
+        by then, as they have on AWS."""
         moved = 0
-        for dlq, source in (("DeployDLQ", "DeployQueue"), ("WatchDLQ", "WatchQueue"), ("BatchDLQ", "BatchQueue")):
+        dead = self.dead_letters()
+        parked = [(dlq, source) for dlq, source in self._redrives() if dlq in dead]
+        if parked:
+            self.clock.shift(max(self._time_to_park(source) for _, source in parked))
+        for dlq, source in parked:
             url = self.stack.queue_url(dlq)
             while True:
                 msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
@@ -447,6 +448,17 @@ class World:
                     self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
                     moved += 1
         return moved
+
+    @staticmethod
+    def _redrives() -> tuple[tuple[str, str], ...]:
+        return (("DeployDLQ", "DeployQueue"), ("WatchDLQ", "WatchQueue"), ("BatchDLQ", "BatchQueue"))
+
+    def _time_to_park(self, queue: str) -> timedelta:
+        """How long SQS takes, at the least, to move a message that keeps failing to the queue's DLQ."""
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.stack.queue_url(queue), AttributeNames=["All"])
+        attributes = attrs["Attributes"]
+        receives = int(json.loads(attributes["RedrivePolicy"])["maxReceiveCount"])
+        return timedelta(seconds=receives * int(attributes["VisibilityTimeout"]))
 
     def forget(self) -> None:
         """Count from here on: what a setup phase did is not the flow's."""

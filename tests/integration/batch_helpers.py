@@ -24,6 +24,33 @@ REGION = "us-east-1"
 
 
 @contextmanager
+def failing_once(operation: str, *marks: str) -> Iterator[list[str]]:
+    """The next `operation` call (e.g. "PutItem") whose request carries every mark fails once with an HTTP 500,
+    before it reaches AWS: what a fault between two steps of a flow looks like. Yields the calls that failed."""
+    import botocore.handlers
+    from botocore.exceptions import ClientError
+
+    failed: list[str] = []
+
+    def before_call(model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = params.get("body", b"")
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        if model.name == operation and not failed and all(mark in text for mark in marks):
+            failed.append(operation)
+            error = {"Code": "InternalFailure", "Message": f"injected on {operation}"}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}, operation)
+
+    hook = ("before-call", before_call)
+    botocore.handlers.BUILTIN_HANDLERS.append(hook)
+    boto3.DEFAULT_SESSION = None  # sessions made from now on carry the hook
+    try:
+        yield failed
+    finally:
+        botocore.handlers.BUILTIN_HANDLERS.remove(hook)
+        boto3.DEFAULT_SESSION = None
+
+
+@contextmanager
 def tasks_stay_running() -> Iterator[None]:
     """moto moves a task one lifecycle step per DescribeTasks call; a real task stays RUNNING until it stops."""
     from moto.moto_api import state_manager

@@ -15,7 +15,7 @@ from dockhand import deps
 from dockhand.batch import spec
 from dockhand.state.runs import RunRecord, Runs
 from dockhand_local.slack import LoopbackSlack
-from tests.integration.batch_helpers import BatchWorld, tasks_stay_running
+from tests.integration.batch_helpers import BatchWorld, failing_once, tasks_stay_running
 from tests.support.metrics import metric_total
 
 T1 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
@@ -52,7 +52,8 @@ def test_scheduled_launch_runs_the_task_as_declared(world: BatchWorld) -> None:
     task = _only(world.tasks())
     tags = {t["key"]: t["value"] for t in task["tags"]}
     run = _only(world.runs())
-    assert task["startedBy"] == "dockhand-job/report"
+    assert task["startedBy"] == spec.started_by("report", run.run_id, 1)
+    assert task["startedBy"].startswith("dockhand-job/report/")
     assert tags == {"team": "data", "dockhand:job": "report", "dockhand:run-id": run.run_id, "dockhand:attempt": "1"}
     assert task["overrides"]["containerOverrides"][0]["command"] == ["report", "--daily"]
     assert task["platformVersion"] == "1.4.0"
@@ -159,6 +160,88 @@ def test_allow_starts_alongside(world: BatchWorld) -> None:
     # Then both run
     assert len(world.tasks()) == 2
     assert [r.status for r in world.runs()] == ["running", "running"]
+
+
+def _waiting_for_retry(world: BatchWorld, concurrency: str) -> tuple[RunRecord, dict[str, Any]]:
+    """A run of a job with this policy whose first attempt exited 1: it waits for its retry (one-time schedule)."""
+    world.declare(world.job(concurrency=concurrency, retries={"attempts": 3, "backoff_seconds": 600}))
+    world.fire("report", T1)
+    world.stop(_only(world.tasks())["taskArn"], 1)
+    waiting = _only(world.runs())
+    assert waiting.status == "retrying"
+    return waiting, _only(world.one_time("retry"))
+
+
+def test_forbid_skips_a_new_run_while_another_waits_for_its_retry(
+    world: BatchWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Forbid job whose first run failed once and waits for its retry (no task runs right now)
+    waiting, retry = _waiting_for_retry(world, "Forbid")
+    # When the next scheduled time comes
+    world.fire("report", T2)
+    # Then no task starts: the new run is skipped, saying which run is active and why, and that is notified
+    assert world.tasks() == []
+    newest, oldest = world.runs()
+    assert newest.status == "skipped"
+    assert f"run {waiting.run_id} is waiting for its retry" in (newest.reason or "")
+    assert world.kinds(world.notifications()) == ["job_skipped"]
+    assert metric_total(capsys.readouterr().out, "JobSkipped", job="report") == 1
+    # And the waiting run goes on: its retry still comes, and its second attempt runs
+    assert oldest.status == "retrying" and _only(world.one_time("retry"))["Name"] == retry["Name"]
+    world.fire_one_time(retry)
+    assert len(world.tasks()) == 1
+    assert [(r.status, r.attempt) for r in world.runs()] == [("skipped", 1), ("running", 2)]
+
+
+def test_replace_ends_a_run_waiting_for_its_retry_and_starts_the_new_one(
+    world: BatchWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a Replace job whose first run waits for its retry
+    _, retry = _waiting_for_retry(world, "Replace")
+    # When the next scheduled time comes
+    world.fire("report", T2)
+    # Then the waiting run is ended (replaced, its retry schedule removed) and the new run starts
+    newest, oldest = world.runs()
+    assert (newest.status, oldest.status) == ("running", "replaced")
+    assert f"replaced by run {newest.run_id}" in (oldest.reason or "")
+    assert world.one_time("retry") == []
+    assert _only(world.tasks())["taskArn"] == newest.task_arn
+    assert metric_total(capsys.readouterr().out, "JobReplaced", job="report") == 1
+    # And a retry Scheduler had already sent launches nothing for the ended run
+    world.deliver(retry["Target"]["Input"])
+    assert _only(world.tasks())["taskArn"] == newest.task_arn
+    assert [r.status for r in world.runs()] == ["running", "replaced"]
+
+
+def test_allow_starts_a_new_run_beside_one_waiting_for_its_retry(world: BatchWorld) -> None:
+    # Given an Allow job whose first run waits for its retry
+    _, retry = _waiting_for_retry(world, "Allow")
+    # When the next scheduled time comes, and then the retry
+    world.fire("report", T2)
+    world.fire_one_time(retry)
+    # Then both run: the new run, and the waiting run's second attempt
+    assert len(world.tasks()) == 2
+    assert [(r.status, r.attempt) for r in world.runs()] == [("running", 1), ("running", 2)]
+
+
+def test_a_retry_attempt_asks_the_concurrency_policy_too(world: BatchWorld) -> None:
+    # Given two runs of an Allow job, the first one waiting for its retry while the second runs
+    world.declare(world.job(concurrency="Allow", retries={"attempts": 3, "backoff_seconds": 600}))
+    world.fire("report", T1)
+    world.fire("report", T2)
+    second, first = world.runs()
+    world.stop(first.task_arn or "", 1)
+    retry = _only(world.one_time("retry"))
+    # And the job is now declared Forbid
+    world.declare(world.job(concurrency="Forbid", retries={"attempts": 3, "backoff_seconds": 600}))
+    # When the first run's retry comes
+    world.fire_one_time(retry)
+    # Then its second attempt does not start beside the running run: it is skipped, and that is notified
+    assert [t["taskArn"] for t in world.tasks()] == [second.task_arn]
+    newest, oldest = world.runs()
+    assert (newest.status, oldest.status, oldest.attempt) == ("running", "skipped", 2)
+    assert f"run {second.run_id} is still running" in (oldest.reason or "")
+    assert world.kinds(world.notifications()) == ["job_skipped"]
 
 
 # ------------------------------------------------------------------------------------ exits, retries
@@ -373,7 +456,7 @@ def test_capacity_failure_is_retried_then_succeeds(world: BatchWorld, capsys: py
     world.ecs.stop_task(cluster="demo", task=hog, reason="done")
     world.fire_one_time(retry)
     # Then attempt 2 runs
-    task = _only([t for t in world.tasks() if t["startedBy"] == "dockhand-job/report"])
+    task = _only([t for t in world.tasks() if t["startedBy"].startswith("dockhand-job/report/")])
     run = _only(world.runs())
     assert (run.status, run.attempt, run.task_arn) == ("running", 2, task["taskArn"])
     assert metric_total(capsys.readouterr().out, "JobLaunchFailed", job="report") == 1
@@ -420,6 +503,69 @@ def _deliver_with_client(world: BatchWorld, fire: Any) -> None:
         world.deliver = original  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------------------------ faults between steps
+
+
+def test_a_launch_whose_task_could_not_be_indexed_is_tracked_on_redelivery(world: BatchWorld) -> None:
+    # Given a job, and the write that indexes a launched task failing once (RunTask has succeeded)
+    world.declare(world.job(max_runtime_minutes=30))
+    body = schedules_input(world, T1)
+    with failing_once("PutItem", "JOBTASK#") as failed:
+        first = world.deliver(body)
+    assert failed == ["PutItem"] and [f["itemIdentifier"] for f in first["batchItemFailures"]] == ["m-0"]
+    # When SQS redelivers the message
+    assert world.deliver(body) == {"batchItemFailures": []}
+    # Then one task runs, the run is running with it, and its deadline exists
+    task = _only(world.tasks())
+    assert _only(world.runs()).task_arn == task["taskArn"] and _only(world.runs()).status == "running"
+    assert len(world.one_time("deadline")) == 1
+    # And its STOPPED event finds the run: it succeeds and is announced
+    world.stop(task["taskArn"], 0)
+    assert _only(world.runs()).status == "succeeded"
+    assert world.kinds(world.notifications()) == ["job_succeeded"]
+
+
+def test_a_launch_that_could_not_record_its_task_finds_it_by_started_by(world: BatchWorld) -> None:
+    # Given a job, and the write that records RunTask's task on the attempt's claim failing once
+    world.declare(world.job())
+    body = schedules_input(world, T1)
+    with failing_once("UpdateItem", "CLAIM#run-launch#", '"task"') as failed:
+        world.deliver(body)
+    assert failed == ["UpdateItem"] and _only(world.tasks())
+    # When SQS redelivers the message
+    world.deliver(body)
+    # Then the task launched first is found by its startedBy and tracked; no second task is launched
+    task = _only(world.tasks())
+    run = _only(world.runs())
+    assert (run.status, run.task_arn) == ("running", task["taskArn"])
+    assert len(world.ecs.list_tasks(cluster="demo", desiredStatus="STOPPED")["taskArns"]) == 0
+
+
+def test_a_deadline_that_could_not_be_scheduled_is_scheduled_on_redelivery(world: BatchWorld) -> None:
+    # Given a job with a maximum runtime, and the deadline's CreateSchedule failing once after the launch
+    world.declare(world.job(max_runtime_minutes=30))
+    body = schedules_input(world, T1)
+    with failing_once("CreateSchedule", "deadline") as failed:
+        world.deliver(body)
+    assert failed == ["CreateSchedule"] and world.one_time("deadline") == []
+    # When SQS redelivers the message
+    world.deliver(body)
+    # Then the deadline exists once, for the one task, and it stops the task when it comes
+    deadline = _only(world.one_time("deadline"))
+    task = _only(world.tasks())
+    world.fire_one_time(deadline)
+    assert _only(world.runs()).status == "timed_out"
+    assert world.ecs.describe_tasks(cluster="demo", tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] == "STOPPED"
+
+
+def schedules_input(world: BatchWorld, scheduled: datetime) -> str:
+    """What the job's schedule sends at `scheduled` (the same body each time SQS delivers it)."""
+    from dockhand.batch.schedules import render_input
+
+    target = world.scheduler.get_schedule(Name="report", GroupName=world.group)["Target"]
+    return render_input(target["Input"], scheduled, "exec-1")
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 
@@ -456,7 +602,7 @@ def test_client_token_fits_the_api() -> None:
     token = spec.client_token("j" * 64, "20261129T010000Z-abcdef", 10)
     # Then the RunTask clientToken and startedBy fit their limits
     assert len(token) <= 64
-    assert len(spec.started_by("j" * 64)) == 36
+    assert len(spec.started_by("j" * 64, "20261129T010000Z-abcdef", 10)) == 36
 
 
 def test_forbid_is_not_blocked_forever_by_a_launch_that_died(world: BatchWorld) -> None:

@@ -60,5 +60,11 @@ def test_suspended_job_with_a_window_makes_a_disabled_flexible_schedule() -> Non
 
 
 def test_started_by_keeps_the_routing_prefix_and_the_allowed_characters() -> None:
-    assert spec.started_by("nightly.report") == "dockhand-job/nightly-report"
-    assert spec.started_by("x" * 64).startswith(JOB_PREFIX)
+    # Given two attempts of one run of a job whose name has a dot
+    first, second = spec.started_by("nightly.report", "r1", 1), spec.started_by("nightly.report", "r1", 2)
+    # Then each is the prefix, the job (only allowed characters) and a digest of the attempt, within 36 characters
+    assert first.startswith("dockhand-job/nightly-report/") and len(first) <= 36
+    assert first != second and first == spec.started_by("nightly.report", "r1", 1)
+    # And a long job name is cut, never the digest that tells the attempts apart
+    long_one, long_two = spec.started_by("x" * 64, "r1", 1), spec.started_by("x" * 64, "r1", 2)
+    assert long_one.startswith(JOB_PREFIX) and len(long_one) == 36 and long_one != long_two

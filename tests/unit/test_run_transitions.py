@@ -15,10 +15,10 @@ def test_every_step_is_in_the_table_and_every_status_is_reached() -> None:
     assert {t.to for t in TRANSITIONS.values()} == statuses
 
 
-def test_no_step_leaves_a_final_status_except_a_launch_that_already_happened() -> None:
-    # A final run never moves again, but RunTask's task exists once it returned: `launched` records it regardless.
-    leaving_final = {name for name, t in TRANSITIONS.items() if t.source is None or set(t.source) & FINAL}
-    assert leaving_final == {"launched"}
+def test_no_step_leaves_a_final_status() -> None:
+    # A final run never moves again: a task launched for a run that was replaced meanwhile is stopped instead.
+    leaving_final = {name for name, t in TRANSITIONS.items() if set(t.source) & FINAL}
+    assert leaving_final == set()
 
 
 def test_a_step_at_the_current_attempt_is_conditional_on_its_sources() -> None:
@@ -26,15 +26,16 @@ def test_a_step_at_the_current_attempt_is_conditional_on_its_sources() -> None:
     assert expression == "attempt = :a AND #s IN (:from0)"
     assert values == {":from0": "running"}
     expression, values = condition("replace")
-    assert expression == "attempt = :a AND #s IN (:from0, :from1)"
-    assert values == {":from0": "pending", ":from1": "running"}
+    assert expression == "attempt = :a AND #s IN (:from0, :from1, :from2)"
+    assert values == {":from0": "pending", ":from1": "running", ":from2": "retrying"}
 
 
-def test_the_next_attempt_may_also_start_from_an_earlier_attempt() -> None:
+def test_the_next_attempt_starts_only_from_a_run_waiting_for_its_retry() -> None:
+    # A final run (replaced while it waited, say) is never brought back by a retry that comes anyway.
     expression, values = condition("next_attempt")
-    assert expression == "attribute_exists(pk) AND (attempt < :a OR (attempt = :a AND #s IN (:from0, :from1)))"
-    assert values == {":from0": "pending", ":from1": "retrying"}
+    assert expression == ("attribute_exists(pk) AND ((attempt < :a AND #s IN (:from0)) OR (attempt = :a AND #s = :to))")
+    assert values == {":from0": "retrying"}
 
 
-def test_a_launch_is_recorded_whatever_the_status() -> None:
-    assert condition("launched") == ("attempt = :a", {})
+def test_a_launch_is_recorded_only_on_a_run_still_pending() -> None:
+    assert condition("launched") == ("attempt = :a AND #s IN (:from0)", {":from0": "pending"})

@@ -1,23 +1,35 @@
-"""Launching a run: a schedule (or a retry, or a person) asks for a run; the run is opened once, the job's
-concurrency policy is applied, the RunTask clientToken is claimed, RunTask is called, and the outcome is recorded:
-running (with its deadline), a retry scheduled, or failed and announced."""
+"""Launching an attempt of a run: a schedule (or a retry, or a person) asks for it, and the attempt's claim
+carries it through its steps, each done once across redeliveries:
+
+1. begun     — the run is opened (attempt 1) or moved to this attempt (a retry); a run that is final or past this
+               attempt is not launched again;
+2. admission — the job's concurrency policy (`admission.py`), for every attempt;
+3. task      — RunTask. A launch that may have happened without being recorded is found by the attempt's
+               `startedBy` (ListTasks, both desired statuses), never launched twice. Throttling and 5xx make the
+               message retry; a launch that fails (failures[], no capacity, a refused request) is the attempt's
+               outcome;
+4. running   — the task is indexed and the run is running; the deadline is scheduled from the task's start.
+
+A failed launch schedules the next attempt while the job's budget lasts, else fails the run and says so.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from dockhand.batch import retries, spec
 from dockhand.batch import task_results as results
-from dockhand.batch.announce import announce
+from dockhand.batch.admission import admit, forbid_reason
 from dockhand.batch.context import BatchContext
 from dockhand.batch.followups import schedule_deadline, schedule_retry
+from dockhand.batch.steps import finish, replay, stop_once, transition_once
 from dockhand.config import Job
 from dockhand.errors import BadInputError, RetryableError
 from dockhand.events import SchedulePayload
 from dockhand.observability import count, logger
+from dockhand.state.claims import Claim
 from dockhand.state.runs import RunRecord
-
-PENDING_STALE_AFTER = timedelta(minutes=15)  # a run still pending after this long lost its launch
 
 
 def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
@@ -26,27 +38,19 @@ def handle_launch(payload: SchedulePayload, ctx: BatchContext) -> str:
     run_id = payload.run_id or (spec.run_id_for(job.name, scheduled) if scheduled is not None else None)
     if run_id is None:
         raise BadInputError("a launch needs a scheduled_time or a run_id", reason="malformed", job=job.name)
-    attempt = payload.attempt
-    if attempt > 1:
-        begun = ctx.runs.begin_attempt(job.name, run_id, attempt)
-        if begun is None:
-            return _duplicate(job, run_id, attempt, "not awaiting this attempt", ctx, ctx.runs.get(job.name, run_id))
-        return _run_task(job, begun, attempt, ctx)
-    run = ctx.runs.open_run(
-        RunRecord(
-            job=job.name,
-            run_id=run_id,
-            trigger="run_now" if payload.action == "run_now" else "schedule",
-            scheduled_time=(scheduled or ctx.clock()).isoformat(timespec="seconds"),
-        ),
-        history_days=job.history_days,
-    )
-    if run.status != "pending" or run.attempt != 1:
-        return _duplicate(job, run_id, attempt, run.status, ctx, run)
-    verdict = _apply_concurrency(job, run, ctx)
-    if verdict is not None:
-        return verdict
-    return _run_task(job, run, attempt, ctx)
+    claim = ctx.runs.claims("launch").open(f"{job.name}#{run_id}#{payload.attempt}")
+    if claim.done:
+        return _duplicate(ctx, job, claim, run_id, payload.attempt)
+    begun = claim.once("begun", lambda: _begin(ctx, job, payload, run_id, scheduled))
+    if not begun:
+        return finish(ctx, job, claim, "duplicate")  # final, or already past this attempt
+    run = RunRecord.model_validate(begun)
+    if admit(ctx, job, run, claim) == "skip":
+        return _skip(ctx, job, run, claim)
+    launched: dict[str, Any] = claim.once("task", lambda: _run_task(ctx, job, run), lambda: _find_task(ctx, job, run))
+    if "task_arn" not in launched:
+        return _launch_failed(ctx, job, run, claim, launched)
+    return _running(ctx, job, run, claim, launched)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -59,100 +63,130 @@ def _parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _duplicate(job: Job, run_id: str, attempt: int, state: str, ctx: BatchContext, run: RunRecord | None = None) -> str:
-    """A launch already handled. If it ended this attempt, its notification is delivered again where it failed."""
-    if run is not None and run.attempt == attempt:
-        announce(ctx, job, run)
-    logger.info(
-        "duplicate launch ignored", extra={"job": job.name, "run_id": run_id, "attempt": attempt, "state": state}
-    )
+def _begin(
+    ctx: BatchContext, job: Job, payload: SchedulePayload, run_id: str, scheduled: datetime | None
+) -> dict[str, Any]:
+    """The run at this attempt, pending (as a record), or {} when this attempt is not the run's to launch."""
+    if payload.attempt > 1:
+        begun = ctx.runs.begin_attempt(job.name, run_id, payload.attempt)
+    else:
+        opened = ctx.runs.open_run(
+            RunRecord(
+                job=job.name,
+                run_id=run_id,
+                trigger="run_now" if payload.action == "run_now" else "schedule",
+                scheduled_time=(scheduled or ctx.clock()).isoformat(timespec="seconds"),
+            ),
+            history_days=job.history_days,
+        )
+        begun = opened if (opened.status, opened.attempt) == ("pending", 1) else None
+    return begun.model_dump(exclude_none=True) if begun else {}
+
+
+def _duplicate(ctx: BatchContext, job: Job, claim: Claim, run_id: str, attempt: int) -> str:
+    """A launch already handled: what it announced goes again to the channels that missed it."""
+    replay(ctx, job, claim)
+    logger.info("duplicate launch ignored", extra={"job": job.name, "run_id": run_id, "attempt": attempt})
     count("JobDuplicateLaunch")
     return "duplicate"
 
 
-def _still_running(run: RunRecord, ctx: BatchContext) -> bool:
-    """A run record says running; confirm with DescribeTasks (a stopped or vanished task no longer counts)."""
-    if not run.task_arn or not run.cluster:
-        # Another delivery is launching it right now, unless that launch died long ago (then it holds nothing).
-        created = datetime.fromisoformat(run.created_at) if run.created_at else ctx.clock()
-        return run.status == "pending" and ctx.clock() - created < PENDING_STALE_AFTER
+def _skip(ctx: BatchContext, job: Job, run: RunRecord, claim: Claim) -> str:
+    decided = claim.get("admission") or {}
+    others = [RunRecord.model_validate(o) for o in decided.get("others", [])]
+    skipped = transition_once(ctx, claim, run, "skip", reason=forbid_reason(others))
+    count("JobSkipped", job=job.name)
+    logger.info("run skipped", extra={"job": job.name, "run_id": run.run_id, "attempt": run.attempt})
+    return finish(ctx, job, claim, "skipped", skipped)
+
+
+def _run_task(ctx: BatchContext, job: Job, run: RunRecord) -> dict[str, Any]:
+    """RunTask: the task it started, or why it started none. Throttling and 5xx raise (the message retries:
+    the next delivery looks for the task first, and RunTask's clientToken makes a repeat return the same one)."""
     try:
-        tasks = ctx.ecs.describe_tasks(run.cluster, [run.task_arn])
+        result = results.from_response(*ctx.ecs.run_task(**spec.run_task_request(job, run.run_id, run.attempt)))
     except RetryableError:
         raise
-    except Exception as exc:  # the record is the truth when ECS cannot say
-        logger.warning("DescribeTasks failed; trusting the run record", extra={"error": str(exc)[:200]})
-        return True
-    return any(t.get("lastStatus") != "STOPPED" for t in tasks)
-
-
-def _apply_concurrency(job: Job, run: RunRecord, ctx: BatchContext) -> str | None:
-    """Forbid skips this run while another runs; Replace stops the others; Allow (or nothing running) goes on."""
-    if job.concurrency == "Allow":
-        return None
-    others = [r for r in ctx.runs.active(job.name) if r.run_id != run.run_id and _still_running(r, ctx)]
-    if not others:
-        return None
-    if job.concurrency == "Forbid":
-        names = ", ".join(r.run_id for r in others)
-        reason = f"skipped: concurrency Forbid and run {names} is still running"
-        skipped = ctx.runs.transition(job.name, run.run_id, 1, "skip", reason=reason)
-        count("JobSkipped", job=job.name)
-        logger.info("run skipped", extra={"job": job.name, "run_id": run.run_id, "running": names})
-        if skipped is not None:
-            announce(ctx, job, skipped)
-        return "skipped"
-    for other in others:  # Replace
-        reason = f"Dockhand: replaced by run {run.run_id} (concurrency Replace)"
-        if other.task_arn and other.cluster:
-            ctx.stop_task(other.cluster, other.task_arn, reason)
-        ctx.runs.transition(job.name, other.run_id, other.attempt, "replace", reason=reason)
-        count("JobReplaced", job=job.name)
-        logger.info("run replaced", extra={"job": job.name, "run_id": other.run_id, "by": run.run_id})
-    return None
-
-
-def _run_task(job: Job, run: RunRecord, attempt: int, ctx: BatchContext) -> str:
-    run_id = run.run_id
-    request = spec.run_task_request(job, run_id, attempt)
-    token = request["clientToken"]
-    if ctx.runs.claim(token, job.name, run_id, attempt) == "duplicate":
-        return _duplicate(job, run_id, attempt, "claimed", ctx)
-    try:
-        result = results.from_response(*ctx.ecs.run_task(**request))
     except Exception as exc:
         result = results.from_exception(exc)
-    if not result.ok:
-        return _launch_failed(job, run, attempt, result, ctx)
-    task_arn = str((result.task or {}).get("taskArn"))
-    ctx.runs.started(job.name, run_id, attempt, task_arn, job.cluster, history_days=job.history_days)
-    ctx.runs.claim_done(token, task_arn)
+    if result.task is not None:
+        return _launched(result.task, ctx.clock())
+    return {"failed": result.reason, "retryable": result.retryable}
+
+
+def _find_task(ctx: BatchContext, job: Job, run: RunRecord) -> dict[str, Any] | None:
+    """The task an earlier delivery of this attempt launched but could not record, by its startedBy."""
+    started_by = spec.started_by(job.name, run.run_id, run.attempt)
+    arns = [
+        arn
+        for status in ("RUNNING", "STOPPED")
+        for arn in ctx.ecs.list_tasks(job.cluster, startedBy=started_by, desiredStatus=status)
+    ]
+    if not arns:
+        return None
+    tasks = ctx.ecs.describe_tasks(job.cluster, arns[:1])
+    logger.info("found the attempt's task launched earlier", extra={"job": job.name, "task_arn": arns[0]})
+    return _launched(tasks[0], ctx.clock()) if tasks else None
+
+
+def _launched(task: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """What the task step records: the task, and when it was created (its deadline counts from then)."""
+    created = task.get("createdAt")
+    when = created.astimezone(UTC) if isinstance(created, datetime) else now
+    return {"task_arn": str(task["taskArn"]), "created_at": when.isoformat(timespec="seconds")}
+
+
+def _running(ctx: BatchContext, job: Job, run: RunRecord, claim: Claim, launched: dict[str, Any]) -> str:
+    """Index the task and mark the run running; its deadline counts from the task's start. A run that was
+    replaced while it was being launched does not keep its task."""
+    task_arn, started = launched["task_arn"], launched["created_at"]
+    # Both writes are idempotent, so the step needs no record of its own: a redelivery finds the run holding the
+    # task already, or writes them again.
+    held = claim.state == "resumed" and _holds(ctx, run, task_arn)
+    now_running = held or (
+        ctx.runs.started(job.name, run.run_id, run.attempt, task_arn, job.cluster, started, job.history_days)
+        is not None
+    )
+    if not now_running:
+        reason = f"Dockhand: run {run.run_id} was ended before its task started"
+        stop_once(ctx, claim, job.cluster, task_arn, reason)
+        return finish(ctx, job, claim, "ended_before_start")
+    if job.max_runtime_minutes:
+        claim.once(
+            "deadline",
+            lambda: schedule_deadline(ctx, job, run.run_id, run.attempt, datetime.fromisoformat(started)),
+        )
     count("JobLaunched", job=job.name)
-    logger.info("job launched", extra={"job": job.name, "run_id": run_id, "attempt": attempt, "task_arn": task_arn})
-    schedule_deadline(ctx, job, run_id, attempt)
-    return "launched"
+    logger.info(
+        "job launched", extra={"job": job.name, "run_id": run.run_id, "attempt": run.attempt, "task_arn": task_arn}
+    )
+    return finish(ctx, job, claim, "launched")
 
 
-def _launch_failed(job: Job, run: RunRecord, attempt: int, result: results.LaunchResult, ctx: BatchContext) -> str:
-    run_id = run.run_id
+def _holds(ctx: BatchContext, run: RunRecord, task_arn: str) -> bool:
+    now = ctx.runs.get(run.job, run.run_id)
+    return now is not None and now.attempt == run.attempt and now.task_arn == task_arn
+
+
+def _launch_failed(ctx: BatchContext, job: Job, run: RunRecord, claim: Claim, failure: dict[str, Any]) -> str:
+    reason, attempt = str(failure["failed"]), run.attempt
     count("JobLaunchFailed", job=job.name)
     logger.warning(
         "job launch failed",
         extra={
             "job": job.name,
-            "run_id": run_id,
+            "run_id": run.run_id,
             "attempt": attempt,
-            "reason": result.reason,
-            "retryable": result.retryable,
+            "reason": reason,
+            "retryable": failure.get("retryable"),
         },
     )
-    if result.retryable and retries.can_retry(job.retries, attempt):
-        schedule_retry(ctx, job, run, attempt)
-        ctx.runs.transition(job.name, run_id, attempt, "retry_launch", reason=f"launch failed: {result.reason}")
-        return "retry_scheduled"
-    why = f"launch failed: {result.reason} (attempt {attempt} of {job.retries.attempts})"
-    failed = ctx.runs.transition(job.name, run_id, attempt, "fail_launch", reason=why)
+    if failure.get("retryable") and retries.can_retry(job.retries, attempt):
+        retrying = transition_once(ctx, claim, run, "retry_launch", reason=f"launch failed: {reason}")
+        if retrying is not None:  # else a newer run replaced it meanwhile: no next attempt
+            claim.once("retry", lambda: schedule_retry(ctx, job, retrying, attempt))
+        return finish(ctx, job, claim, "retry_scheduled")
+    why = f"launch failed: {reason} (attempt {attempt} of {job.retries.attempts})"
+    failed = transition_once(ctx, claim, run, "fail_launch", reason=why)
     count("JobFailed", job=job.name)
-    if failed is not None:
-        announce(ctx, job, failed)
-    return "launch_failed"
+    return finish(ctx, job, claim, "launch_failed", failed)

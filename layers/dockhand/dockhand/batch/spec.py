@@ -84,9 +84,13 @@ def schedule_request(job: Job, group: str, target_arn: str, role_arn: str, dlq_a
     return request
 
 
+def attempt_digest(job: str, run_id: str, attempt: int) -> str:
+    """One attempt of one run, as hex: what its one-time schedules, RunTask token and startedBy are named by."""
+    return hashlib.sha256(f"{job}|{run_id}|{attempt}".encode()).hexdigest()
+
+
 def one_time_name(kind: str, run_id: str, job: str, attempt: int) -> str:
-    digest = hashlib.sha256(f"{job}|{run_id}|{attempt}".encode()).hexdigest()[:40]
-    return f"{ONE_TIME_PREFIX}{kind}-{digest}"[:64]
+    return f"{ONE_TIME_PREFIX}{kind}-{attempt_digest(job, run_id, attempt)[:40]}"[:64]
 
 
 def at_expression(when: datetime) -> str:
@@ -104,12 +108,19 @@ def run_id_for(job: str, scheduled_time: datetime) -> str:
 
 def client_token(job: str, run_id: str, attempt: int) -> str:
     """RunTask idempotency token (≤64 chars): one per job, scheduled time and attempt."""
-    return "dh-" + hashlib.sha256(f"{job}|{run_id}|{attempt}".encode()).hexdigest()[:48]
+    return "dh-" + attempt_digest(job, run_id, attempt)[:48]
 
 
-def started_by(job: str) -> str:
-    """`startedBy` is ≤36 characters of [A-Za-z0-9-_/]; the batch rule routes on its prefix."""
-    return re.sub(r"[^A-Za-z0-9\-_/]", "-", f"{JOB_PREFIX}{job}")[:36]
+STARTED_BY_LIMIT = 36  # RunTask allows more today; 36 is what every ECS API and console has accepted
+_ATTEMPT_DIGEST = 8
+
+
+def started_by(job: str, run_id: str, attempt: int) -> str:
+    """`dockhand-job/<job>/<digest of run and attempt>`: the batch rule routes on the prefix, the local runtime
+    reads the job from it, and a launch that could not record its task finds it again by it (ListTasks
+    startedBy=…). At most 36 characters of [A-Za-z0-9-_/]: a long job name is cut, the digest never is."""
+    name = re.sub(r"[^A-Za-z0-9\-_]", "-", job)[: STARTED_BY_LIMIT - len(JOB_PREFIX) - 1 - _ATTEMPT_DIGEST]
+    return f"{JOB_PREFIX}{name}/{attempt_digest(job, run_id, attempt)[:_ATTEMPT_DIGEST]}"
 
 
 def run_task_request(job: Job, run_id: str, attempt: int) -> dict[str, Any]:
@@ -118,7 +129,7 @@ def run_task_request(job: Job, run_id: str, attempt: int) -> dict[str, Any]:
         "cluster": job.cluster,
         "taskDefinition": job.task_definition,
         "count": 1,
-        "startedBy": started_by(job.name),
+        "startedBy": started_by(job.name, run_id, attempt),
         "clientToken": client_token(job.name, run_id, attempt),
         "tags": [{"key": k, "value": v} for k, v in tags.items()],
         "propagateTags": "TASK_DEFINITION",

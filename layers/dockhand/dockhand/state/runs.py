@@ -1,29 +1,32 @@
-"""Job runs: the history of every scheduled, retried or manual run, and the claims that make launches exactly-once.
+"""Job runs: the history of every scheduled, retried or manual run, and what each attempt's task is.
 
 | record     | pk                 | sk          | what                                                   |
 |------------|--------------------|-------------|--------------------------------------------------------|
 | run        | JOB#<job>          | RUN#<run>   | one run: status, current attempt, task, times, attempts |
 | task index | JOBTASK#<task arn> | META        | which run an ECS task belongs to (for its STOPPED event) |
-| claim      | JOBCLAIM#<token>   | META        | one RunTask clientToken claimed, before RunTask is called |
 
 A run is created `pending` (attempt 1) and moves only along `TRANSITIONS`: each step names the statuses it may
 leave and the status it reaches, and every write of a step is conditional on exactly that (and on the attempt),
 so a duplicate or late event changes nothing. The conditions are derived from the table, never written by hand.
+
+The run's status is state. Whether a flow already did one of its steps (launched the attempt's task, scheduled
+its deadline or its retry, stopped it) is a claim step (`dockhand.state.claims`), opened through `claims()`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dockhand.state.claims import Claims
 from dockhand.state.table import Table, now_iso, ttl_after
 
 RunStatus = Literal["pending", "running", "retrying", "succeeded", "failed", "timed_out", "replaced", "skipped"]
 FINAL: frozenset[str] = frozenset({"succeeded", "failed", "timed_out", "replaced", "skipped"})
-ACTIVE: frozenset[str] = frozenset({"pending", "running"})
+# A run is active until it is final, whatever attempt it is on (a run waiting for its retry is active too).
+ACTIVE: frozenset[str] = frozenset({"pending", "running", "retrying"})
 Step = Literal[
     "next_attempt",
     "launched",
@@ -41,21 +44,22 @@ Step = Literal[
 @dataclass(frozen=True)
 class Transition:
     to: RunStatus
-    source: tuple[RunStatus, ...] | None  # the statuses it may leave; None: whatever the status is
+    source: tuple[RunStatus, ...]  # the statuses it may leave
     next_attempt: bool = False  # it moves the run to a later attempt (else: only at the run's current attempt)
 
 
 # The run's state machine: every status change a run can make, by the step that makes it.
 TRANSITIONS: dict[Step, Transition] = {
-    # A retry's launch arrives: the run moves to that attempt (a redelivered launch of it finds it pending).
-    "next_attempt": Transition("pending", ("pending", "retrying"), next_attempt=True),
-    # RunTask gave a task: the run is running, whatever its record says by now (the task exists).
-    "launched": Transition("running", None),
-    "skip": Transition("skipped", ("pending",)),  # concurrency Forbid: another run still runs
-    "replace": Transition("replaced", ("pending", "running")),  # concurrency Replace: a newer run takes over
+    # A retry's launch arrives: a run waiting for its retry moves to that attempt (a redelivery finds it there).
+    "next_attempt": Transition("pending", ("retrying",), next_attempt=True),
+    # RunTask gave a task: the run is running (unless a newer run replaced it meanwhile: then the task is stopped).
+    "launched": Transition("running", ("pending",)),
+    "skip": Transition("skipped", ("pending",)),  # concurrency Forbid: another run is still active
+    # concurrency Replace: a newer run (or attempt) takes over from one launching, running or waiting for its retry
+    "replace": Transition("replaced", ("pending", "running", "retrying")),
     "retry_launch": Transition("retrying", ("pending",)),  # RunTask failed, attempts remain
     "fail_launch": Transition("failed", ("pending",)),  # RunTask failed for good
-    "time_out": Transition("timed_out", ("running",)),  # the deadline stopped the task
+    "time_out": Transition("timed_out", ("running",)),  # the deadline came while it ran (its task is then stopped)
     "succeed": Transition("succeeded", ("running",)),  # the task exited 0 (or a rule says success)
     "retry_exit": Transition("retrying", ("running",)),  # the task failed, attempts remain
     "fail_exit": Transition("failed", ("running",)),  # the task failed for good
@@ -64,19 +68,14 @@ TRANSITIONS: dict[Step, Transition] = {
 
 def condition(step: Step) -> tuple[str, dict[str, Any]]:
     """The ConditionExpression (and its values) of a step's write: the run is at attempt `:a` in a status the
-    step may leave; a `next_attempt` step also passes when the run is still at an earlier attempt."""
+    step may leave. A `next_attempt` step leaves an earlier attempt in such a status, or finds the run already
+    moved (at `:a`, in the step's status `:to`)."""
     t = TRANSITIONS[step]
-    values: dict[str, Any] = {f":from{i}": status for i, status in enumerate(t.source or ())}
-    at_attempt = "attempt = :a"
-    if values:
-        at_attempt += f" AND #s IN ({', '.join(values)})"
+    values: dict[str, Any] = {f":from{i}": status for i, status in enumerate(t.source)}
+    leaving = f"#s IN ({', '.join(values)})"
     if t.next_attempt:
-        return f"attribute_exists(pk) AND (attempt < :a OR ({at_attempt}))", values
-    return at_attempt, values
-
-
-CLAIM_STALE_AFTER = timedelta(minutes=5)  # a claim without a task after this long was a launch that died midway
-_CLAIM_TTL = 2 * 86400
+        return f"attribute_exists(pk) AND ((attempt < :a AND {leaving}) OR (attempt = :a AND #s = :to))", values
+    return f"attempt = :a AND {leaving}", values
 
 
 class RunRecord(BaseModel):
@@ -89,6 +88,7 @@ class RunRecord(BaseModel):
     attempt: int = 1
     scheduled_time: str | None = None
     created_at: str = ""
+    pending_since: str | None = None  # when the current attempt began (it has no task yet while pending)
     cluster: str | None = None
     task_arn: str | None = None
     started_at: str | None = None
@@ -106,29 +106,9 @@ class Runs:
     def __init__(self, table: Table) -> None:
         self._t = table
 
-    # ------------------------------------------------------------------------------------------- claims
-    def claim(self, token: str, job: str, run_id: str, attempt: int) -> Literal["new", "duplicate", "stale"]:
-        """Claim a clientToken. `stale`: claimed long ago and no task recorded, so launching again is safe
-        (RunTask with the same clientToken returns the same task on AWS)."""
-        item = {
-            "pk": f"JOBCLAIM#{token}",
-            "sk": "META",
-            "job": job,
-            "run_id": run_id,
-            "attempt": attempt,
-            "claimed_at": now_iso(),
-            "expires_at": ttl_after(_CLAIM_TTL),
-        }
-        if self._t.put(item, condition="attribute_not_exists(pk)"):
-            return "new"
-        existing = self._t.get(f"JOBCLAIM#{token}", "META") or {}
-        if existing.get("task_arn"):
-            return "duplicate"
-        claimed = datetime.fromisoformat(str(existing.get("claimed_at") or now_iso()))
-        return "stale" if datetime.now(UTC) - claimed > CLAIM_STALE_AFTER else "duplicate"
-
-    def claim_done(self, token: str, task_arn: str) -> None:
-        self._t.update(f"JOBCLAIM#{token}", "META", "SET task_arn = :t", values={":t": task_arn})
+    def claims(self, flow: str) -> Claims:
+        """The claims of one run flow (`launch`, `exit`, `deadline`), kept in the same table."""
+        return Claims(self._t, f"run-{flow}")
 
     # --------------------------------------------------------------------------------------------- runs
     def get(self, job: str, run_id: str) -> RunRecord | None:
@@ -138,11 +118,13 @@ class Runs:
     def open_run(self, rec: RunRecord, history_days: int) -> RunRecord:
         """Create the run if it is new, kept for the job's `history_days`; return what is stored (a redelivery
         finds the first one)."""
+        created = rec.created_at or now_iso()
         item = {
             "pk": f"JOB#{rec.job}",
             "sk": f"RUN#{rec.run_id}",
             **rec.model_dump(exclude_none=True),
-            "created_at": rec.created_at or now_iso(),
+            "created_at": created,
+            "pending_since": rec.pending_since or created,
             "expires_at": ttl_after(history_days * 86400),
         }
         if not self._t.put(item, condition="attribute_not_exists(pk)"):
@@ -165,21 +147,15 @@ class Runs:
             run_id,
             attempt,
             "next_attempt",
-            "SET #s = :to, attempt = :a REMOVE task_arn, started_at, stopped_at, exit_code",
-            {},
+            "SET #s = :to, attempt = :a, pending_since = :now REMOVE task_arn, started_at, stopped_at, exit_code",
+            {":now": now_iso()},
         )
         return RunRecord.model_validate(item) if item else None
 
-    def started(self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str, history_days: int) -> None:
-        self._write(
-            job,
-            run_id,
-            attempt,
-            "launched",
-            "SET #s = :to, task_arn = :t, #c = :c, started_at = :now",
-            {":t": task_arn, ":c": cluster, ":now": now_iso()},
-            names={"#c": "cluster"},
-        )
+    def started(
+        self, job: str, run_id: str, attempt: int, task_arn: str, cluster: str, started_at: str, history_days: int
+    ) -> RunRecord | None:
+        """The attempt's task exists: index it (its STOPPED event finds the run), then the run is running."""
         self._t.put(
             {
                 "pk": f"JOBTASK#{task_arn}",
@@ -190,6 +166,16 @@ class Runs:
                 "expires_at": ttl_after(history_days * 86400),
             }
         )
+        item = self._write(
+            job,
+            run_id,
+            attempt,
+            "launched",
+            "SET #s = :to, task_arn = :t, #c = :c, started_at = :started",
+            {":t": task_arn, ":c": cluster, ":started": started_at},
+            names={"#c": "cluster"},
+        )
+        return RunRecord.model_validate(item) if item else None
 
     def by_task(self, task_arn: str) -> tuple[str, str, int] | None:
         item = self._t.get(f"JOBTASK#{task_arn}", "META")
