@@ -51,9 +51,7 @@ def parse(body: dict[str, Any]) -> EcrImageAction | NotificationRetry:
     """The edge: an ECR push or a notification retry within its contract, or InvalidEvent (parked)."""
     if NotificationRetry.matches(body):
         return parse_message(NotificationRetry, body, "notification retry")
-    push = parse_event(body, EcrImageAction)
-    assert isinstance(push, EcrImageAction)
-    return push
+    return parse_event(body, EcrImageAction)
 
 
 def handle_record(record: SQSRecord) -> None:

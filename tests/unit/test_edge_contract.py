@@ -163,6 +163,7 @@ OTHER_PARTITION = "arn:aws-cn:ecs:eu-central-1:111111111111:task/test/1f0c0ffee0
         ("ecr-image-push-semver", "detail.repository-name", "Web", "detail.repository-name"),
         ("ecr-image-push-semver", "time", "2026-11-01 10:00:00", "time"),
         ("schedule-launch", "scheduled_time", "2026-11-29T01:00:00", "scheduled_time"),  # no time zone
+        ("schedule-launch", "scheduled_time", "2026-11-29T01:00:00\nZ", "scheduled_time"),  # fromisoformat takes it
         ("schedule-launch", "job", "", "job"),
         ("schedule-retry", "attempt", 10**40, "attempt"),
         ("schedule-retry", "run_id", "", "run_id"),
@@ -194,11 +195,24 @@ def test_an_untagged_push_is_valid_and_a_timestamp_with_an_offset_is_kept() -> N
 
 
 def test_the_watchers_own_messages_are_bounded() -> None:
-    good = {"dockhand": "watch", "action": "close_window", "cluster": "test", "group": "service:api", "cause": "oom"}
+    good = {
+        "dockhand": "watch",
+        "action": "close_window",
+        "cluster": "test",
+        "group": "service:api",
+        "cause": "oom",
+        "opened_at": 1584372900,
+    }
     assert parse_message(WatchAction, good).cluster == "test"
     for field, value in (("cluster", "x" * 300), ("cause", "OOM!"), ("opened_at", -1), ("attempt", 10**6)):
         with pytest.raises(InvalidEvent, match=field):
             parse_message(WatchAction, good | {field: value})
+    # And a window or a restart cannot be found without its keys (an empty DynamoDB key is refused by AWS)
+    for field in ("cluster", "group", "cause", "opened_at"):
+        with pytest.raises(InvalidEvent, match="close_window needs"):
+            parse_message(WatchAction, {k: v for k, v in good.items() if k != field})
+    with pytest.raises(InvalidEvent, match="restart needs"):
+        parse_message(WatchAction, {"dockhand": "watch", "action": "restart", "chain": "", "attempt": 1})
 
 
 # -------------------------------------------------------------------------------------------------- ARNs

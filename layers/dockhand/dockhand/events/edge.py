@@ -29,7 +29,7 @@ def parse_message[M: BaseModel](model: type[M], data: Any, what: str | None = No
         raise InvalidEvent(describe_validation(exc, what or model.__name__), reason="malformed") from None
 
 
-def parse_event(data: dict[str, Any], *accepted: type[Envelope]) -> Envelope:
+def parse_event[E: Envelope](data: dict[str, Any], *accepted: type[E]) -> E:
     """An AWS event one of `accepted` models takes, by its detail-type; another detail-type is `unexpected_event`."""
     detail_type = data.get("detail-type")
     model = next((m for m in accepted if detail_type == m.DETAIL_TYPE), None)

@@ -6,6 +6,7 @@ a broken field is named with what was expected.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -111,16 +112,25 @@ RoleArn = Annotated[str, _arn_of("iam", "role/", regional=False)]
 StackArn = Annotated[str, _arn_of("cloudformation", "stack/")]
 
 
+# What Scheduler and Dockhand write (fromisoformat alone takes stray characters before the zone).
+_ISO_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?P<zone>Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+
+
 def _scheduled_time(value: str) -> str:
     """The placeholder (a schedule's template) or an ISO time with a time zone; kept as the string it was."""
     if value == SCHEDULED_TIME_PLACEHOLDER:
         return value
+    match = _ISO_TIME.match(value)
+    if match is None:
+        raise ValueError(f"expected an ISO time such as 2026-11-29T01:00:00Z, got {value[:80]!r}")
+    if not match.group("zone"):
+        raise ValueError(f"scheduled time {value[:80]!r} has no time zone (add Z or an offset)")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"expected an ISO time such as 2026-11-29T01:00:00Z, got {value[:80]!r}") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"scheduled time {value[:80]!r} has no time zone (add Z or an offset)")
+        raise ValueError(f"scheduled time {value[:80]!r} is no date and time") from None
     _in_range(parsed)
     return value
 

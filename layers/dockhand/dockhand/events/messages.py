@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from dockhand.events.fields import (
     EcsNameOrEmpty,
@@ -58,6 +58,15 @@ class WatchAction(BaseModel):
     chain: Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z0-9_.:-]*$")] = ""
     attempt: int = Field(0, ge=0, le=1000)
     not_before: Epoch = Field(0, description="Set when the wait exceeds one SQS delay (15 min): re-delay until then")
+
+    @model_validator(mode="after")
+    def _what_the_action_needs(self) -> WatchAction:
+        """A window is found by cluster, group, cause and opening time; a restart by its chain and attempt."""
+        if self.action == "close_window" and not (self.cluster and self.group and self.cause and self.opened_at):
+            raise ValueError("close_window needs cluster, group, cause and opened_at")
+        if self.action == "restart" and not (self.chain and self.attempt >= 1):
+            raise ValueError("restart needs a chain and an attempt of 1 or more")
+        return self
 
     @staticmethod
     def matches(body: dict[str, Any]) -> bool:
