@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: venv demo test test-fast unit lint check build bench schema deploy clean lock
+.PHONY: venv demo test test-fast unit fuzz lint check build bench schema deploy clean lock
 
 venv: $(STAMP)
 
@@ -22,13 +22,17 @@ demo: venv
 	$(BIN)/dockhand local demo
 
 test: venv lint
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not fuzz"
 
 # The unit tests alone (no AWS, no emulator): seconds, for a quick loop.
 test-fast: venv
 	$(BIN)/pytest tests/unit -q
 
 unit: test-fast
+
+# The long property-based runs: 5,000 mutated messages per handler through the real handlers (figures at the end).
+fuzz: venv
+	$(BIN)/pytest tests/fuzz -m fuzz -n 2
 
 lint: venv
 	$(BIN)/ruff check .
@@ -38,7 +42,7 @@ lint: venv
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
 
 # --skip-download: checkov otherwise fetches guideline links from its vendor (a traceback when offline).
-check: lint
+check: lint fuzz
 	$(BIN)/uv tool run --from checkov==3.3.30 checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 schema: venv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -12,7 +12,9 @@ from dockhand import deps
 from dockhand.aws.ecs import Ecs
 from dockhand.batch.context import BatchContext
 from dockhand.batch.dispatch import handle_message
-from dockhand.handling import dlq_parker, guarded, record_json
+from dockhand.errors import InvalidEvent
+from dockhand.events import Envelope, SchedulePayload, TaskStateChange, parse_event, parse_message
+from dockhand.handling import dlq_parker, guarded, process_batch, record_json
 from dockhand.observability import logger, metrics, traced
 from dockhand.settings import settings
 from dockhand.state.deliveries import Deliveries
@@ -51,8 +53,19 @@ def batch_context() -> BatchContext:
     )
 
 
+def parse(body: dict[str, Any]) -> Envelope | SchedulePayload:
+    """The edge: a job task's ECS event or a schedule payload within its contract, or InvalidEvent (parked)."""
+    if "detail-type" in body:
+        return parse_event(body, TaskStateChange)
+    if body.get("dockhand") == "job":
+        return parse_message(SchedulePayload, body, "schedule payload")
+    raise InvalidEvent("neither a Dockhand schedule payload nor an ECS Task State Change", reason="unknown_message")
+
+
 def handle_record(record: SQSRecord) -> str:
-    return handle_message(record_json(record.body), batch_context())
+    body = record_json(record.body)
+    parse(body)  # the flow reads the same models from the same body
+    return handle_message(body, batch_context())
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -60,4 +73,4 @@ def handle_record(record: SQSRecord) -> str:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     handler = guarded(handle_record, what="batch message", park=dlq_parker(deps.client("sqs"), settings().dlq_url))
-    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    return process_batch(event, handler, processor, context)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -16,8 +16,8 @@ from dockhand import deps
 from dockhand.aws.ecr import Ecr
 from dockhand.aws.ecs import Ecs
 from dockhand.deploy.push import Deployer, deploy_push
-from dockhand.events import EcrImageAction
-from dockhand.handling import dlq_parker, guarded, record_json
+from dockhand.events import EcrImageAction, parse_event, parse_message
+from dockhand.handling import dlq_parker, guarded, process_batch, record_json
 from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.retry import NotificationRetry, RetryQueue
 from dockhand.observability import logger, metrics, traced
@@ -50,16 +50,21 @@ def deployer() -> Deployer:
     )
 
 
-def handle_record(record: SQSRecord) -> None:
-    body = record_json(record.body)
+def parse(body: dict[str, Any]) -> EcrImageAction | NotificationRetry:
+    """The edge: an ECR push or a notification retry within its contract, or InvalidEvent (parked)."""
     if NotificationRetry.matches(body):
-        retry = NotificationRetry.model_validate(body)
-        logger.set_correlation_id(retry.key)
-        deliver_or_retry(deps.notifier(), Deliveries(deps.table()), retry.key, retry.notification)
+        return parse_message(NotificationRetry, body, "notification retry")
+    return parse_event(body, EcrImageAction)
+
+
+def handle_record(record: SQSRecord) -> None:
+    message = parse(record_json(record.body))
+    if isinstance(message, NotificationRetry):
+        logger.set_correlation_id(message.key)
+        deliver_or_retry(deps.notifier(), Deliveries(deps.table()), message.key, message.notification)
         return
-    push = EcrImageAction.model_validate(body)
-    logger.set_correlation_id(push.id)
-    deploy_push(push, deployer())
+    logger.set_correlation_id(message.id)
+    deploy_push(message, deployer())
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -68,4 +73,4 @@ def handle_record(record: SQSRecord) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     park = dlq_parker(deps.client("sqs"), settings().dlq_url)
     handler = guarded(handle_record, what="deploy queue message", park=park)
-    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    return process_batch(event, handler, processor, context)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
-from dockhand.handling import dlq_parker, guarded, record_json
+from dockhand.events import (
+    DeploymentStateChange,
+    Envelope,
+    ServiceAction,
+    TaskStateChange,
+    WatchAction,
+    parse_event,
+    parse_message,
+)
+from dockhand.handling import dlq_parker, guarded, process_batch, record_json
 from dockhand.observability import logger, metrics, traced
 from dockhand.settings import settings
 from dockhand.watch.context import Watch
@@ -39,10 +48,18 @@ def watch() -> Watch:
     )
 
 
+def parse(body: dict[str, Any]) -> Envelope | WatchAction:
+    """The edge: an ECS event or one of the watcher's own messages within its contract, or InvalidEvent (parked)."""
+    if WatchAction.matches(body):
+        return parse_message(WatchAction, body, "watcher message")
+    return parse_event(body, TaskStateChange, DeploymentStateChange, ServiceAction)
+
+
 def handle_record(record: SQSRecord) -> None:
     body = record_json(record.body)
-    if body.get("id"):
-        logger.set_correlation_id(body["id"])
+    message = parse(body)  # the flow reads the same models from the same body
+    if isinstance(message, Envelope):
+        logger.set_correlation_id(message.id)
     outcome = handle_message(body, watch())
     logger.info("watch event handled", extra={"outcome": outcome, "message_id": record.message_id})
 
@@ -52,4 +69,4 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     handler = guarded(handle_record, what="watch event", park=dlq_parker(deps.client("sqs"), settings().dlq_url))
-    return process_partial_response(event=event, record_handler=handler, processor=processor, context=context)
+    return process_batch(event, handler, processor, context)

@@ -53,17 +53,24 @@ def test_backoff_is_bounded_and_never_shrinks(attempt: int, base: int, multiplie
     assert backoff_seconds(retries, attempt + 1) >= delay
 
 
+TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/c/0123456789abcdef0123456789abcdef"
+CLUSTER_ARN = "arn:aws:ecs:us-east-1:123456789012:cluster/c"
+
+
 def test_exit_of_prefers_the_failing_container_and_its_reason() -> None:
     detail = TaskDetail.model_validate(
         {
-            "taskArn": "arn:aws:ecs:us-east-1:1:task/c/t",
+            "taskArn": TASK_ARN,
+            "clusterArn": CLUSTER_ARN,
             "lastStatus": "STOPPED",
             "stoppedReason": "Essential container in task exited",
             "containers": [{"name": "envoy", "exitCode": 0}, {"name": "app", "exitCode": 3, "reason": "boom"}],
         }
     )
     assert exit_of(detail) == (3, ["boom", "Essential container in task exited"])
-    never_started = TaskDetail.model_validate({"taskArn": "t", "containers": [], "stoppedReason": "x"})
+    never_started = TaskDetail.model_validate(
+        {"taskArn": TASK_ARN, "clusterArn": CLUSTER_ARN, "containers": [], "stoppedReason": "x"}
+    )
     assert exit_of(never_started)[0] is None
 
 

@@ -229,6 +229,7 @@ def test_classification_never_raises_and_always_names_a_cause(
     detail = TaskDetail.model_validate(
         {
             "taskArn": ARN,
+            "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/prod",
             "stopCode": stop_code,
             "stoppedReason": reason,
             "containers": containers,

@@ -94,9 +94,9 @@ def test_other_started_by_values_are_not_restarts(value: str | None) -> None:
 def _task(**over: Any) -> TaskDetail:
     return TaskDetail.model_validate(
         {
-            "taskArn": "arn:aws:ecs:us-east-1:1:task/batch/abc",
-            "clusterArn": "arn:aws:ecs:us-east-1:1:cluster/batch",
-            "taskDefinitionArn": "arn:aws:ecs:us-east-1:1:task-definition/nightly:3",
+            "taskArn": "arn:aws:ecs:us-east-1:123456789012:task/batch/abc",
+            "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/batch",
+            "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/nightly:3",
             "group": "family:nightly",
             "launchType": "FARGATE",
             "platformVersion": "1.4.0",
@@ -115,8 +115,8 @@ def test_restart_params_reuse_the_stopped_tasks_launch() -> None:
     policy = RestartPolicy(network={"subnets": ["subnet-1"], "security_groups": ["sg-1"]})
     params = restart_params(_task(), TASKDEF, policy, "chain0000001", 2)
     assert params == {
-        "cluster": "arn:aws:ecs:us-east-1:1:cluster/batch",
-        "taskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/nightly:3",
+        "cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/batch",
+        "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/nightly:3",
         "group": "family:nightly",
         "startedBy": "dockhand-restart/2/chain0000001",
         "clientToken": "dockhand-chain0000001-2",

@@ -20,5 +20,12 @@ class BadInputError(DockhandError):
         self.context = context
 
 
+class InvalidEvent(BadInputError):
+    """A message that breaks its contract (`dockhand.events`), decided at the edge before any AWS call.
+
+    Only the edge raises it: a pydantic ValidationError later, inside a flow, is a bug of ours and is retried.
+    """
+
+
 class ConfigError(BadInputError):
     """The user's declaration file is invalid: the message names file, field, given value and expectation."""

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from dockhand.aws.protocols import SqsClient
+from dockhand.events import Key
 from dockhand.notify.model import Notification
 from dockhand.observability import count, logger
 
@@ -26,7 +27,7 @@ class NotificationRetry(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     dockhand: Literal["notify"] = "notify"
-    key: str
+    key: Key  # becomes the DynamoDB key of its delivery record
     notification: Notification
 
     @staticmethod

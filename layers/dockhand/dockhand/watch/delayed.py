@@ -5,34 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Literal
-
-from pydantic import BaseModel, Field
+from typing import Any
 
 from dockhand.aws.clients import reraise_retryable
 from dockhand.aws.protocols import SqsClient
+from dockhand.events import WatchAction
 
 MAX_DELAY = 900  # SQS DelaySeconds ceiling
-
-
-class WatchAction(BaseModel):
-    """`{"dockhand": "watch", "action": "close_window" | "restart", …}`: one delayed follow-up."""
-
-    dockhand: Literal["watch"]
-    action: Literal["close_window", "restart"]
-    cluster: str = ""
-    group: str = ""
-    cause: str = ""
-    opened_at: int = Field(0, description="A crash-loop window's name: the stoppedAt of the stop that opened it")
-    closes_at: int = 0
-    round: int = Field(1, ge=1, description="A window's closing round: 1 is its summary, later ones follow-ups")
-    chain: str = ""
-    attempt: int = 0
-    not_before: int = Field(0, description="Set when the wait exceeds one SQS delay (15 min): re-delay until then")
-
-    @staticmethod
-    def matches(body: dict[str, Any]) -> bool:
-        return body.get("dockhand") == "watch"
 
 
 class DelayedMessages:
