@@ -138,13 +138,7 @@ def test_replaying_a_push_twice_deploys_it_once(world: World, capsys: pytest.Cap
 
 
 def test_deploy_finds_the_queue_in_the_stack_outputs(world: World) -> None:
-    # Given a CloudFormation stack `dockhand` whose output DeployQueueUrl names the deploy queue
-    cfn = boto3.client("cloudformation", region_name=REGION)
-    template = {
-        "Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "marker"}}},
-        "Outputs": {"DeployQueueUrl": {"Value": world.queue_url}},
-    }
-    cfn.create_stack(StackName="dockhand", TemplateBody=json.dumps(template))
+    # Given the CloudFormation stack `dockhand` (made from template.yaml) whose output DeployQueueUrl names the queue
     # When `dockhand deploy` runs without --queue-url
     result = world.deploy("web", "2.1.0")
     # Then the push went to that queue
@@ -164,6 +158,7 @@ def test_deploy_of_an_unknown_tag_exits_1_and_sends_nothing(world: World) -> Non
 
 def test_deploy_without_a_queue_or_stack_says_what_to_give(world: World) -> None:
     # Given no --queue-url and no stack `dockhand` in CloudFormation
+    boto3.client("cloudformation", region_name=REGION).delete_stack(StackName="dockhand")
     result = world.deploy("web", "2.1.0")
     # Then it exits 2 naming the option and the stack output, and sends nothing
     assert result.exit_code == 2
