@@ -67,8 +67,8 @@ class LoopbackSlack:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the loopback Slack is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     @property
     def webhook_url(self) -> str:
