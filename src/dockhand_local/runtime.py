@@ -100,7 +100,6 @@ class Runtime:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns the timeline
-        self.clock.start()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.options.port, verbose=False)
         self._server.start()
         _host, port = self._server.get_host_and_port()
@@ -130,6 +129,8 @@ class Runtime:
         from dockhand_local.control import ControlServer
 
         self.control = ControlServer(self, port=self.options.control_port).start()
+        # The local clock starts (at --clock-start) once the stack is ready, however long building it took.
+        self.clock.start()
         self.timers.start()
         self.schedules = ScheduleFirer(self)
         self._write_state()
