@@ -19,14 +19,14 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from dockhand_local.stack import LOCAL_CONTROL_OUTPUT, STACK_NAME
+
 err = Console(stderr=True, soft_wrap=True)
 
-DEFAULT_STACK = "dockhand"  # samconfig.toml's stack_name
 STACK_ENV = "DOCKHAND_STACK"
-LOCAL_CONTROL_OUTPUT = "LocalControlUrl"  # only the local runtime's stack has it: the runtime's clock is there
 
 StackOption: Any = typer.Option(
-    DEFAULT_STACK,
+    STACK_NAME,
     "--stack",
     envvar=STACK_ENV,
     help="The Dockhand stack whose CloudFormation outputs name its resources",

@@ -44,7 +44,9 @@ class LocalClock:
 
         with self._lock:
             if self._traveller is None:
-                self._traveller = time_machine.travel(moment.astimezone(UTC), tick=True)
+                # A timestamp, not an aware datetime: time-machine would set TZ in os.environ, which the function
+                # host swaps while a handler runs (and the process's local time zone is not the clock's business).
+                self._traveller = time_machine.travel(moment.timestamp(), tick=True)
                 self._coordinates = self._traveller.start()
 
     def _run(self) -> None:
@@ -90,6 +92,7 @@ class Timers:
         self._seq = itertools.count()
         self._wake = threading.Condition()
         self._stopped = False
+        self._running = 0  # wall-clock actions being run now
         self._thread = threading.Thread(target=self._run, name="dockhand-local-timers", daemon=True)
 
     def start(self) -> Timers:
@@ -131,8 +134,11 @@ class Timers:
             return False
 
     def pending(self) -> int:
+        """Timers that will run without the local clock moving on: wall-clock ones (a deployment finishing, a
+        job task ending shortly), local-clock ones already due, and those running now."""
+        local_now = self.clock.now()
         with self._wake:
-            return len(self._wall) + len(self._local)
+            return len(self._wall) + sum(m <= local_now for m, _ in self._local.values()) + self._running
 
     def _due(self) -> tuple[list[Callable[[], None]], float | None]:
         """The actions due now, and how long to sleep before the next look (None: until woken)."""
@@ -156,8 +162,11 @@ class Timers:
                 if not due:
                     self._wake.wait(wait)
                     continue
+                self._running = len(due)
             for action in due:
                 try:
                     action()
                 except Exception as exc:  # a timer must never die silently
                     self._on_error(exc)
+            with self._wake:
+                self._running = 0

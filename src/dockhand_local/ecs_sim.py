@@ -7,8 +7,10 @@ Events go onto moto's default bus (`Runtime.emit`), so the template's rules rout
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,42 @@ if TYPE_CHECKING:
     from dockhand_local.runtime import Runtime
 
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: task failed to start."
+SIGTERM_EXIT_CODE = 143  # what a container that StopTask's SIGTERM ends usually exits with
+_DURATION = re.compile(r"(\d+)([smhd])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `90s`, `20m`, `2h`, `1h30m` or `1d`; ValueError says what was expected."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"the duration {text!r} should read like 90s, 20m, 2h or 1h30m")
+    return float(sum(int(n) * _UNIT[u] for n, u in parts))
+
+
+@dataclass(frozen=True)
+class JobExit:
+    """How a job's next task ends: its exit code, after `run_seconds` of the local clock (None: at once)."""
+
+    code: int
+    run_seconds: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> JobExit:
+        """`CODE` or `CODE:DURATION` (`1`, `0:90s`, `1:20m`, `3:1h30m`); ValueError says what was expected."""
+        code, _, duration = str(text).partition(":")
+        if not code.strip().lstrip("-").isdigit():
+            raise ValueError(f"{text!r}: expected EXIT_CODE or EXIT_CODE:DURATION such as 1 or 1:20m")
+        if not duration:
+            return cls(int(code))
+        try:
+            return cls(int(code), parse_duration(duration))
+        except ValueError as exc:
+            raise ValueError(f"{text!r}: {exc}") from None
+
+    def __str__(self) -> str:
+        after = "shortly" if self.run_seconds is None else f"after {self.run_seconds / 60:g} min"
+        return f"exit {self.code} {after}"
 
 
 def _deployment_id() -> str:
@@ -30,7 +68,9 @@ class EcsSimulator:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self._fail_next: dict[str, int] = {}
-        self._job_exit_codes: dict[str, list[int]] = {}
+        self._job_exits: dict[str, list[JobExit]] = {}
+        self._planned_stops: dict[str, int] = {}  # task ARN -> timer of its scripted end
+        self._stopped: set[str] = set()  # task ARNs whose STOPPED event was emitted
 
     @property
     def _ecs(self) -> Any:
@@ -173,40 +213,72 @@ class EcsSimulator:
         self.rt.emit("aws.ecs", "ECS Deployment State Change", detail, [service_arn])
 
     # ------------------------------------------------------------------------------------------- jobs
-    def plan_job_exit_codes(self, job: str, codes: list[int]) -> None:
+    def plan_job_exits(self, job: str, exits: list[JobExit]) -> None:
         with self.rt.lock:
-            self._job_exit_codes.setdefault(job, []).extend(codes)
-        self.rt.note("control", f"job {job} will exit with {', '.join(map(str, codes))}")
+            self._job_exits.setdefault(job, []).extend(exits)
+        self.rt.note("control", f"job {job}'s next task(s): {', '.join(map(str, exits))}")
 
     def on_run_task(self, task: Any) -> None:
-        """A job task (startedBy `dockhand-job/…`) runs for a while, then stops with its next scripted exit code."""
+        """A job task (startedBy `dockhand-job/…`) runs for its scripted time, then stops with its exit code."""
         if not is_job_task(task.started_by):
             return
         job = task.started_by[len(JOB_PREFIX) :].split("/")[0]
         with self.rt.lock:
-            plan = self._job_exit_codes.get(job) or []
-            exit_code = plan.pop(0) if plan else 0
-        self.rt.note("ecs", f"job {job}: task started ({task.task_arn.rsplit('/', 1)[-1][:8]})", job=job)
+            plan = self._job_exits.get(job) or []
+            planned = plan.pop(0) if plan else JobExit(0)
+        self.rt.note("ecs", f"job {job}: task started ({task.task_arn.rsplit('/', 1)[-1][:8]}), {planned}", job=job)
 
         def stop() -> None:
+            with self.rt.lock:
+                if task.task_arn in self._stopped:  # stopped by a StopTask meanwhile: it ended there
+                    return
+                self._stopped.add(task.task_arn)
+                self._planned_stops.pop(task.task_arn, None)
             with suppress(Exception):
                 task.last_status = "STOPPED"
                 task.desired_status = "STOPPED"
                 task.stopped_reason = "Essential container in task exited"
-            td = self._ecs.describe_task_definition(task.task_definition_arn)
-            detail = self.task_detail(
-                task.cluster_arn,
-                task.task_arn,
-                td,
-                exit_code,
-                "",
-                group=task.group or f"family:{td.family}",
-                started_by=task.started_by,
-            )
-            self.rt.note("ecs", f"job {job}: task stopped, exit code {exit_code}", job=job, exit_code=exit_code)
-            self.rt.emit("aws.ecs", "ECS Task State Change", detail, [task.task_arn])
+            self.rt.note("ecs", f"job {job}: task stopped, exit code {planned.code}", job=job, exit_code=planned.code)
+            self._emit_stopped(task, planned.code, "")
 
-        self.rt.timers.after(self.rt.options.job_delay, stop)
+        if planned.run_seconds is None:
+            handle = self.rt.timers.after(self.rt.options.job_delay, stop)
+        else:
+            handle = self.rt.timers.at(self.rt.clock.now() + timedelta(seconds=planned.run_seconds), stop)
+        with self.rt.lock:
+            self._planned_stops[task.task_arn] = handle
+
+    def on_stop_task(self, task: Any, was_running: bool, reason: str) -> None:
+        """StopTask by any client: the task ends there, as ECS ends it (SIGTERM, stop code UserInitiated); its
+        scripted end never comes. A task that had stopped already emits nothing again."""
+        with self.rt.lock:
+            if not was_running or task.task_arn in self._stopped:
+                return
+            self._stopped.add(task.task_arn)
+            handle = self._planned_stops.pop(task.task_arn, None)
+        if handle is not None:
+            self.rt.timers.cancel(handle)
+        self.rt.note("ecs", f"task {task.task_arn.rsplit('/', 1)[-1][:8]} stopped by StopTask: {reason}")
+        self._emit_stopped(task, SIGTERM_EXIT_CODE, reason, stop_code="UserInitiated", stopped_reason=reason)
+
+    def _emit_stopped(
+        self, task: Any, exit_code: int, reason: str, *, stop_code: str = "", stopped_reason: str = ""
+    ) -> None:
+        td = self._ecs.describe_task_definition(task.task_definition_arn)
+        detail = self.task_detail(
+            task.cluster_arn,
+            task.task_arn,
+            td,
+            exit_code,
+            reason,
+            group=task.group or f"family:{td.family}",
+            started_by=task.started_by,
+        )
+        if stop_code:
+            detail["stopCode"] = stop_code
+        if stopped_reason:
+            detail["stoppedReason"] = stopped_reason
+        self.rt.emit("aws.ecs", "ECS Task State Change", detail, [task.task_arn])
 
     # ------------------------------------------------------------------------------------------ stops
     def task_detail(
@@ -284,14 +356,14 @@ class EcsSimulator:
             group = f"family:{family}"
         else:
             raise ValueError("stop_tasks needs a service or a family")
-        arns = []
-        for _ in range(count):
-            task_arn = f"arn:aws:ecs:{self.rt.region}:{ACCOUNT}:task/{cluster_obj.name}/{uuid.uuid4().hex}"
-            detail = self.task_detail(
-                cluster_obj.arn, task_arn, td, exit_code, reason, group=group, started_by=started_by
-            )
-            self.rt.emit("aws.ecs", "ECS Task State Change", detail, [task_arn])
-            arns.append(task_arn)
+        arns = [
+            f"arn:aws:ecs:{self.rt.region}:{ACCOUNT}:task/{cluster_obj.name}/{uuid.uuid4().hex}" for _ in range(count)
+        ]
+        events = [
+            (self.task_detail(cluster_obj.arn, arn, td, exit_code, reason, group=group, started_by=started_by), [arn])
+            for arn in arns
+        ]
+        self.rt.emit_many("aws.ecs", "ECS Task State Change", events)
         self.rt.note(
             "ecs",
             f"{count} task(s) of {service or family} stopped, exit code {exit_code}"

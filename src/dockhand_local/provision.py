@@ -32,33 +32,37 @@ def install_config(source: Path, state_dir: Path) -> Path:
 
 
 def provision_network(rt: Runtime, config_copy: Path) -> dict[str, str]:
-    """Jobs name subnets and security groups; moto makes its own ids, so create them and map the names."""
+    """Jobs (`jobs[].network`) and restarts of awsvpc tasks (`watch.restart.network`) name subnets and security
+    groups; moto makes its own ids, so create them in one VPC and write their ids into the functions' copy."""
     import yaml
 
     data = yaml.safe_load(config_copy.read_text(encoding="utf-8")) or {}
-    jobs = [j for j in data.get("jobs") or [] if isinstance(j, dict) and j.get("network")]
-    if not jobs:
+    networks = [j["network"] for j in data.get("jobs") or [] if isinstance(j, dict) and j.get("network")]
+    restart = ((data.get("watch") or {}).get("restart") or {}).get("network")
+    if restart:
+        networks.append(restart)
+    if not networks:
         return {}
     ec2 = rt.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # moto's RunTask needs it
     mapping: dict[str, str] = {}
-    for job in jobs:
-        network = job["network"]
-        for i, subnet in enumerate(network.get("subnets") or []):
-            if subnet not in mapping:
-                mapping[subnet] = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{len(mapping)}.0/24")["Subnet"][
-                    "SubnetId"
-                ]
-            network["subnets"][i] = mapping[subnet]
-        for i, group in enumerate(network.get("security_groups") or []):
-            if group not in mapping:
-                mapping[group] = ec2.create_security_group(GroupName=group, Description=f"local {group}", VpcId=vpc)[
-                    "GroupId"
-                ]
-            network["security_groups"][i] = mapping[group]
+
+    def subnet(name: str) -> str:
+        return str(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{len(mapping)}.0/24")["Subnet"]["SubnetId"])
+
+    def group(name: str) -> str:
+        return str(ec2.create_security_group(GroupName=name, Description=f"local {name}", VpcId=vpc)["GroupId"])
+
+    for network in networks:
+        for key, make in (("subnets", subnet), ("security_groups", group)):
+            names = network.get(key) or []
+            for name in names:
+                if name not in mapping:
+                    mapping[name] = make(name)
+            network[key] = [mapping[name] for name in names]
     config_copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    rt.note("runtime", "job networks created: " + ", ".join(f"{k} → {v}" for k, v in mapping.items()))
+    rt.note("runtime", "networks created: " + ", ".join(f"{k} → {v}" for k, v in mapping.items()))
     return {"vpc": vpc, **mapping}
 
 

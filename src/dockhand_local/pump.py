@@ -55,13 +55,26 @@ class Pump:
             if not moved:
                 self.rt.stopping.wait(IDLE_WAIT)
 
-    def _anything_visible(self) -> bool:
-        """Whether any queue the pump serves has a message to receive (read in-process, no HTTP)."""
+    def _queues(self) -> list[Any]:
+        """moto's queues the pump serves (read in-process, no HTTP)."""
         from moto.sqs.models import sqs_backends
 
         backend = sqs_backends[ACCOUNT][self.stack.region]
         names = [url.rsplit("/", 1)[-1] for url in (self.sns_queue_url, *self._function_queue_urls())]
-        return any(name in backend.queues and backend.queues[name].messages for name in names)
+        return [backend.queues[name] for name in names if name in backend.queues]
+
+    def _anything_visible(self) -> bool:
+        """Whether any queue the pump serves has a message to receive."""
+        return any(queue.messages for queue in self._queues())
+
+    def busy(self) -> list[str]:
+        """The queues with a message to deliver or in delivery (delayed messages are future work, not counted)."""
+        out = []
+        for queue in self._queues():
+            waiting = sum(1 for m in list(queue._messages) if not m.delayed)
+            if waiting:
+                out.append(f"{waiting} message(s) in {queue.name}")
+        return out
 
     def _function_queue_urls(self) -> list[str]:
         return [fn.queue_url for fn in self.stack.functions.values() if fn.queue_url]

@@ -14,26 +14,29 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import urllib.request
 import warnings
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dockhand_local import moto_hooks, provision
 from dockhand_local.clock import LocalClock, Timers, iso
-from dockhand_local.ecs_sim import EcsSimulator
+from dockhand_local.ecs_sim import EcsSimulator, JobExit
 from dockhand_local.host import FunctionHost
 from dockhand_local.pump import Delivery, Pump
+from dockhand_local.sample import SERVICE, Sample, create_sample
 from dockhand_local.schedules import ScheduleFirer
-from dockhand_local.stack import Stack, create_stack
+from dockhand_local.stack import LOCAL_CONTROL_OUTPUT, STACK_NAME, Stack, create_stack
 
 __all__ = ["STATE_FILE", "Delivery", "Runtime", "RuntimeOptions", "TimelineEntry", "read_state"]
 
 STATE_FILE = Path(".dockhand/local.json")
+CHANNELS = ("slack", "sns")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 
@@ -62,6 +65,7 @@ class RuntimeOptions:
     state_dir: Path = Path(".dockhand")
     pump: bool = True  # False: deliver and fire schedules only on `deliver_pending()` / `fire_due_schedules()`
     slack: bool = True
+    stack_name: str = STACK_NAME  # the CloudFormation stack the CLI finds (DOCKHAND_STACK)
     handler_log: Path | None = None  # where handlers' stdout (logs, EMF) goes; None: inherit
 
 
@@ -80,6 +84,7 @@ class Runtime:
         self.control: Any = None
         self.host: FunctionHost | None = None
         self.network: dict[str, str] = {}
+        self.down: set[str] = set()  # notification channels in an outage: "slack", "sns"
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.timers = Timers(self.clock, self._timer_failed)
@@ -112,23 +117,31 @@ class Runtime:
             aws_session_token=CREDENTIALS["AWS_SESSION_TOKEN"],
             region_name=self.region,
         )
-        self.stack = create_stack(self._session, region=self.region, endpoint_url=self.endpoint)
+        from dockhand_local.control import ControlServer
+
+        # The control API is bound first: its URL is one of the stack's outputs (the CLI reads the clock there).
+        self.control = ControlServer(self, port=self.options.control_port)
+        self.stack = create_stack(
+            self._session,
+            region=self.region,
+            endpoint_url=self.endpoint,
+            name=self.options.stack_name,
+            extra_outputs={LOCAL_CONTROL_OUTPUT: self.control.url},
+        )
         provision.shorten_visibility(self)
         self.host = FunctionHost(self.options.handler_log)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._config_copy = provision.install_config(Path(self.options.config_path), self.options.state_dir)
         self.network = provision.provision_network(self, self._config_copy)
         provision.sync_schedules(self, self._config_copy, self.host.out)
-        moto_hooks.install(self.region, self.ecs)
+        moto_hooks.install(self.region, self.ecs, sns_down=lambda: "sns" in self.down)
         self.pump = Pump(self, self.stack, self.host, provision.capture_sns(self))
         if self.options.slack:
             from dockhand_local.slack import LoopbackSlack
 
-            self.slack = LoopbackSlack().start()
+            self.slack = LoopbackSlack(on_message=self._on_slack).start()
             provision.point_slack_secret(self, Path(self.options.config_path), self.slack)
-        from dockhand_local.control import ControlServer
-
-        self.control = ControlServer(self, port=self.options.control_port).start()
+        self.control.start()
         # The local clock starts (at --clock-start) once the stack is ready, however long building it took.
         self.clock.start()
         self.timers.start()
@@ -180,6 +193,7 @@ class Runtime:
             "control_port": self.control.port,
             "control_url": self.control.url,
             "region": self.region,
+            "stack": self.options.stack_name,
             "pid": os.getpid(),
         }
         self.state_file.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
@@ -222,21 +236,28 @@ class Runtime:
 
     def emit(self, source: str, detail_type: str, detail: dict[str, Any], resources: list[str] | None = None) -> str:
         """Put one event on moto's default bus, as the AWS service would (the template's rules route it)."""
-        response = self.client("events").put_events(
-            Entries=[
+        return self.emit_many(source, detail_type, [(detail, resources or [])])[0]
+
+    def emit_many(self, source: str, detail_type: str, events: list[tuple[dict[str, Any], list[str]]]) -> list[str]:
+        """Put events of one kind on the bus, ten to a PutEvents call (its limit); return their ids."""
+        ids: list[str] = []
+        events_client = self.client("events")
+        for start in range(0, len(events), 10):
+            entries = [
                 {
                     "Source": source,
                     "DetailType": detail_type,
                     "Detail": json.dumps(detail),
-                    "Resources": resources or [],
+                    "Resources": resources,
                     "Time": self.clock.now(),
                 }
+                for detail, resources in events[start : start + 10]
             ]
-        )
-        entry = response["Entries"][0]
-        if "ErrorCode" in entry:
-            self.errors.append(f"put_events {detail_type}: {entry['ErrorCode']}")
-        return str(entry.get("EventId", ""))
+            for entry in events_client.put_events(Entries=entries)["Entries"]:
+                if "ErrorCode" in entry:
+                    self.errors.append(f"put_events {detail_type}: {entry['ErrorCode']}")
+                ids.append(str(entry.get("EventId", "")))
+        return ids
 
     def put_event(self, event: dict[str, Any]) -> str:
         """Put a whole sample event (events/*.json shape) on the bus."""
@@ -250,8 +271,43 @@ class Runtime:
     def fail_next_deploy(self, service: str, count: int = 1) -> None:
         self.ecs.fail_next_deploy(service, count)
 
-    def plan_job_exit_codes(self, job: str, codes: list[int]) -> None:
-        self.ecs.plan_job_exit_codes(job, codes)
+    def plan_job_exits(self, job: str, exits: list[JobExit | int | str]) -> None:
+        """How the job's next tasks end: exit codes, each with a run time on the local clock (`1:20m`) or not."""
+        self.ecs.plan_job_exits(job, [e if isinstance(e, JobExit) else JobExit.parse(str(e)) for e in exits])
+
+    def channel_down(self, channel: str, seconds: float | None = None) -> None:
+        """An outage of `channel` ("slack" or "sns"): every delivery fails until `channel_up`, or for `seconds`
+        of the local clock."""
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
+        with self.lock:
+            self.down.add(channel)
+        if channel == "slack" and self.slack is not None:
+            self.slack.set_down(True)
+        until = f"for {seconds / 60:g} min of the local clock" if seconds else "until `dockhand local channel-up`"
+        self.note("control", f"{channel} is down {until}")
+        if seconds:
+            self.timers.at(self.clock.now() + timedelta(seconds=seconds), lambda: self.channel_up(channel))
+
+    def channel_up(self, channel: str) -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}: expected one of {', '.join(CHANNELS)}")
+        with self.lock:
+            was_down = channel in self.down
+            self.down.discard(channel)
+        if channel == "slack" and self.slack is not None:
+            self.slack.set_down(False)
+        if was_down:
+            self.note("control", f"{channel} is up again")
+
+    def _on_slack(self, message: dict[str, Any] | None) -> None:
+        if message is None:
+            self.note("slack", "Slack refused a request (down)")
+            return
+        text = str(message.get("text") or "").strip().splitlines()
+        where = f" in {message['channel']}" if message.get("channel") else ""
+        thread = " (thread)" if message.get("thread_ts") else ""
+        self.note("slack", f"Slack {message['kind']}{where}{thread}: {text[0] if text else ''}")
 
     def fire_due_schedules(self) -> int:
         """Send the Input of every schedule due on the local clock to its target queue; return how many fired."""
@@ -262,6 +318,33 @@ class Runtime:
         """Receive from every function queue (and the SNS capture) and hand batches to the handlers."""
         assert self.pump is not None
         return self.pump.deliver_pending(max_rounds)
+
+    def create_sample(self) -> Sample:
+        """The sample world of config/dockhand.yaml (repositories, cluster, task definitions, service web)."""
+        sample = create_sample(self.client, self.network)
+        self.note("runtime", f"sample made: service {SERVICE} on {sample.task_definition.rsplit('/', 1)[-1]}")
+        return sample
+
+    def busy(self) -> list[str]:
+        """What is still moving: messages to deliver, deployments finishing (empty: the runtime is idle)."""
+        out = self.pump.busy() if self.pump else []
+        if pending := self.timers.pending():
+            out.append(f"{pending} deployment step(s) or task end(s) due")
+        if self.schedules and (due := self.schedules.due_now()):
+            out.append(f"{due} schedule(s) due")
+        return out
+
+    def wait_idle(self, timeout: float = 60.0, settle: float = 0.3) -> list[str]:
+        """Wait until nothing is moving (twice in a row, `settle` wall seconds apart); return what still moves
+        when `timeout` runs out (empty: idle). Events the local clock will bring later are not waited for."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while True:
+            busy = self.busy()
+            quiet = 0 if busy else quiet + 1
+            if quiet >= 2 or time.monotonic() >= deadline:
+                return busy
+            time.sleep(settle)
 
     # ------------------------------------------------------------------------------------------ views
     @property
@@ -279,5 +362,25 @@ class Runtime:
 
 
 def read_state(path: Path = STATE_FILE) -> dict[str, Any]:
-    """What a running `dockhand local up` wrote: endpoint, control port/url, region."""
+    """What a running `dockhand local up` wrote: endpoint, control port/url, region, stack."""
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def client_environment(state: dict[str, Any]) -> dict[str, str]:
+    """What a client needs to use a running runtime: its endpoint, any credentials, the Region under both names
+    (the aws CLI and boto3 read AWS_DEFAULT_REGION, other SDKs AWS_REGION), and the stack the CLI finds."""
+    return {
+        "AWS_ENDPOINT_URL": str(state["endpoint"]),
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "AWS_DEFAULT_REGION": str(state["region"]),
+        "AWS_REGION": str(state["region"]),
+        "DOCKHAND_STACK": str(state.get("stack", STACK_NAME)),
+    }
+
+
+def export_line(state: dict[str, Any]) -> str:
+    """`export NAME=value …` for a POSIX shell (what `dockhand local env` prints for `eval`)."""
+    import shlex
+
+    return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in client_environment(state).items())

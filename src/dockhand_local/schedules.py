@@ -65,6 +65,25 @@ class ScheduleFirer:
             self._first_pass = False
             return fired
 
+    def due_now(self) -> int:
+        """How many enabled schedules the next look will fire (without firing them)."""
+        from moto.scheduler.models import scheduler_backends
+
+        with self._lock:
+            now = self.rt.clock.now()
+            due = 0
+            for group in list(scheduler_backends[ACCOUNT][self.rt.region].schedule_groups.values()):
+                for schedule in list(group.schedules.values()):
+                    if schedule.state != "ENABLED":
+                        continue
+                    expression, zone = schedule.schedule_expression, schedule.schedule_expression_timezone
+                    if expression.startswith("at("):
+                        due += schedule.arn not in self._fired_once and bool(fire_times(expression, zone, EPOCH, now))
+                    elif schedule.arn in self._since:
+                        upcoming = next_fire(expression, zone, self._since[schedule.arn])
+                        due += upcoming is not None and upcoming <= now
+            return due
+
     def _due_times(self, schedule: Any, now: datetime) -> list[datetime]:
         arn, expression, zone = schedule.arn, schedule.schedule_expression, schedule.schedule_expression_timezone
         if expression.startswith("at("):

@@ -2,8 +2,9 @@
 
 A real HTTP server on 127.0.0.1 (an ephemeral port), so slack_sdk talks to it exactly as it talks to Slack:
 `POST /webhook/<id>` answers `ok`; `POST /api/chat.postMessage` and `/api/chat.update` answer Slack's JSON
-(`ok`, `channel`, `ts`, `message`). Every accepted message is kept in `messages`; `fail_next(n)` makes the
-next n requests fail with a status (an outage). Tests and `dockhand local` both use it.
+(`ok`, `channel`, `ts`, `message`). Every accepted message is kept in `messages` (and handed to `on_message`);
+`fail_next(n)` makes the next n requests fail with a status, `set_down(True)` every request until
+`set_down(False)` (an outage). Tests and `dockhand local` both use it.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 
 class LoopbackSlack:
-    def __init__(self) -> None:
+    def __init__(self, on_message: Callable[[dict[str, Any] | None], None] | None = None) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.on_message = on_message  # called with each kept message, and with None for each refused request
+        self.down = False
         self._lock = threading.Lock()
         self._failures: list[int] = []
         self._ts = itertools.count(1)
@@ -84,14 +88,22 @@ class LoopbackSlack:
         with self._lock:
             self._failures += [status] * n
 
+    def set_down(self, down: bool) -> None:
+        """While down, every request fails with 503 (Slack's answer in an outage)."""
+        with self._lock:
+            self.down = down
+
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
 
     def _handle(self, path: str, raw: str, content_type: str) -> tuple[int, Any]:
         with self._lock:
-            if self._failures:
-                return self._failures.pop(0), b"internal_error"
+            status = self._failures.pop(0) if self._failures else (503 if self.down else 0)
+        if status:
+            if self.on_message is not None:
+                self.on_message(None)
+            return status, b"internal_error" if status != 503 else b"service_unavailable"
         payload = _parse(raw, content_type)
         if path.startswith("/webhook/"):
             self._keep("webhook", payload, channel=None, ts=None)
@@ -123,6 +135,8 @@ class LoopbackSlack:
         }
         with self._lock:
             self.messages.append(message)
+        if self.on_message is not None:
+            self.on_message(message)
         return message
 
 

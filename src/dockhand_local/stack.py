@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
 STACK_NAME = "dockhand"  # samconfig.toml's stack_name
+LOCAL_CONTROL_OUTPUT = "LocalControlUrl"  # an output only the local runtime's stack has: its control API (and clock)
 
 
 class _CfnLoader(yaml.SafeLoader):
