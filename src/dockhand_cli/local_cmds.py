@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,17 @@ def _stdout_console() -> Console:
     get 120 columns instead of rich's 80.
     """
     return Console(file=sys.stdout, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
+
+
+def _utc(text: str) -> datetime:
+    """An ISO time; without an offset it is UTC (as every time Dockhand shows)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected an ISO time such as 2026-03-02T10:00:00Z", param_hint="--clock-start"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def register(app: typer.Typer) -> None:
@@ -74,7 +85,9 @@ def up(
     control_port: int = typer.Option(0, help="The control API's port (0: a free one)"),
     region: str = typer.Option("us-east-1"),
     speed: float = typer.Option(60.0, help="How much faster than the wall clock schedules run"),
-    clock_start: str = typer.Option("", help="ISO time the local clock starts at (default: now)"),
+    clock_start: str = typer.Option(
+        "", help="ISO time the local clock starts at once the stack is ready (default: now; no offset: UTC)"
+    ),
     deploy_delay: float = typer.Option(1.5, help="Seconds from UpdateService to deployment COMPLETED/FAILED"),
     state_dir: Path = StateDir,
 ) -> None:
@@ -87,7 +100,7 @@ def up(
         port=port,
         control_port=control_port,
         speed=speed,
-        clock_start=datetime.fromisoformat(clock_start) if clock_start else None,
+        clock_start=_utc(clock_start) if clock_start else None,
         deploy_delay=deploy_delay,
         state_dir=state_dir,
         handler_log=state_dir / "handlers.log",
