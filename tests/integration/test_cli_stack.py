@@ -51,9 +51,8 @@ class World:
 
 
 @pytest.fixture
-def world(moto_aws: None, write_config: Any) -> World:
-    """The stack `team-dockhand` from template.yaml, a declared job whose schedule is deployed, an image."""
-    stack = create_stack(boto3.Session(), region=REGION, name=STACK)
+def declarations(write_config: Any) -> Path:
+    """A job `report` and a deploy target for repository `web`."""
     job = {
         "name": "report",
         "schedule": "cron(0 2 * * ? *)",
@@ -63,7 +62,14 @@ def world(moto_aws: None, write_config: Any) -> World:
         "launch_type": "EC2",
     }
     target = {"repository": "web", "tags": "semver:^2.0", "cluster": "demo", "services": ["web"]}
-    config = write_config({"version": 1, "deploy": {"targets": [target]}, "jobs": [job]})
+    return Path(write_config({"version": 1, "deploy": {"targets": [target]}, "jobs": [job]}))
+
+
+@pytest.fixture
+def world(moto_aws: None, declarations: Path) -> World:
+    """The stack `team-dockhand` from template.yaml, the declared job's schedule deployed, an image in ECR."""
+    stack = create_stack(boto3.Session(), region=REGION, name=STACK)
+    config = declarations
     sync_schedules(
         load_config(config),
         boto3.client("scheduler", region_name=REGION),
@@ -181,11 +187,13 @@ COMMANDS = [
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_a_missing_stack_is_one_line_naming_it_the_region_and_what_to_do(world: World, command: list[str]) -> None:
+def test_a_missing_stack_is_one_line_naming_it_the_region_and_what_to_do(
+    moto_aws: None, declarations: Path, command: list[str]
+) -> None:
     # Given no stack called `absent`
-    config = ["--config", str(world.config)] if command[0] in ("jobs", "deploy") and command[1] != "history" else []
+    config = ["--config", str(declarations)] if command[0] in ("jobs", "deploy") and command[1] != "history" else []
     # When a command is pointed at it
-    result = world.run(*command, *config, env={"DOCKHAND_STACK": "absent"})
+    result = CliRunner().invoke(app, [*command, *config], env={"DOCKHAND_STACK": "absent"})
     # Then it exits 2 with one line: which stack, which Region, what to do; no traceback
     assert result.exit_code == 2, result.output
     (line,) = result.output.strip().splitlines()

@@ -135,6 +135,17 @@ def make_service(shell: Shell, cluster: str, service: str, image: str) -> str:
     return str(first)
 
 
+def register_family(shell: Shell, family: str) -> None:
+    """The cluster shop and a task definition, made with the aws CLI in one shell."""
+    containers = json.dumps([{"name": family, "image": "busybox", "memory": 256}])
+    shell.run(
+        "bash",
+        "-c",
+        "aws ecs create-cluster --cluster-name shop >/dev/null && aws ecs register-task-definition "
+        f"--family {family} --container-definitions '{containers}' >/dev/null",
+    )
+
+
 def test_aws_cli_push_deploys_the_service(shell: Shell, tmp_path: Path) -> None:
     # Given a repository and a Fargate service demo/web on web:1.0.0, made with the aws CLI
     # (config/dockhand.yaml deploys repository web to demo/web under ^1.0)
@@ -190,9 +201,9 @@ def test_stop_task_command_reaches_the_watcher(shell: Shell) -> None:
 
 
 def test_every_stack_command_works_with_only_the_printed_environment(shell: Shell, tmp_path: Path) -> None:
-    # Given a service with a stopped task, and an image in ECR whose push event is to be replayed
-    make_service(shell, "shop", "cart", "public.ecr.aws/docker/library/nginx:1.27")
-    shell.local("stop-task", "--cluster", "shop", "--service", "cart", "--exit-code", "137", "--reason", "OOM")
+    # Given a stopped standalone task of family cart, and an image in ECR whose push event is to be replayed
+    register_family(shell, "cart")
+    shell.local("stop-task", "--cluster", "shop", "--family", "cart", "--exit-code", "137", "--reason", "OOM")
     shell.aws("ecr", "create-repository", "--repository-name", "replay")
     manifest = tmp_path / "manifest.json"
     manifest.write_text(image_manifest("replay:1.0.0"))
@@ -237,15 +248,13 @@ def test_every_stack_command_works_with_only_the_printed_environment(shell: Shel
 
 
 def test_stop_task_with_a_large_count_returns_with_the_count(shell: Shell) -> None:
-    # Given a service batch/queue
-    make_service(shell, "batch", "queue", "public.ecr.aws/docker/library/nginx:1.27")
+    # Given the task-definition family queue
+    register_family(shell, "queue")
 
     # When 500 stops are injected in one command
-    out = shell.local(
-        "stop-task", "--cluster", "batch", "--service", "queue", "--count", "500", check=False, timeout=600
-    )
+    out = shell.local("stop-task", "--cluster", "shop", "--family", "queue", "--count", "500", check=False, timeout=600)
 
     # Then it returns when they are all emitted, saying how many, with no traceback
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "stopped 500 task(s) of service queue in batch (exit code 1)"
+    assert out.stdout.strip() == "stopped 500 task(s) of family queue in shop (exit code 1)"
     assert "Traceback" not in out.stderr
