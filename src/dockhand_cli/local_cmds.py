@@ -252,7 +252,7 @@ def job_exit_codes(
     state_dir: Path = StateDir,
 ) -> None:
     """Script how the job's next tasks end: an exit code each, after a run time on the local clock if given
-    (else they end at once). Unscripted tasks exit 0."""
+    (else they end shortly). Unscripted tasks exit 0 shortly."""
     from dockhand_local.ecs_sim import JobExit
 
     try:
