@@ -78,7 +78,8 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_until(lambda: (state_dir / "local.json").exists() or process.poll() is not None, "the runtime", 90)
+        # `up` prints its lines once the stack is ready (after it wrote local.json)
+        wait_until(lambda: "\nexport " in log_path.read_text() or process.poll() is not None, "the runtime", 90)
         assert process.poll() is None, log_path.read_text()
         exports = [line for line in log_path.read_text().splitlines() if line.startswith("export ")]
         assert len(exports) == 1, log_path.read_text()

@@ -63,6 +63,14 @@ def _run(rt: Runtime) -> Any:
     return history[0] if history else None
 
 
+def _deadline_scheduled(rt: Runtime) -> bool:
+    """Whether the batch function made the run's deadline schedule (it does so after recording the launch)."""
+    assert rt.stack is not None
+    group = rt.stack.physical["ScheduleGroup"]
+    names = [s["Name"] for s in rt.client("scheduler").list_schedules(GroupName=group)["Schedules"]]
+    return any(name.startswith("dockhand-deadline-") for name in names)
+
+
 def _start_run(rt: Runtime, planned: str) -> None:
     """Script the job's next task, ask for a run now, and wait until its task runs."""
     assert rt.stack is not None
@@ -91,6 +99,7 @@ def test_a_task_stopped_at_its_deadline_is_not_stopped_again(runtime: Runtime) -
     _start_run(runtime, "0:30m")
 
     # When the local clock passes the deadline (Dockhand stops the task), then the task's own end
+    wait_until(lambda: _deadline_scheduled(runtime), "the deadline's schedule")
     runtime.clock.advance(11 * 60)
     (stop,) = wait_until(lambda: _stops_seen_by_batch(runtime), "the deadline's stop")
     assert wait_until(lambda: _run(runtime).status == "timed_out", "the run timed out")

@@ -58,7 +58,8 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         start_new_session=True,
     )
     try:
-        wait_until(lambda: (here / ".dockhand" / "local.json").exists() or process.poll() is not None, "up", 90)
+        # `up` prints its lines once the stack is ready (after it wrote .dockhand/local.json)
+        wait_until(lambda: "\nexport " in (here / "up.log").read_text() or process.poll() is not None, "up", 90)
         assert process.poll() is None, (here / "up.log").read_text()
         yield here
     finally:
