@@ -1,7 +1,8 @@
 """`dockhand jobs …`: the declared jobs with their next run and last outcome, a job's run history, and run-now.
 
-They read the declarations file and talk to the stack (DOCKHAND_TABLE, DOCKHAND_SCHEDULE_GROUP,
-DOCKHAND_BATCH_QUEUE_ARN, the usual AWS credentials and Region, AWS_ENDPOINT_URL for the local runtime).
+They read the declarations file and the stack's resources, found from the stack's outputs (`--stack`,
+DOCKHAND_STACK): the state table, the schedule group and the batch queue. Times ("next run", a run-now's
+scheduled time) are the stack's: the local runtime's clock when the stack is the local one.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from dockhand_cli.common import DEFAULT_CONFIG, DEFAULT_STACK, config_or_exit, stack_queue_url
+from dockhand_cli.common import DEFAULT_CONFIG, config_or_exit, stdout
+from dockhand_cli.stack import RegionOption, StackOption, aws_errors, find_stack
 
-console = Console()
 err = Console(stderr=True)
 jobs_app = typer.Typer(no_args_is_help=True, help="Scheduled ECS jobs: list, history, run now.")
 
@@ -28,11 +29,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(jobs_app, name="jobs")
 
 
-def _runs() -> Any:
-    from dockhand import deps
+def _runs(table: Any) -> Any:
     from dockhand.state.runs import Runs
 
-    return Runs(deps.table())
+    return Runs(table)
 
 
 def _aws_errors() -> tuple[type[BaseException], ...]:
@@ -91,18 +91,22 @@ def job_rows(cfg: Any, now: datetime, runs: Any | None, scheduler: Any | None, g
 def jobs_list(
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="The declarations file"),
     offline: bool = typer.Option(False, "--offline", help="Only the file: no schedule state, no history"),
+    stack: str = StackOption,
+    region: str | None = RegionOption,
 ) -> None:
     """The declared jobs: schedule, time zone, next run, schedule state and last outcome."""
-    from dockhand import deps
-    from dockhand.settings import settings
-
     cfg = config_or_exit(config)
+    console = stdout()
     if not cfg.jobs:
         console.print("no jobs declared", highlight=False)
         return
-    runs = None if offline else _runs()
-    scheduler = None if offline else deps.client("scheduler")
-    rows = job_rows(cfg, datetime.now(UTC), runs, scheduler, settings().schedule_group)
+    if offline:
+        rows = job_rows(cfg, datetime.now(UTC), None, None, "")
+    else:
+        found = find_stack(stack, region)
+        rows = job_rows(
+            cfg, found.now(), _runs(found.table()), found.client("scheduler"), found.output("ScheduleGroupName")
+        )
     out = RichTable(*rows[0].keys())
     for row in rows:
         out.add_row(*row.values())
@@ -116,9 +120,14 @@ def jobs_list(
 def jobs_history(
     name: str = typer.Argument(..., help="Job name"),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=500),
+    stack: str = StackOption,
+    region: str | None = RegionOption,
 ) -> None:
     """Recent runs of a job, newest first: attempts, task, times, exit code, outcome."""
-    runs = _runs().history(name, limit=limit)
+    found = find_stack(stack, region)
+    with aws_errors(found, f"cannot read the runs of {name}"):
+        runs = _runs(found.table()).history(name, limit=limit)
+    console = stdout()
     if not runs:
         console.print(f"no recorded runs of {name}", highlight=False)
         return
@@ -134,7 +143,7 @@ def jobs_history(
             r.stopped_at or "",
             "" if r.exit_code is None else str(r.exit_code),
             (r.task_arn or "").rsplit("/", 1)[-1],
-            (r.reason or "")[:80],
+            r.reason or "",
         )
     console.print(out)
 
@@ -164,21 +173,16 @@ def run_now(job: str, sqs_client: Any, queue_url: str, now: datetime | None = No
 def jobs_run(
     name: str = typer.Argument(..., help="Job name"),
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="The declarations file"),
-    queue_url: str | None = typer.Option(
-        None,
-        "--queue-url",
-        help="The batch queue (default: from DOCKHAND_BATCH_QUEUE_ARN, else the stack output BatchQueueUrl)",
-    ),
-    stack: str = typer.Option(DEFAULT_STACK, "--stack", help="The stack whose outputs give the queue"),
+    stack: str = StackOption,
+    region: str | None = RegionOption,
 ) -> None:
     """Run a job now (a new run, outside its schedule; its concurrency policy still applies)."""
-    from dockhand import deps
-    from dockhand.settings import settings
-
     cfg = config_or_exit(config)
     if cfg.job(name) is None:
         err.print(f"job {name!r} is not declared in {config}", highlight=False)
         raise typer.Exit(1)
-    queue_url = stack_queue_url(queue_url, output="BatchQueueUrl", arn=settings().batch_queue_arn, stack=stack)
-    body = run_now(name, deps.client("sqs"), queue_url)
-    console.print(f"requested run {body['run_id']} of {name}; see `dockhand jobs history {name}`", highlight=False)
+    found = find_stack(stack, region)
+    queue_url = found.output("BatchQueueUrl")
+    with aws_errors(found, f"cannot send the run of {name} to {queue_url}"):
+        body = run_now(name, found.client("sqs"), queue_url, found.now())
+    stdout().print(f"requested run {body['run_id']} of {name}; see `dockhand jobs history {name}`", highlight=False)

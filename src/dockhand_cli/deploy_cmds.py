@@ -1,5 +1,9 @@
 """`dockhand` commands of the deploy wing: `dockhand plan REPOSITORY TAG` shows what a push would deploy;
-`dockhand deploy REPOSITORY TAG` replays a push whose event was missed (ECR push events are best effort)."""
+`dockhand deploy REPOSITORY TAG` replays a push whose event was missed (ECR push events are best effort).
+
+Both find the stack's resources from its outputs (`--stack`, DOCKHAND_STACK): the deploy queue, and the state
+table whose ledger and holds decide what a push may do.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dockhand_cli.common import DEFAULT_CONFIG, DEFAULT_STACK, config_or_exit, stack_queue_url
+from dockhand_cli.common import DEFAULT_CONFIG, config_or_exit, stdout
+from dockhand_cli.stack import RegionOption, StackOption, StackUnreadable, aws_errors, find_stack, read_stack
 
-console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 # The FIFO group the EventBridge rule (DeployPushRule) gives every push: a replay queues behind real pushes.
 PUSH_GROUP = "ecr-push"
@@ -40,11 +44,12 @@ def plan(
     digest: str | None = typer.Option(None, "--digest", help="Image digest (default: looked up in ECR by tag)"),
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="The declarations file"),
     account: str | None = typer.Option(None, help="Account of the registry (default: the caller's)"),
-    region: str | None = typer.Option(None, help="Region of the registry (default: the session's)"),
+    region: str | None = typer.Option(None, help="Region of the registry and the stack (default: the session's)"),
+    stack: str = StackOption,
 ) -> None:
     """Show what a push of REPOSITORY:TAG would deploy, with each task-definition diff. Changes nothing."""
     cfg = config_or_exit(config)
-    report = plan_push(cfg, repository, tag, digest=digest, account=account, region=region)
+    report = plan_push(cfg, repository, tag, digest=digest, account=account, region=region, stack=stack)
     print_report(report)
     if report.by_action("failed"):
         raise typer.Exit(1)
@@ -58,8 +63,10 @@ def plan_push(
     digest: str | None = None,
     account: str | None = None,
     region: str | None = None,
+    stack: str | None = None,
 ) -> Any:
-    """The deployer's own flow in dry-run mode, fed by a push event built from the arguments."""
+    """The deployer's own flow in dry-run mode, fed by a push event built from the arguments (with the stack's
+    ledger and holds when `stack` can be read)."""
     from dockhand.aws import clients
     from dockhand.aws.ecr import Ecr
     from dockhand.aws.ecs import Ecs
@@ -73,7 +80,7 @@ def plan_push(
     event = EcrImageAction.model_validate(
         push_event(repository, tag, digest, account=account, region=region, time=datetime.now(UTC), prefix="plan")
     )
-    ledger, holds = _state()
+    ledger, holds = _state(stack, region)
     deployer = Deployer(
         ecs=Ecs(clients.client("ecs")),
         ledger=ledger,
@@ -132,40 +139,35 @@ def deploy(
     repository: str = typer.Argument(..., help="ECR repository name, as in the push event"),
     tag: str = typer.Argument(..., help="The pushed tag to deploy"),
     config: Path = typer.Option(DEFAULT_CONFIG, "--config", help="The declarations file"),
-    queue_url: str | None = typer.Option(
-        None, "--queue-url", help="The deploy queue (default: the stack output DeployQueueUrl)"
-    ),
-    region: str | None = typer.Option(None, help="Region of the registry and the stack (default: the session's)"),
-    stack: str = typer.Option(DEFAULT_STACK, "--stack", help="The stack whose outputs give the queue"),
+    stack: str = StackOption,
+    region: str | None = RegionOption,
 ) -> None:
-    """Send the push event of REPOSITORY:TAG that ECR would have sent (for a push whose event was missed).
+    """Send the push event of REPOSITORY:TAG that ECR would have sent (for a push whose event was missed) to
+    the stack's deploy queue (output DeployQueueUrl).
 
     It takes the same road as a real push: the deploy queue, the ledger (never backwards), exactly once.
     """
-    from dockhand.aws import clients
-
     cfg = config_or_exit(config)
     if not cfg.deploy.targets_for(repository):
         err.print(
             f"[yellow]no deploy target in {config} takes {repository}: the push will be ignored[/yellow]",
             highlight=False,
         )
-    region = region or clients.client("sqs").meta.region_name
-    image = _lookup(repository, tag, region, missing_exit=1)
-    url = stack_queue_url(queue_url, output="DeployQueueUrl", stack=stack, region=region)
-    event = send_push(
-        clients.client("sqs", region),
-        url,
-        push_event(
-            repository,
-            tag,
-            image.digest,
-            account=image.registry_id,
-            region=region,
-            time=image.pushed_at,
-            prefix="manual",
-        ),
+    found = find_stack(stack, region)
+    image = _lookup(repository, tag, found.region, missing_exit=1)
+    url = found.output("DeployQueueUrl")
+    event = push_event(
+        repository,
+        tag,
+        image.digest,
+        account=image.registry_id,
+        region=found.region,
+        time=image.pushed_at,
+        prefix="manual",
     )
+    with aws_errors(found, f"cannot send the push to {url}"):
+        send_push(found.client("sqs"), url, event)
+    console = stdout()
     console.print(
         f"sent the push of {repository}:{tag} ({image.digest}, pushed {event['time']}) to {url}", highlight=False
     )
@@ -186,28 +188,30 @@ def send_push(sqs_client: Any, queue_url: str, event: dict[str, Any]) -> dict[st
     return event
 
 
-def _state() -> tuple[Any, Any]:
-    """The ledger and holds when Dockhand's table is reachable; without them, ordering is not checked."""
+def _state(stack: str | None, region: str | None) -> tuple[Any, Any]:
+    """The ledger and holds when the stack's table is readable; without them, ordering is not checked."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from dockhand import deps
     from dockhand.state.deployments import Holds
     from dockhand.state.ledger import Ledger
 
+    unchecked = "push order and holds are not checked"
+    if stack is None:
+        return None, None
     try:
-        table = deps.table()
+        table = read_stack(stack, region).table()
         table.get("LEDGER#probe", "CURRENT")
+    except StackUnreadable as exc:
+        err.print(f"[yellow]{exc}: {unchecked}[/yellow]", highlight=False)
+        return None, None
     except (ClientError, BotoCoreError) as exc:
-        err.print(
-            f"[yellow]the state table is not reachable ({type(exc).__name__}): push order and holds are not "
-            "checked[/yellow]",
-            highlight=False,
-        )
+        err.print(f"[yellow]the state table is not reachable ({type(exc).__name__}): {unchecked}[/yellow]")
         return None, None
     return Ledger(table), Holds(table)
 
 
 def print_report(report: Any) -> None:
+    console = stdout()
     push = report.push
     console.print(f"[bold]{push.repository}:{push.tag}[/bold] {push.digest}", highlight=False)
     if report.ignored:

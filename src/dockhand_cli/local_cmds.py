@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,17 @@ def _stdout_console() -> Console:
     return Console(file=sys.stdout, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 
+def _utc(text: str) -> datetime:
+    """An ISO time; without an offset it is UTC (as every time Dockhand shows)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r}: expected an ISO time such as 2026-03-02T10:00:00Z", param_hint="--clock-start"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def register(app: typer.Typer) -> None:
     """Add this wing's commands to the root app."""
     app.add_typer(local_app, name="local")
@@ -45,21 +56,25 @@ def _state(state_dir: Path) -> dict[str, Any]:
     return read_state(path)
 
 
-def _call(state_dir: Path, path: str, body: dict[str, Any] | None = None) -> Any:
+def _call(state_dir: Path, path: str, body: dict[str, Any] | None = None, timeout: float = 60) -> Any:
     import urllib.error
 
     from dockhand_local.control import call
 
     try:
-        return call(_state(state_dir)["control_url"], path, body)
+        return call(_state(state_dir)["control_url"], path, body, timeout=timeout)
     except urllib.error.HTTPError as exc:
         err.print(f"the runtime refused: {exc.read().decode(errors='replace')}", highlight=False)
         raise typer.Exit(1) from None
     except urllib.error.URLError as exc:
         err.print(f"the runtime does not answer ({exc.reason}); is `dockhand local up` still running?")
         raise typer.Exit(2) from None
+    except TimeoutError:
+        err.print(f"the runtime did not answer {path} within {timeout:g} s; see `dockhand local timeline`")
+        raise typer.Exit(1) from None
 
 
+STOP_TIMEOUT_PER_TASK = 1.0  # wall seconds a stop may take before the command gives up waiting
 StateDir = typer.Option(DEFAULT_STATE_DIR, "--state-dir", help="Where the runtime keeps local.json")
 
 
@@ -70,12 +85,14 @@ def up(
     control_port: int = typer.Option(0, help="The control API's port (0: a free one)"),
     region: str = typer.Option("us-east-1"),
     speed: float = typer.Option(60.0, help="How much faster than the wall clock schedules run"),
-    clock_start: str = typer.Option("", help="ISO time the local clock starts at (default: now)"),
+    clock_start: str = typer.Option(
+        "", help="ISO time the local clock starts at once the stack is ready (default: now; no offset: UTC)"
+    ),
     deploy_delay: float = typer.Option(1.5, help="Seconds from UpdateService to deployment COMPLETED/FAILED"),
     state_dir: Path = StateDir,
 ) -> None:
     """Start moto and the stack, deliver events to the real handlers; runs until Ctrl-C."""
-    from dockhand_local.runtime import Runtime, RuntimeOptions
+    from dockhand_local.runtime import Runtime, RuntimeOptions, export_line, read_state
 
     options = RuntimeOptions(
         config_path=config,
@@ -83,24 +100,23 @@ def up(
         port=port,
         control_port=control_port,
         speed=speed,
-        clock_start=datetime.fromisoformat(clock_start) if clock_start else None,
+        clock_start=_utc(clock_start) if clock_start else None,
         deploy_delay=deploy_delay,
         state_dir=state_dir,
         handler_log=state_dir / "handlers.log",
     )
     console = _stdout_console()
     runtime = Runtime(options).start()
+    state = read_state(runtime.state_file)
     console.print(
-        f"[bold]Dockhand local[/bold] endpoint [cyan]{runtime.endpoint}[/cyan] region {region}", highlight=False
-    )
-    console.print(
-        f"  export AWS_ENDPOINT_URL={runtime.endpoint} AWS_ACCESS_KEY_ID=local "
-        f"AWS_SECRET_ACCESS_KEY=local AWS_REGION={region}",
+        f"[bold]Dockhand local[/bold]: moto on [cyan]{runtime.endpoint}[/cyan] (region {region}), "
+        f'stack {options.stack_name}. In another shell, `eval "$(dockhand local env)"` or:',
         highlight=False,
     )
+    console.print(export_line(state), highlight=False, markup=False)
     console.print(
-        f"  control {runtime.control.url}   state {runtime.state_file}   handler logs "
-        f"{options.handler_log}   Ctrl-C stops",
+        f"control {runtime.control.url}   state {runtime.state_file}   handler logs {options.handler_log}   "
+        "Ctrl-C stops",
         highlight=False,
     )
     done = threading.Event()
@@ -117,6 +133,72 @@ def up(
     finally:
         runtime.stop()
         console.print("stopped")
+
+
+@local_app.command("env")
+def env(state_dir: Path = StateDir) -> None:
+    """Print the environment that points any AWS client and `dockhand` at the running runtime:
+    `eval "$(dockhand local env)"`."""
+    from dockhand_local.runtime import export_line
+
+    typer.echo(export_line(_state(state_dir)))
+
+
+@local_app.command()
+def sample(state_dir: Path = StateDir) -> None:
+    """Make the sample world config/dockhand.yaml deploys to: repositories web and nightly-report, cluster demo,
+    task definitions, and the Fargate service web on web:1.0.0. Then push web:1.1.0 and it deploys."""
+    result = _call(state_dir, "/sample", {})
+    for line in result["lines"]:
+        console.print(line, highlight=False)
+
+
+@local_app.command()
+def manifest(
+    image: str = typer.Argument(..., help="What the image is, e.g. web:1.1.0 (a new text gives a new digest)"),
+) -> None:
+    """Print an image manifest for `aws ecr put-image --image-manifest file://…`: what `docker push` hands ECR."""
+    from dockhand_local.images import image_manifest
+
+    typer.echo(image_manifest(image))
+
+
+@local_app.command()
+def wait(
+    timeout: float = typer.Option(60.0, help="Seconds to wait at most"),
+    state_dir: Path = StateDir,
+) -> None:
+    """Return when nothing is moving: every queue delivered, every deployment finished (what the local clock
+    brings later, such as a crash-loop window closing or a schedule, is not waited for)."""
+    busy = _call(state_dir, "/wait", {"timeout": timeout}, timeout=timeout + 30)["busy"]
+    if busy:
+        err.print(f"still moving after {timeout:g} s: {'; '.join(busy)}", highlight=False)
+        raise typer.Exit(1)
+    console.print("idle", highlight=False)
+
+
+@local_app.command("channel-down")
+def channel_down(
+    channel: str = typer.Argument(..., help="slack or sns"),
+    duration: str = typer.Option("", "--for", help="Recover by itself after this long on the local clock (5m, 1h)"),
+    state_dir: Path = StateDir,
+) -> None:
+    """An outage: every delivery to the channel fails (Slack answers 503, SNS Publish 500) until `channel-up`."""
+    from dockhand_local.ecs_sim import parse_duration
+
+    try:
+        seconds = parse_duration(duration) if duration else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--for") from None
+    down = _call(state_dir, "/channel", {"channel": channel, "down": True, "seconds": seconds})["down"]
+    console.print(f"down: {', '.join(down)}" + (f" (for {duration} of the local clock)" if duration else ""))
+
+
+@local_app.command("channel-up")
+def channel_up(channel: str = typer.Argument(..., help="slack or sns"), state_dir: Path = StateDir) -> None:
+    """End an outage: deliveries to the channel work again (failed ones are retried from their queue)."""
+    down = _call(state_dir, "/channel", {"channel": channel, "down": False})["down"]
+    console.print(f"{channel} is up" + (f"; still down: {', '.join(down)}" if down else ""), highlight=False)
 
 
 @local_app.command("stop-task")
@@ -143,9 +225,11 @@ def stop_task(
         "count": count,
         "started_by": started_by or None,
     }
-    result = _call(state_dir, "/stop-task", body)
-    for arn in result["task_arns"]:
-        console.print(f"stopped {arn}", highlight=False)
+    result = _call(state_dir, "/stop-task", body, timeout=STOP_TIMEOUT_PER_TASK * count + 60)
+    what = f"service {service}" if service else f"family {family}"
+    console.print(
+        f"stopped {len(result['task_arns'])} task(s) of {what} in {cluster} (exit code {exit_code})", highlight=False
+    )
 
 
 @local_app.command("fail-next-deploy")
@@ -162,12 +246,21 @@ def fail_next_deploy(
 @local_app.command("job-exit-codes")
 def job_exit_codes(
     job: str = typer.Argument(..., help="Job name"),
-    codes: list[int] = typer.Argument(..., help="Exit codes of the next runs, in order"),
+    codes: list[str] = typer.Argument(
+        ..., help="How the next task runs end, in order: EXIT_CODE or EXIT_CODE:RUN_TIME (1, 0:90s, 1:20m, 3:1h30m)"
+    ),
     state_dir: Path = StateDir,
 ) -> None:
-    """Script how the next task runs of a job end (default: exit code 0)."""
+    """Script how the job's next tasks end: an exit code each, after a run time on the local clock if given
+    (else they end shortly). Unscripted tasks exit 0 shortly."""
+    from dockhand_local.ecs_sim import JobExit
+
+    try:
+        exits = [JobExit.parse(code) for code in codes]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="CODES") from None
     _call(state_dir, "/job-exit-codes", {"job": job, "codes": codes})
-    console.print(f"job {job}: next exit codes {', '.join(map(str, codes))}", highlight=False)
+    console.print(f"job {job}'s next task(s): {', '.join(map(str, exits))}", highlight=False)
 
 
 @local_app.command("advance-clock")

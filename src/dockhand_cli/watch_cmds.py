@@ -1,31 +1,28 @@
 """`dockhand` commands of the watch wing: holds on rolled-back digests, and the history of stops.
 
-They talk to the stack's DynamoDB table (DOCKHAND_TABLE, the usual AWS credentials and Region, and
-AWS_ENDPOINT_URL for the local runtime).
+They read the stack's state table, found from the stack's outputs (`--stack`, DOCKHAND_STACK).
 """
 
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table as RichTable
 
-console = Console()
+from dockhand_cli.common import stdout
+from dockhand_cli.stack import RegionOption, StackOption, aws_errors, find_stack
+
 holds_app = typer.Typer(no_args_is_help=True, help="Digests held after a circuit-breaker rollback.")
 
 
-def _table():  # type: ignore[no-untyped-def]
-    from dockhand import deps
-
-    return deps.table()
-
-
 @holds_app.command("list")
-def holds_list() -> None:
+def holds_list(stack: str = StackOption, region: str | None = RegionOption) -> None:
     """List held digests (later pushes of them are skipped until released)."""
     from dockhand.state.deployments import Holds
 
-    holds = sorted(Holds(_table()).list(), key=lambda h: (h.repository, h.created_at))
+    found = find_stack(stack, region)
+    with aws_errors(found, "cannot read the holds"):
+        holds = sorted(Holds(found.table()).list(), key=lambda h: (h.repository, h.created_at))
+    console = stdout()
     if not holds:
         console.print("no holds")
         return
@@ -39,33 +36,42 @@ def holds_list() -> None:
 def holds_release(
     repository: str = typer.Argument(..., help="ECR repository name"),
     digest: str = typer.Argument(..., help="sha256:… digest"),
+    stack: str = StackOption,
+    region: str | None = RegionOption,
 ) -> None:
     """Release a hold: the next push of this digest deploys again."""
     from dockhand.state.deployments import Holds
 
-    if not Holds(_table()).release(repository, digest):
-        console.print(f"no hold on {repository}@{digest}", highlight=False)
+    found = find_stack(stack, region)
+    with aws_errors(found, "cannot release the hold"):
+        released = Holds(found.table()).release(repository, digest)
+    if not released:
+        stdout().print(f"no hold on {repository}@{digest}", highlight=False)
         raise typer.Exit(1)
-    console.print(f"released {repository}@{digest}", highlight=False)
+    stdout().print(f"released {repository}@{digest}", highlight=False)
 
 
 def history(
     name: str = typer.Argument(..., help="Service name or task-definition family (job)"),
     cluster: str | None = typer.Option(None, "--cluster", "-c", help="Cluster name (default: every cluster)"),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=500),
+    stack: str = StackOption,
+    region: str | None = RegionOption,
 ) -> None:
     """Recent stops of a service or job, newest first (kept for watch.history_days)."""
     from dockhand.state.stops import StopHistory
 
-    stops_store = StopHistory(_table())
+    found = find_stack(stack, region)
     groups = (f"service:{name}", f"family:{name}")
-    if cluster:
-        stops = [stop for group in groups for stop in stops_store.recent(cluster, group, limit)]
-    else:
-        stops = stops_store.recent_anywhere(groups, limit)
+    with aws_errors(found, "cannot read the stop history"):
+        stops_store = StopHistory(found.table())
+        if cluster:
+            stops = [stop for group in groups for stop in stops_store.recent(cluster, group, limit)]
+        else:
+            stops = stops_store.recent_anywhere(groups, limit)
     stops.sort(key=lambda s: s.stopped_at, reverse=True)
     if not stops:
-        console.print(f"no recorded stops of {name}", highlight=False)
+        stdout().print(f"no recorded stops of {name}", highlight=False)
         return
     # One line per stop (grep-able): stopped  cluster  task  cause  container  exit  reason
     for s in stops[:limit]:
@@ -80,7 +86,7 @@ def history(
                     s.container or "-",
                     f"exit={exit_code}",
                     "alerted" if s.alerted else "quiet",
-                    s.reason[:120],
+                    s.reason,
                 ]
             ).rstrip()
         )

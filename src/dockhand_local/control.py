@@ -5,8 +5,11 @@ GET  /messages           Slack messages seen by the loopback Slack and SNS deliv
 GET  /timeline           what happened, in order
 POST /stop-task          {cluster, service | family, exit_code, reason, count, started_by?}
 POST /fail-next-deploy   {service, count?}
-POST /job-exit-codes     {job, codes: [int, ...]}
+POST /job-exit-codes     {job, codes: ["CODE" or "CODE:DURATION", ...]}
 POST /clock/advance      {seconds}
+POST /sample             {}: the sample world of config/dockhand.yaml
+POST /wait               {timeout}: returns when nothing is moving (or what still moves at the timeout)
+POST /channel            {channel: slack | sns, down: bool, seconds?}: an outage of a notification channel
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from dockhand_local.clock import iso
+from dockhand_local.ecs_sim import JobExit
 from dockhand_local.runtime import Runtime
+from dockhand_local.sample import describe
 
 
 class ControlServer:
@@ -72,11 +77,26 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
         return {"ok": True}
 
     def exit_codes(body: dict[str, Any]) -> dict[str, Any]:
-        runtime.plan_job_exit_codes(body["job"], [int(c) for c in body["codes"]])
+        runtime.plan_job_exits(body["job"], [JobExit.parse(str(c)) for c in body["codes"]])
         return {"ok": True}
 
     def advance(body: dict[str, Any]) -> dict[str, Any]:
         return {"clock": iso(runtime.clock.advance(float(body["seconds"])))}
+
+    def sample(body: dict[str, Any]) -> dict[str, Any]:
+        made = runtime.create_sample()
+        return {**made.as_dict(), "lines": describe(made)}
+
+    def channel(body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("down"):
+            seconds = body.get("seconds")
+            runtime.channel_down(str(body["channel"]), float(seconds) if seconds else None)
+        else:
+            runtime.channel_up(str(body["channel"]))
+        return {"down": sorted(runtime.down)}
+
+    def wait(body: dict[str, Any]) -> dict[str, Any]:
+        return {"busy": runtime.wait_idle(float(body.get("timeout", 60)))}
 
     gets = {"/status": status, "/messages": runtime.messages, "/timeline": runtime.timeline_dicts}
     posts = {
@@ -84,6 +104,9 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
         "/fail-next-deploy": fail_next,
         "/job-exit-codes": exit_codes,
         "/clock/advance": advance,
+        "/sample": sample,
+        "/wait": wait,
+        "/channel": channel,
     }
 
     class Handler(BaseHTTPRequestHandler):
@@ -122,7 +145,7 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float = 10) -> Any:
+def call(url: str, path: str, body: dict[str, Any] | None = None, timeout: float = 60) -> Any:
     """Client side: GET (no body) or POST (JSON body) to a running runtime's control API."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(

@@ -23,9 +23,8 @@ from dockhand.state.deployments import Holds
 from dockhand.state.table import Table
 from dockhand_local.images import image_manifest
 from dockhand_local.runtime import Runtime, RuntimeOptions
+from dockhand_local.sample import CLUSTER, FIRST_TAG, JOB, REPOSITORY, SERVICE, SIDECAR_IMAGE, create_sample
 
-CLUSTER, SERVICE, REPOSITORY, JOB = "demo", "web", "web", "nightly-report"
-SIDECAR_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 WAIT = 15.0  # wall seconds a check may take before it is declared missing
 
 
@@ -160,62 +159,13 @@ class Demo:
     # ------------------------------------------------------------------------------------------ the world
     def build_world(self) -> None:
         self.step("The world: ECR repository web, cluster demo, service web (2 tasks), job nightly-report")
-        ecr, ecs, ec2 = self.c("ecr"), self.c("ecs"), self.c("ec2")
-        self.world.repository_uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
-        report_uri = ecr.create_repository(repositoryName=JOB)["repository"]["repositoryUri"]
-        net = self.rt.network
-        if net:
-            self.world.subnet = next(v for k, v in net.items() if k.startswith("subnet"))
-            self.world.security_group = next(v for k, v in net.items() if k.startswith("sg"))
-        else:
-            vpc = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
-            ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-            self.world.subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.43.0.0/24")["Subnet"]["SubnetId"]
-            self.world.security_group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)[
-                "GroupId"
-            ]
-        ecs.create_cluster(clusterName=CLUSTER)
-        common = {
-            "networkMode": "awsvpc",
-            "requiresCompatibilities": ["FARGATE"],
-            "cpu": "256",
-            "memory": "512",
-            "runtimePlatform": {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
-        }
-        web = ecs.register_task_definition(
-            family=SERVICE,
-            **common,
-            containerDefinitions=[
-                {
-                    "name": "web",
-                    "image": f"{self.world.repository_uri}:1.0.0",
-                    "memory": 384,
-                    "essential": True,
-                    "portMappings": [{"containerPort": 8080}],
-                },
-                {"name": "log-router", "image": SIDECAR_IMAGE, "memory": 128, "essential": False},
-            ],
-        )["taskDefinition"]["taskDefinitionArn"]
-        self.world.revisions["1.0.0"] = web
-        ecs.register_task_definition(
-            family=JOB,
-            **common,
-            containerDefinitions=[{"name": "report", "image": f"{report_uri}:2.0.0", "memory": 512, "essential": True}],
-        )
-        ecs.create_service(
-            cluster=CLUSTER,
-            serviceName=SERVICE,
-            taskDefinition=web,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {"subnets": [self.world.subnet], "securityGroups": [self.world.security_group]}
-            },
-            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
-        )
+        sample = create_sample(self.c, self.rt.network)
+        self.world.repository_uri = sample.repository_uri
+        self.world.subnet, self.world.security_group = sample.subnet, sample.security_group
+        self.world.revisions[FIRST_TAG] = sample.task_definition
         self.console.print(
-            f"  service {CLUSTER}/{SERVICE} runs {web.rsplit('/', 1)[-1]} "
-            f"({REPOSITORY}:1.0.0 + a {SIDECAR_IMAGE.split('/')[-1]} sidecar)",
+            f"  service {CLUSTER}/{SERVICE} runs {sample.task_definition.rsplit('/', 1)[-1]} "
+            f"({REPOSITORY}:{FIRST_TAG} + a {SIDECAR_IMAGE.split('/')[-1]} sidecar)",
             highlight=False,
         )
 
@@ -360,7 +310,7 @@ class Demo:
 
     def job_step(self) -> None:
         self.step("Job nightly-report: 02:00 Europe/Berlin on the local clock → exit 1, retried → exit 0")
-        self.rt.plan_job_exit_codes(JOB, [1, 0])
+        self.rt.plan_job_exits(JOB, [1, 0])
         before = len(self.notes())
         due = _next_local(2, "Europe/Berlin", self.rt.clock.now())
         self.rt.clock.set(due - timedelta(seconds=20))

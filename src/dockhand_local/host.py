@@ -1,8 +1,9 @@
 """Template functions run in this process as Lambda runs them, one at a time.
 
 Each invocation gets the function's environment (os.environ is swapped for the call), its own copy of the
-layer's modules and of Powertools Parameters' providers (module-level state — registered channel factories,
-cached clients and settings, the cold-start flag — belongs to one function, as in Lambda), and, when a log file
+layer's modules and of Powertools (module-level state — registered channel factories, cached clients and
+settings, Parameters' providers and cached values, the cold-start flag — belongs to one function, as in
+Lambda), and, when a log file
 is given, its stdout and log lines go there instead of the terminal.
 """
 
@@ -35,7 +36,6 @@ class FunctionHost:
         self._lock = threading.RLock()  # os.environ is process-global: one handler at a time
         self._handlers: dict[str, Callable[..., Any]] = {}
         self._modules: dict[str, dict[str, Any]] = {}  # function -> its own copy of the layer's modules
-        self._providers: dict[str, dict[str, Any]] = {}  # function -> its Powertools Parameters providers
 
     def invoke(self, fn: Any, event: dict[str, Any], env: dict[str, str], arn: str) -> Any:
         """Call the function's lambda_handler under `env` and return what it returned; its exceptions propagate."""
@@ -46,7 +46,9 @@ class FunctionHost:
             try:
                 with self._own_modules(fn.logical_id):
                     handler = self._handler(fn)
-                    sys.modules["dockhand.deps"].reset()  # settings and clients re-read this function's environment
+                    deps = sys.modules.get("dockhand.deps")
+                    if deps is not None:  # settings and clients re-read this function's environment
+                        deps.reset()
                     context = LambdaContext(function_name=env["AWS_LAMBDA_FUNCTION_NAME"], invoked_function_arn=arn)
                     with redirect_stdout(self.out or sys.stdout):
                         return handler(event, context)
@@ -65,25 +67,17 @@ class FunctionHost:
     def _own_modules(self, function: str) -> Iterator[None]:
         """Each Lambda function is its own process: give it its own copy of the layer's modules.
 
-        Module-level state (registered channel factories, cached clients and settings, the cold-start flag)
-        then belongs to one function, as in Lambda, instead of leaking from one handler into another.
+        The layer's own package and Powertools are imported once per function: module-level state (registered
+        channel factories, cached clients and settings, Parameters' providers and cached values, the cold-start
+        flag) then belongs to one function, as in Lambda, instead of leaking from one handler into another.
         """
-        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-
-        outside = {name: sys.modules.pop(name) for name in list(sys.modules) if _layer_module(name)}
+        outside = {name: sys.modules.pop(name) for name in list(sys.modules) if _per_function(name)}
         sys.modules.update(self._modules.get(function, {}))
-        # Powertools Parameters keeps its providers (boto3 clients, cached values) in one module-level dict.
-        providers_outside = dict(DEFAULT_PROVIDERS)
-        DEFAULT_PROVIDERS.clear()
-        DEFAULT_PROVIDERS.update(self._providers.get(function, {}))
         try:
             yield
         finally:
-            self._modules[function] = {name: sys.modules.pop(name) for name in list(sys.modules) if _layer_module(name)}
+            self._modules[function] = {name: sys.modules.pop(name) for name in list(sys.modules) if _per_function(name)}
             sys.modules.update(outside)
-            self._providers[function] = dict(DEFAULT_PROVIDERS)
-            DEFAULT_PROVIDERS.clear()
-            DEFAULT_PROVIDERS.update(providers_outside)
 
     def _handler(self, fn: Any) -> Callable[..., Any]:
         if fn.logical_id in self._handlers:
@@ -130,5 +124,8 @@ def _retarget_streams(which: Callable[[Any], bool], stream: Any) -> None:
                 handler.setStream(stream)
 
 
-def _layer_module(name: str) -> bool:
-    return name == "dockhand" or name.startswith("dockhand.")
+PER_FUNCTION_PACKAGES = ("dockhand", "aws_lambda_powertools")  # what the layer ships that holds module state
+
+
+def _per_function(name: str) -> bool:
+    return any(name == package or name.startswith(f"{package}.") for package in PER_FUNCTION_PACKAGES)

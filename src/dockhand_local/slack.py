@@ -13,8 +13,9 @@ A real HTTP server on 127.0.0.1 (an ephemeral port), so slack_sdk talks to it ex
   given by name (`#deploys`) is `channel_not_found` (Slack wants the id there). Pages follow `response_metadata`.
 
 Message timestamps are the clock's time (unique and increasing, as Slack's `ts`), so `oldest`/`latest` work.
-Every accepted post, update and webhook is kept in `messages` (in order); `fail_next(n)` makes the next n
-requests fail with a status (an outage). Tests and `dockhand local` both use it.
+Every accepted post, update and webhook is kept in `messages` (in order, and handed to `on_message`);
+`fail_next(n)` makes the next n requests fail with a status, `set_down(True)` every request until `set_down(False)`
+(an outage). Tests and `dockhand local` both use it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,12 +34,15 @@ BOT_ID = "B0LOOPBACK"
 
 
 class LoopbackSlack:
-    def __init__(self) -> None:
+    def __init__(self, on_message: Callable[[dict[str, Any] | None], None] | None = None) -> None:
         self.messages: list[dict[str, Any]] = []
+        self.on_message = on_message  # called with each kept message, and with None for each refused request
+        self.down = False
         self._lock = threading.Lock()
         self._failures: list[int] = []
         self._last_ts = 0.0
         self._channels: dict[str, list[dict[str, Any]]] = {}  # channel id -> its messages, oldest first
+        self._unannounced: list[dict[str, Any]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -88,8 +93,8 @@ class LoopbackSlack:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("the loopback Slack is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
 
     @property
     def webhook_url(self) -> str:
@@ -105,6 +110,11 @@ class LoopbackSlack:
         with self._lock:
             self._failures += [status] * n
 
+    def set_down(self, down: bool) -> None:
+        """While down, every request fails with 503 (Slack's answer in an outage)."""
+        with self._lock:
+            self.down = down
+
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
@@ -113,13 +123,17 @@ class LoopbackSlack:
 
     def _handle(self, path: str, raw: str, content_type: str) -> tuple[int, Any]:
         with self._lock:
-            if self._failures:
-                return self._failures.pop(0), b"internal_error"
+            status = self._failures.pop(0) if self._failures else (503 if self.down else 0)
+        if status:
+            if self.on_message is not None:
+                self.on_message(None)
+            return status, b"internal_error" if status != 503 else b"service_unavailable"
         url = urlsplit(path)
         payload = {k: v[0] for k, v in parse_qs(url.query).items()} | _parse(raw, content_type)
         if url.path.startswith("/webhook/"):
             with self._lock:
                 self._log("webhook", payload, channel=None, ts=None, thread_ts=payload.get("thread_ts"))
+            self._announce()
             return 200, b"ok"
         method = url.path.removeprefix("/api/")
         handler = {
@@ -131,7 +145,9 @@ class LoopbackSlack:
         if handler is None:
             return 404, {"ok": False, "error": "unknown_method"}
         with self._lock:
-            return 200, handler(payload)
+            answer = handler(payload)
+        self._announce()
+        return 200, answer
 
     # ------------------------------------------------------------------------------------------ chat.*
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +224,15 @@ class LoopbackSlack:
         if metadata is not None:
             entry["metadata"] = metadata
         self.messages.append(entry)
+        self._unannounced.append(entry)
+
+    def _announce(self) -> None:
+        """Hand the messages kept since the last call to `on_message` (outside the lock)."""
+        with self._lock:
+            kept, self._unannounced = self._unannounced, []
+        if self.on_message is not None:
+            for entry in kept:
+                self.on_message(entry)
 
 
 def _content(payload: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,8 @@ Tests and `dockhand local` both build their world through `create_stack`.
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
+STACK_NAME = "dockhand"  # samconfig.toml's stack_name
+LOCAL_CONTROL_OUTPUT = "LocalControlUrl"  # an output only the local runtime's stack has: its control API (and clock)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -81,11 +85,13 @@ class Stack:
 
     region: str
     template: dict[str, Any]
+    name: str = STACK_NAME
     physical: dict[str, str] = field(default_factory=dict)  # Ref value
     arns: dict[str, str] = field(default_factory=dict)  # GetAtt .Arn
     queue_urls: dict[str, str] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> {pattern, targets}
+    outputs: dict[str, str] = field(default_factory=dict)  # the template's Outputs, resolved
 
     def queue_url(self, logical_id: str) -> str:
         return self.queue_urls[logical_id]
@@ -102,15 +108,24 @@ class Stack:
         return dict(self.functions[function_logical_id].environment)
 
 
+class TemplateError(ValueError):
+    """template.yaml uses something the local stack cannot build; the message names the place and the reason."""
+
+
+SUPPORTED_INTRINSICS = ("Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Join", "Fn::Select", "Fn::Split")
+
+
 class _Resolver:
+    """Resolves the intrinsic functions the local stack supports; any other one is refused with its place."""
+
     def __init__(self, stack: Stack, parameters: dict[str, str], conditions: dict[str, bool]) -> None:
         self.stack = stack
         self.parameters = parameters
         self.conditions = conditions
 
-    def __call__(self, value: Any) -> Any:
+    def __call__(self, value: Any, where: str = "template.yaml") -> Any:
         if isinstance(value, list):
-            return [self(v) for v in value]
+            return [self(v, f"{where}[{i}]") for i, v in enumerate(value)]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -121,24 +136,30 @@ class _Resolver:
                 logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
                 return self._getatt(logical, attr)
             if key == "Fn::Sub":
-                return self._sub(arg)
+                return self._sub(arg, where)
             if key == "Fn::If":
                 name, yes, no = arg
-                return self(yes if self.conditions.get(name, False) else no)
+                return self(yes if self.conditions.get(name, False) else no, where)
             if key == "Fn::Join":
                 sep, parts = arg
-                return sep.join(str(p) for p in _flat(self(parts)))
+                return sep.join(str(p) for p in _flat(self(parts, where)))
+            if key == "Fn::Select":
+                index, items = arg
+                return self(self(items, where)[int(self(index, where))], where)
             if key == "Fn::Split":
                 sep, text = arg
-                return str(self(text)).split(sep)
-        return {k: self(v) for k, v in value.items()}
+                return str(self(text, where)).split(sep)
+            if key.startswith("Fn::") or key == "Condition":
+                supported = ", ".join(SUPPORTED_INTRINSICS)
+                raise TemplateError(f"{where}: {key} is not supported by the local stack (it resolves {supported})")
+        return {k: self(v, f"{where}.{k}") for k, v in value.items()}
 
     def _ref(self, name: str) -> Any:
         pseudo = {
             "AWS::Region": self.stack.region,
             "AWS::AccountId": ACCOUNT,
             "AWS::Partition": "aws",
-            "AWS::StackName": "dockhand",
+            "AWS::StackName": self.stack.name,
             "AWS::NoValue": None,
         }
         if name in pseudo:
@@ -157,15 +178,13 @@ class _Resolver:
             return self.stack.arns.get(logical, logical).rsplit(":", 1)[-1]
         return self.stack.physical.get(logical, logical)
 
-    def _sub(self, arg: Any) -> str:
-        import re
-
+    def _sub(self, arg: Any, where: str) -> str:
         text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
 
         def repl(match: re.Match[str]) -> str:
             name = match.group(1)
             if name in variables:
-                return str(self(variables[name]))
+                return str(self(variables[name], where))
             if "." in name:
                 logical, attr = name.split(".", 1)
                 return str(self._getatt(logical, attr))
@@ -183,7 +202,8 @@ def _flat(value: Any) -> list[Any]:
 
 
 def resolver(stack: Stack, parameters: dict[str, str] | None = None) -> Any:
-    """Resolve template values (Ref, GetAtt, Sub, If, Join, Split) against this stack, with parameter overrides."""
+    """Resolve template values (the SUPPORTED_INTRINSICS; any other is a TemplateError) against this stack, with
+    parameter overrides."""
     params = {**_parameters(stack.template), **(parameters or {})}
     return _Resolver(stack, params, _conditions(stack.template, params))
 
@@ -195,36 +215,51 @@ def _parameters(template: dict[str, Any]) -> dict[str, str]:
 def _conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:
     out: dict[str, bool] = {}
 
-    def ev(expr: Any) -> Any:
+    def ev(expr: Any, where: str) -> Any:
         if isinstance(expr, dict) and len(expr) == 1:
             ((key, arg),) = expr.items()
             if key == "Fn::Equals":
-                return ev(arg[0]) == ev(arg[1])
+                return ev(arg[0], where) == ev(arg[1], where)
             if key == "Fn::Not":
-                return not ev(arg[0])
+                return not ev(arg[0], where)
+            if key == "Fn::And":
+                return all(ev(a, where) for a in arg)
+            if key == "Fn::Or":
+                return any(ev(a, where) for a in arg)
             if key == "Fn::Join":  # only to test a list parameter for emptiness: its text stands for the list
                 parts = arg[1] if isinstance(arg[1], list) else [arg[1]]
-                return arg[0].join(str(ev(part)) for part in parts)
+                return arg[0].join(str(ev(part, where)) for part in parts)
             if key == "Ref":
                 return parameters.get(arg, arg)
             if key == "Condition":
                 return out.get(arg, False)
+            raise TemplateError(f"{where}: {key} is not supported in a condition by the local stack")
         return expr
 
     for name, expr in template.get("Conditions", {}).items():
-        out[name] = bool(ev(expr))
+        out[name] = bool(ev(expr, f"template.yaml: Conditions.{name}"))
     return out
 
 
 def create_stack(
-    session: Any, region: str = "us-east-1", template_path: Path = TEMPLATE, endpoint_url: str | None = None
+    session: Any,
+    region: str = "us-east-1",
+    template_path: Path = TEMPLATE,
+    endpoint_url: str | None = None,
+    *,
+    name: str = STACK_NAME,
+    extra_outputs: dict[str, str] | None = None,
 ) -> Stack:
-    """Create every resource the local world needs; return the Stack (names, ARNs, function wiring)."""
+    """Create every resource the local world needs and register the stack `name` in CloudFormation with the
+    template's Outputs (plus `extra_outputs`), as `sam deploy` would; return the Stack (names, ARNs, wiring)."""
     template = load_template(template_path)
-    stack = Stack(region=region, template=template)
+    stack = Stack(region=region, template=template, name=name)
     params = _parameters(template)
     resolve = _Resolver(stack, params, _conditions(template, params))
     resources: dict[str, dict[str, Any]] = template["Resources"]
+
+    def where(logical: str) -> str:
+        return f"{template_path.name}: Resources.{logical}.Properties"
 
     def c(service: str) -> Any:
         return session.client(service, region_name=region, endpoint_url=endpoint_url)
@@ -271,7 +306,7 @@ def create_stack(
         if "VisibilityTimeout" in props:
             attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
         if "RedrivePolicy" in props:
-            attributes["RedrivePolicy"] = json.dumps(resolve(props["RedrivePolicy"]))
+            attributes["RedrivePolicy"] = json.dumps(resolve(props["RedrivePolicy"], f"{where(logical)}.RedrivePolicy"))
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         stack.physical[logical] = url
         stack.queue_urls[logical] = url
@@ -293,7 +328,7 @@ def create_stack(
         stack.arns[logical] = arn
 
     for logical in by_type.get("AWS::Scheduler::ScheduleGroup", []):
-        name = resolve(resources[logical]["Properties"]["Name"])
+        name = resolve(resources[logical]["Properties"]["Name"], f"{where(logical)}.Name")
         arn = c("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
         stack.physical[logical] = name
         stack.arns[logical] = arn
@@ -302,7 +337,9 @@ def create_stack(
         props = resources[logical]["Properties"]
         arn = c("iam").create_role(
             RoleName=f"dockhand-{logical}",
-            AssumeRolePolicyDocument=json.dumps(resolve(props["AssumeRolePolicyDocument"])),
+            AssumeRolePolicyDocument=json.dumps(
+                resolve(props["AssumeRolePolicyDocument"], f"{where(logical)}.AssumeRolePolicyDocument")
+            ),
         )["Role"]["Arn"]
         stack.physical[logical] = f"dockhand-{logical}"
         stack.arns[logical] = arn
@@ -318,10 +355,10 @@ def create_stack(
     events = c("events")
     for logical in by_type.get("AWS::Events::Rule", []):
         props = resources[logical]["Properties"]
-        pattern = resolve(props["EventPattern"])
+        pattern = resolve(props["EventPattern"], f"{where(logical)}.EventPattern")
         events.put_rule(Name=logical, EventPattern=json.dumps(pattern), State=props.get("State", "ENABLED"))
         targets = []
-        for target in resolve(props.get("Targets", [])):
+        for target in resolve(props.get("Targets", []), f"{where(logical)}.Targets"):
             spec: dict[str, Any] = {"Id": target["Id"], "Arn": target["Arn"]}
             if "SqsParameters" in target:
                 spec["SqsParameters"] = target["SqsParameters"]
@@ -333,7 +370,7 @@ def create_stack(
     for logical in by_type.get("AWS::Serverless::Function", []):
         props = resources[logical]["Properties"]
         env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
-        resolved = {k: str(resolve(v)) for k, v in env.items()}
+        resolved = {k: str(resolve(v, f"{where(logical)}.Environment.Variables.{k}")) for k, v in env.items()}
         spec_fn = FunctionSpec(
             logical_id=logical,
             code_dir=ROOT / props["CodeUri"],
@@ -348,4 +385,21 @@ def create_stack(
                 spec_fn.batch_size = int(event["Properties"].get("BatchSize", 10))
         stack.functions[logical] = spec_fn
 
+    for key, output in template.get("Outputs", {}).items():
+        stack.outputs[key] = str(resolve(output["Value"], f"{template_path.name}: Outputs.{key}.Value"))
+    stack.outputs.update(extra_outputs or {})
+    register_stack(c("cloudformation"), stack)
     return stack
+
+
+def register_stack(cloudformation: Any, stack: Stack) -> None:
+    """A CloudFormation stack record whose outputs are the local stack's, so `describe_stacks` finds it as it
+    finds a deployed one. Its only resource is a placeholder: the resources themselves were made above."""
+    body = {
+        "Description": f"Dockhand, created locally from template.yaml (region {stack.region})",
+        "Resources": {"LocalStack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {key: {"Value": value} for key, value in stack.outputs.items()},
+    }
+    with warnings.catch_warnings():  # moto says it does not build the placeholder, which is the point
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
+        cloudformation.create_stack(StackName=stack.name, TemplateBody=json.dumps(body))

@@ -17,10 +17,7 @@ T1 = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(
-    stack: Any, function_env: Any, write_config: Any, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
-) -> BatchWorld:
-    monkeypatch.setattr(batch_cmds.console, "width", 250)
+def world(stack: Any, function_env: Any, write_config: Any, lambda_context: Any) -> BatchWorld:
     with tasks_stay_running():
         yield BatchWorld(stack, function_env, write_config, lambda_context)
 
@@ -68,7 +65,7 @@ def test_jobs_history_lists_runs_newest_first(world: BatchWorld) -> None:
 def test_jobs_run_sends_a_run_now_request_that_launches(world: BatchWorld) -> None:
     # Given a declared job
     world.declare(world.job())
-    # When a person runs it now (queue found from DOCKHAND_BATCH_QUEUE_ARN)
+    # When a person runs it now (the queue is the stack's output BatchQueueUrl)
     result = CliRunner().invoke(app, ["jobs", "run", "report", "--config", str(world.config_path)])
     assert result.exit_code == 0, result.output
     # Then a run_now payload waits in the batch queue, and delivering it starts a run

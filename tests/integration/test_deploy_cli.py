@@ -81,8 +81,8 @@ def world(stack: Any, write_config: Any, function_env: Any) -> World:
 
 def test_deploy_puts_the_push_event_on_the_deploy_queue(world: World) -> None:
     # Given an image in ECR whose push event was missed
-    # When a person runs `dockhand deploy web 2.1.0`
-    result = world.deploy("web", "2.1.0", "--queue-url", world.queue_url)
+    # When a person runs `dockhand deploy web 2.1.0` (the queue: the stack `dockhand`'s output DeployQueueUrl)
+    result = world.deploy("web", "2.1.0")
     # Then exactly one message waits in the deploy queue, in the rule's FIFO group, deduplicated by the event id
     assert result.exit_code == 0, result.output
     messages = world.messages()
@@ -108,7 +108,7 @@ def test_deploy_puts_the_push_event_on_the_deploy_queue(world: World) -> None:
 
 def test_the_replayed_push_deploys_like_a_real_one(world: World) -> None:
     # Given a replayed push waiting in the deploy queue
-    assert world.deploy("web", "2.1.0", "--queue-url", world.queue_url).exit_code == 0
+    assert world.deploy("web", "2.1.0").exit_code == 0
     message = world.messages()[0]
     # When the deployer receives it
     response = world.deliver(message)
@@ -119,13 +119,13 @@ def test_the_replayed_push_deploys_like_a_real_one(world: World) -> None:
 
 def test_replaying_a_push_twice_deploys_it_once(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     # Given the push replayed and deployed
-    world.deploy("web", "2.1.0", "--queue-url", world.queue_url)
+    world.deploy("web", "2.1.0")
     first = world.messages()[0]
     world.deliver(first)
     world.sqs.delete_message(QueueUrl=world.queue_url, ReceiptHandle=first["ReceiptHandle"])
     revisions = world.revisions()
     # When it is replayed again (a second event id) and delivered
-    world.deploy("web", "2.1.0", "--queue-url", world.queue_url)
+    world.deploy("web", "2.1.0")
     second = world.messages()[0]
     assert json.loads(second["Body"])["id"] != json.loads(first["Body"])["id"]
     capsys.readouterr()
@@ -137,35 +137,25 @@ def test_replaying_a_push_twice_deploys_it_once(world: World, capsys: pytest.Cap
     assert world.service_image() == f"{REGISTRY}/web@{world.digest}"
 
 
-def test_deploy_finds_the_queue_in_the_stack_outputs(world: World) -> None:
-    # Given a CloudFormation stack `dockhand` whose output DeployQueueUrl names the deploy queue
-    cfn = boto3.client("cloudformation", region_name=REGION)
-    template = {
-        "Resources": {"Marker": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "marker"}}},
-        "Outputs": {"DeployQueueUrl": {"Value": world.queue_url}},
-    }
-    cfn.create_stack(StackName="dockhand", TemplateBody=json.dumps(template))
-    # When `dockhand deploy` runs without --queue-url
-    result = world.deploy("web", "2.1.0")
-    # Then the push went to that queue
-    assert result.exit_code == 0, result.output
-    assert EcrImageAction.model_validate_json(world.messages()[0]["Body"]).detail.image_digest == world.digest
-
-
 def test_deploy_of_an_unknown_tag_exits_1_and_sends_nothing(world: World) -> None:
     # Given no image tagged 9.9.9
     # When it is deployed
-    result = world.deploy("web", "9.9.9", "--queue-url", world.queue_url)
+    result = world.deploy("web", "9.9.9")
     # Then the command fails naming repository and tag, and the queue stays empty
     assert result.exit_code == 1
     assert "web:9.9.9" in result.output
     assert world.messages() == []
 
 
-def test_deploy_without_a_queue_or_stack_says_what_to_give(world: World) -> None:
-    # Given no --queue-url and no stack `dockhand` in CloudFormation
+def test_deploy_without_the_stack_says_which_stack_where_and_what_to_do(world: World) -> None:
+    # Given no stack `dockhand` in CloudFormation
+    boto3.client("cloudformation", region_name=REGION).delete_stack(StackName="dockhand")
+    # When a push is replayed
     result = world.deploy("web", "2.1.0")
-    # Then it exits 2 naming the option and the stack output, and sends nothing
+    # Then it exits 2 with one line naming the stack, the Region and what to do, and sends nothing
     assert result.exit_code == 2
-    assert "--queue-url" in result.output and "DeployQueueUrl" in result.output
+    assert result.output.strip().splitlines() == [
+        "stack 'dockhand' not found in us-east-1: deploy Dockhand there (sam deploy), or start `dockhand local up` "
+        'and run `eval "$(dockhand local env)"`, or name the stack with --stack or DOCKHAND_STACK'
+    ]
     assert world.messages() == []

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from dockhand_local.stack import ROOT
-from tests.local.test_end_to_end import BIN, _clean_env
+from tests.local.test_end_to_end import BIN
+from tests.local.test_readme import clean_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 
@@ -19,7 +20,7 @@ def test_make_demo_plays_the_whole_story(tmp_path: Path) -> None:
     out = subprocess.run(
         [str(BIN / "dockhand"), "local", "demo", "--state-dir", str(tmp_path / "demo")],
         cwd=ROOT,
-        env=_clean_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=180,

@@ -173,7 +173,7 @@ def test_injected_stops_of_a_family_reach_the_watcher(runtime: Runtime) -> None:
 
 def test_job_tasks_stop_with_the_scripted_exit_code(runtime: Runtime) -> None:
     # Given the job "emu-job" will exit 3 next
-    runtime.plan_job_exit_codes("emu-job", [3])
+    runtime.plan_job_exits("emu-job", [3])
     ecs = runtime.client("ecs")
     network = ecs.describe_services(cluster="emu", services=["api"])["services"][0]["networkConfiguration"]
 

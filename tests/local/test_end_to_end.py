@@ -1,13 +1,13 @@
-"""`dockhand local up` driven from outside, by the `aws` CLI and the `dockhand local` commands, as a developer would."""
+"""`dockhand local up` driven from outside, as a developer would: every client gets only the `export` line
+`up` printed (no endpoint, Region or stack given any other way), and runs the `aws` CLI and `dockhand`."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,86 +15,92 @@ import pytest
 
 from dockhand_local.images import image_manifest
 from dockhand_local.stack import ROOT
+from tests.local.test_readme import clean_env
+from tests.support.local import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 
 BIN = Path(sys.executable).parent
-REGION = "us-east-1"
+CLOCK_START = datetime(2031, 6, 1, 12, 0, tzinfo=UTC)  # far from the wall clock: CLI times must be the runtime's
 
 
-def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKHAND_"))}
-    env.update(
-        {
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "NO_COLOR": "1",
-        }
-    )
-    return env
+class Shell:
+    """A new shell with `up`'s printed `export` line pasted in, running one command at a time."""
 
+    def __init__(self, export_line: str, state_dir: Path) -> None:
+        self.export_line = export_line
+        self.state_dir = state_dir
 
-def _wait_until(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+    def run(self, *argv: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(
+            ["bash", "-c", f'{self.export_line}\nexec "$@"', "bash", *argv],
+            cwd=ROOT,
+            env={**clean_env(), "PATH": f"{BIN}:{clean_env()['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check:
+            assert out.returncode == 0, f"{argv}: {out.stdout}\n{out.stderr}"
+        return out
+
+    def aws(self, *args: str) -> Any:
+        out = self.run("aws", "--output", "json", *args)
+        return json.loads(out.stdout) if out.stdout.strip() else None
+
+    def local(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return self.run("dockhand", "local", *args, "--state-dir", str(self.state_dir), check=check, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
-def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """`dockhand local up` in a subprocess on free ports; yields what it wrote to its state file."""
+def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
+    """`dockhand local up` in a subprocess on free ports, its clock at CLOCK_START; a Shell with its export line."""
     state_dir = tmp_path_factory.mktemp("local-up")
-    log = (state_dir / "up.log").open("w")
+    log_path = state_dir / "up.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
-        [str(BIN / "dockhand"), "local", "up", "--state-dir", str(state_dir), "--deploy-delay", "0.3", "--speed", "1"],
+        [
+            str(BIN / "dockhand"),
+            "local",
+            "up",
+            "--state-dir",
+            str(state_dir),
+            "--deploy-delay",
+            "0.3",
+            "--speed",
+            "1",
+            "--clock-start",
+            CLOCK_START.isoformat(),
+        ],
         cwd=ROOT,
-        env=_clean_env(),
+        env=clean_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    state_file = state_dir / "local.json"
     try:
-        _wait_until(lambda: state_file.exists() or process.poll() is not None, 60, "the runtime's state file")
-        assert process.poll() is None, (state_dir / "up.log").read_text()
-        state = json.loads(state_file.read_text())
-        yield {**state, "state_dir": state_dir}
+        # `up` prints its lines once the stack is ready (after it wrote local.json)
+        wait_until(lambda: "\nexport " in log_path.read_text() or process.poll() is not None, "the runtime", 90)
+        assert process.poll() is None, log_path.read_text()
+        exports = [line for line in log_path.read_text().splitlines() if line.startswith("export ")]
+        assert len(exports) == 1, log_path.read_text()
+        yield Shell(exports[0], state_dir)
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        process.wait(timeout=30)
         log.close()
 
 
-def aws(state: dict[str, Any], *args: str) -> Any:
-    out = subprocess.run(
-        [str(BIN / "aws"), "--endpoint-url", state["endpoint"], "--region", REGION, "--output", "json", *args],
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout) if out.stdout.strip() else None
-
-
-def make_service(state: dict[str, Any], cluster: str, service: str, image: str) -> str:
+def make_service(shell: Shell, cluster: str, service: str, image: str) -> str:
     """A Fargate service made with the aws CLI (moto wants DNS hostnames, security groups, container memory)."""
-    vpc = aws(state, "ec2", "create-vpc", "--cidr-block", "10.9.0.0/16")["Vpc"]["VpcId"]
-    aws(state, "ec2", "modify-vpc-attribute", "--vpc-id", vpc, "--enable-dns-hostnames", '{"Value": true}')
-    subnet = aws(state, "ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.9.1.0/24")["Subnet"]["SubnetId"]
-    sg = aws(state, "ec2", "create-security-group", "--group-name", service, "--description", service, "--vpc-id", vpc)[
+    vpc = shell.aws("ec2", "create-vpc", "--cidr-block", "10.9.0.0/16")["Vpc"]["VpcId"]
+    shell.aws("ec2", "modify-vpc-attribute", "--vpc-id", vpc, "--enable-dns-hostnames", '{"Value": true}')
+    subnet = shell.aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", "10.9.1.0/24")["Subnet"]["SubnetId"]
+    sg = shell.aws("ec2", "create-security-group", "--group-name", service, "--description", service, "--vpc-id", vpc)[
         "GroupId"
     ]
-    aws(state, "ecs", "create-cluster", "--cluster-name", cluster)
+    shell.aws("ecs", "create-cluster", "--cluster-name", cluster)
     containers = json.dumps([{"name": service, "image": image, "memory": 256, "essential": True}])
-    first = aws(
-        state,
+    first = shell.aws(
         "ecs",
         "register-task-definition",
         "--family",
@@ -111,8 +117,7 @@ def make_service(state: dict[str, Any], cluster: str, service: str, image: str) 
         containers,
     )["taskDefinition"]["taskDefinitionArn"]
     network = json.dumps({"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}})
-    aws(
-        state,
+    shell.aws(
         "ecs",
         "create-service",
         "--cluster",
@@ -131,104 +136,126 @@ def make_service(state: dict[str, Any], cluster: str, service: str, image: str) 
     return str(first)
 
 
-def test_aws_cli_push_deploys_the_service(local_up: dict[str, Any], tmp_path: Path) -> None:
+def register_family(shell: Shell, family: str) -> None:
+    """The cluster shop and a task definition, made with the aws CLI in one shell."""
+    containers = json.dumps([{"name": family, "image": "busybox", "memory": 256}])
+    shell.run(
+        "bash",
+        "-c",
+        "aws ecs create-cluster --cluster-name shop >/dev/null && aws ecs register-task-definition "
+        f"--family {family} --container-definitions '{containers}' >/dev/null",
+    )
+
+
+def test_aws_cli_push_deploys_the_service(shell: Shell, tmp_path: Path) -> None:
     # Given a repository and a Fargate service demo/web on web:1.0.0, made with the aws CLI
     # (config/dockhand.yaml deploys repository web to demo/web under ^1.0)
-    uri = aws(local_up, "ecr", "create-repository", "--repository-name", "web")["repository"]["repositoryUri"]
-    first = make_service(local_up, "demo", "web", f"{uri}:1.0.0")
+    uri = shell.aws("ecr", "create-repository", "--repository-name", "web")["repository"]["repositoryUri"]
+    first = make_service(shell, "demo", "web", f"{uri}:1.0.0")
 
     # When an image tagged 1.1.0 is put into ECR with the aws CLI
     manifest = tmp_path / "manifest.json"
     manifest.write_text(image_manifest("web:1.1.0"))
-    image = aws(
-        local_up,
-        "ecr",
-        "put-image",
-        "--repository-name",
-        "web",
-        "--image-tag",
-        "1.1.0",
-        "--image-manifest",
-        f"file://{manifest}",
+    image = shell.aws(
+        "ecr", "put-image", "--repository-name", "web", "--image-tag", "1.1.0", "--image-manifest", f"file://{manifest}"
     )["image"]
     digest = image["imageId"]["imageDigest"]
 
     # Then `aws ecs describe-services` shows the service on a new revision pinned to the pushed digest
-    def deployed() -> str | None:
-        service = aws(local_up, "ecs", "describe-services", "--cluster", "demo", "--services", "web")["services"][0]
-        return service["taskDefinition"] if service["taskDefinition"] != first else None
+    def service() -> dict[str, Any]:
+        return dict(shell.aws("ecs", "describe-services", "--cluster", "demo", "--services", "web")["services"][0])
 
-    revision = _wait_until(deployed, 30, "the deploy")
-    task_definition = aws(local_up, "ecs", "describe-task-definition", "--task-definition", revision)["taskDefinition"]
+    revision = wait_until(lambda: service()["taskDefinition"] != first and service()["taskDefinition"], "deploy", 30)
+    task_definition = shell.aws("ecs", "describe-task-definition", "--task-definition", revision)["taskDefinition"]
     assert task_definition["containerDefinitions"][0]["image"] == f"{uri}@{digest}"
     assert task_definition["revision"] == 2
 
     # And the service got a new PRIMARY deployment of that revision, which completes
     def completed() -> bool:
-        deployments = aws(local_up, "ecs", "describe-services", "--cluster", "demo", "--services", "web")["services"][
-            0
-        ]["deployments"]
+        deployments = service()["deployments"]
         return deployments[0]["taskDefinition"] == revision and deployments[0].get("rolloutState") == "COMPLETED"
 
-    _wait_until(completed, 30, "the deployment's completion")
+    wait_until(completed, "the deployment's completion", 30)
 
     # And the control API lists the deploy notification captured from SNS
-    listed = subprocess.run(
-        [str(BIN / "dockhand"), "local", "messages", "--json", "--state-dir", str(local_up["state_dir"])],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert listed.returncode == 0, listed.stderr
-    titles = [m["message"]["content"]["title"] for m in json.loads(listed.stdout)["sns"]]
+    titles = [m["message"]["content"]["title"] for m in json.loads(shell.local("messages", "--json").stdout)["sns"]]
     assert any("web:1.1.0" in t for t in titles), titles
 
 
-def test_stop_task_command_reaches_the_watcher(local_up: dict[str, Any]) -> None:
+def test_stop_task_command_reaches_the_watcher(shell: Shell) -> None:
     # Given a service ops/api in the running runtime
-    make_service(local_up, "ops", "api", "public.ecr.aws/docker/library/nginx:1.27")
+    make_service(shell, "ops", "api", "public.ecr.aws/docker/library/nginx:1.27")
 
     # When two tasks are reported stopped with exit code 137 through the CLI
-    out = subprocess.run(
-        [
-            str(BIN / "dockhand"),
-            "local",
-            "stop-task",
-            "--cluster",
-            "ops",
-            "--service",
-            "api",
-            "--exit-code",
-            "137",
-            "--reason",
-            "OutOfMemoryError: Container killed",
-            "--count",
-            "2",
-            "--state-dir",
-            str(local_up["state_dir"]),
-        ],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=30,
+    out = shell.local(
+        "stop-task", "--cluster", "ops", "--service", "api", "--exit-code", "137", "--reason", "OOM", "--count", "2"
     )
-    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "stopped 2 task(s) of service api in ops (exit code 137)"
 
     # Then the runtime's timeline shows them handed to the watcher
     def watched() -> bool:
-        timeline = subprocess.run(
-            [str(BIN / "dockhand"), "local", "timeline", "--json", "--state-dir", str(local_up["state_dir"])],
-            cwd=ROOT,
-            env=_clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        entries = json.loads(timeline.stdout)
+        entries = json.loads(shell.local("timeline", "--json").stdout)
         stopped = next(i for i, e in enumerate(entries) if "stopped, exit code 137" in e["text"])
         return any(e["data"].get("function") == "WatcherFunction" for e in entries[stopped:])
 
-    _wait_until(watched, 20, "the watcher's delivery")
+    wait_until(watched, "the watcher's delivery", 20)
+
+
+def test_every_stack_command_works_with_only_the_printed_environment(shell: Shell, tmp_path: Path) -> None:
+    # Given a stopped standalone task of family cart, and an image in ECR whose push event is to be replayed
+    register_family(shell, "cart")
+    shell.local("stop-task", "--cluster", "shop", "--family", "cart", "--exit-code", "137", "--reason", "OOM")
+    shell.aws("ecr", "create-repository", "--repository-name", "replay")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(image_manifest("replay:1.0.0"))
+    shell.aws(
+        "ecr",
+        "put-image",
+        "--repository-name",
+        "replay",
+        "--image-tag",
+        "1.0.0",
+        "--image-manifest",
+        f"file://{manifest}",
+    )
+
+    # When each command that reads or writes the stack's resources runs (no --stack, no table name, no Region)
+    outputs = {
+        "holds list": shell.run("dockhand", "holds", "list").stdout,
+        "jobs list": shell.run("dockhand", "jobs", "list").stdout,
+        "jobs run": shell.run("dockhand", "jobs", "run", "nightly-report").stdout,
+        "deploy": shell.run("dockhand", "deploy", "replay", "1.0.0").stdout,
+    }
+    release = shell.run("dockhand", "holds", "release", "web", "sha256:" + "0" * 64, check=False)
+    history = wait_until(
+        lambda: "run_now" in (out := shell.run("dockhand", "jobs", "history", "nightly-report").stdout) and out,
+        "the run in the job's history",
+    )
+    stops = wait_until(
+        lambda: "exit=137" in (out := shell.run("dockhand", "history", "cart").stdout) and out, "cart's stops"
+    )
+
+    # Then each found the local stack's resources
+    assert "OOM" in stops
+    assert outputs["holds list"].strip() == "no holds"
+    report = next(line for line in outputs["jobs list"].splitlines() if "nightly-report" in line)
+    assert "enabled" in report
+    assert "requested run 20310601T12" in outputs["jobs run"]
+    assert "20310601T12" in history
+    assert "sent the push of replay:1.0.0" in outputs["deploy"]
+    assert release.returncode == 1 and "no hold on web@sha256:" in release.stdout
+    # And the times they show are the runtime's clock (2031), not this machine's
+    assert "2031-06-02 00:00" in report  # the next 02:00 in Berlin after 2031-06-01 12:00 UTC
+
+
+def test_stop_task_with_a_large_count_returns_with_the_count(shell: Shell) -> None:
+    # Given the task-definition family queue
+    register_family(shell, "queue")
+
+    # When 500 stops are injected in one command
+    out = shell.local("stop-task", "--cluster", "shop", "--family", "queue", "--count", "500", check=False, timeout=600)
+
+    # Then it returns when they are all emitted, saying how many, with no traceback
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "stopped 500 task(s) of family queue in shop (exit code 1)"
+    assert "Traceback" not in out.stderr
