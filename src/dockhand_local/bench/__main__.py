@@ -24,7 +24,7 @@ from dockhand_local.stack import ROOT
 FIGURES = ("cold", "warm", "fanout", "storm", "local", "artifacts", "cost")
 HOW = (
     "Each function runs in a fresh `python -S` with only what its Lambda has (the layer's pinned requirements for "
-    "this machine, our code copied without bytecode, as `sam build` ships it), against moto in server mode; AWS "
+    "this machine, trimmed and compiled as the layer build makes them for Lambda), against moto in server mode; AWS "
     "time is measured with botocore event hooks and left out of handler time. Ratios compare runs alternated in "
     "this run; absolute times are this machine's."
 )

@@ -140,7 +140,7 @@ class World:
 
     workdir: Path
     fleets: tuple[Fleet, ...] = ()
-    compile_bytecode: bool = False  # as `sam build` ships the layer: no .pyc today
+    compile_bytecode: bool = False  # as the built layer ships it (see lambda_site.prepare)
     site: LambdaSite | None = None
     endpoint: str = ""
     stack: Any = None
@@ -324,7 +324,7 @@ class World:
         return env
 
     def code_dir(self, function: str) -> Path:
-        """The function's folder as Lambda sees it (a copy without bytecode)."""
+        """The function's folder as Lambda sees it (a copy; sam builds functions without bytecode)."""
         assert self.site is not None
         return self.site.task(Path(self.stack.functions[FUNCTIONS[function]].code_dir))
 

@@ -11,6 +11,11 @@ from typing import Any
 
 from dockhand.errors import RetryableError
 
+# Every AWS service Dockhand calls (its own clients, and Powertools Parameters' for the Slack credential). The layer
+# build keeps botocore's data for these alone (layers/dockhand/build_layer.py), so a client of any other service
+# could not be made on Lambda: `client()` refuses it here too, where the tests see it.
+SERVICES = frozenset({"dynamodb", "ecs", "scheduler", "secretsmanager", "sns", "sqs", "ssm"})
+
 # Error codes that a later attempt may get past: the message goes back to its queue.
 RETRYABLE_CODES = frozenset(
     {
@@ -49,6 +54,8 @@ def boto_config() -> Any:
 
 @cache
 def client(service: str, region: str | None = None) -> Any:
+    if service not in SERVICES:
+        raise ValueError(f"{service!r} is not among the services the layer ships models for: add it to SERVICES")
     with _lock:  # boto3 session client creation is not thread safe
         return _session().client(service, region_name=region, config=boto_config())
 
