@@ -63,6 +63,8 @@ def test_the_build_refuses_a_python_whose_bytecode_lambda_cannot_read(monkeypatc
 
 
 def test_a_client_of_a_service_the_layer_ships_no_model_for_is_refused() -> None:
-    # When code asks for a client of a service outside SERVICES / Then it fails here, as it would on Lambda
+    from dockhand import deps
+
+    # When a handler asks for a client of a service outside SERVICES / Then it fails here, as it would on Lambda
     with pytest.raises(ValueError, match="'s3'"):
-        clients.client("s3")
+        deps.client("s3")
