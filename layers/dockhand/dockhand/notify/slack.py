@@ -1,10 +1,10 @@
-"""Slack channel (slack_sdk): incoming-webhook mode or bot-token mode, Block Kit layout.
+"""Slack channel (notify.slack_api): incoming-webhook mode or bot-token mode, Block Kit layout.
 
 Credentials live in Secrets Manager (default) or an SSM SecureString, read through Powertools Parameters with
 caching. The value is JSON: `{"webhook_url": "..."}` or `{"bot_token": "xoxb-...", "api_url": "..."}`
 (`api_url` points the Web API client elsewhere: the loopback Slack of the local runtime and the tests).
 The URL and the token never reach a log line, an environment variable or an error message: failures are
-reported by type and HTTP status only, and slack_sdk gets a logger of its own that never logs requests.
+reported by type and HTTP status only, and the HTTP client never logs.
 
 Bot mode keeps a key -> (channel, ts) map in the state table (pk `SLACK#<key>`): a notification with an
 `update_key` and role `update` edits the message posted under that key (chat.update); one with a `thread_key`
@@ -143,7 +143,7 @@ class SlackChannel:
             return Delivery(channel=self.name, ok=False, error=f"slack: {type(exc).__name__}")
 
     def _send_webhook(self, n: Notification, url: str) -> Delivery:
-        from slack_sdk.webhook import WebhookClient
+        from dockhand.notify.slack_api import WebhookClient
 
         client = WebhookClient(url, timeout=TIMEOUT, logger=_sdk_logger)
         response = client.send(text=fallback_text(n), blocks=blocks_for(n), unfurl_links=False)
@@ -152,8 +152,7 @@ class SlackChannel:
         return Delivery(channel=self.name, ok=True, ref="webhook")
 
     def _send_bot(self, n: Notification, creds: dict[str, str]) -> Delivery:
-        from slack_sdk import WebClient
-        from slack_sdk.errors import SlackApiError
+        from dockhand.notify.slack_api import SlackApiError, WebClient
 
         kwargs: dict[str, Any] = {"token": creds["bot_token"], "timeout": TIMEOUT, "logger": _sdk_logger}
         if creds.get("api_url"):
