@@ -166,14 +166,16 @@ def test_no_local_only_code_in_any_artifact(built: Path) -> None:
     assert shipped == []
 
 
-def test_config_layer_carries_the_declarations(built: Path) -> None:
-    # The config layer has no build method: the built template points at the source folder, zipped as it is,
-    # so the file lands at /opt/dockhand.yaml, where DOCKHAND_CONFIG points.
+def test_config_layer_carries_the_declarations_and_their_validated_form(built: Path) -> None:
+    # The config layer's folder is zipped as built, so the file lands at /opt/dockhand.yaml (where DOCKHAND_CONFIG
+    # points) and its validated form beside it.
+    from dockhand.config import load_config, validated
     from dockhand_local.stack import load_template
 
-    content = load_template(built / "template.yaml")["Resources"]["ConfigLayer"]["Properties"]["ContentUri"]
-    assert ((built / content).resolve() / "dockhand.yaml").is_file()
-    assert (
-        load_template(built / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"]["DOCKHAND_CONFIG"]
-        == "/opt/dockhand.yaml"
-    )
+    template = load_template(built / "template.yaml")
+    content = (built / template["Resources"]["ConfigLayer"]["Properties"]["ContentUri"]).resolve()
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["DOCKHAND_CONFIG"] == "/opt/dockhand.yaml"
+    assert (content / "dockhand.yaml").read_bytes() == (ROOT / "config" / "dockhand.yaml").read_bytes()
+    # Then the validated form is the config the file gives, and a function of this build uses it
+    assert validated.read(content / "dockhand.yaml") == load_config(ROOT / "config" / "dockhand.yaml")
+    assert sorted(p.name for p in content.iterdir()) == ["dockhand.validated.pickle", "dockhand.yaml"]

@@ -262,6 +262,9 @@ class World:
             containerDefinitions=[{"name": "main", "image": "busybox", "memory": 512, "essential": True}],
         )
         self.config_path.write_text(json.dumps(self.declarations(), indent=2))
+        from dockhand.config import validated
+
+        validated.write(self.config_path)  # and its validated form beside it, as the config layer's build ships it
 
     @property
     def config_path(self) -> Path:
