@@ -5,7 +5,7 @@
 2. The `dockhand` package copied in (sources only).
 3. Trimmed: botocore's (and boto3's) data kept only for the services Dockhand calls (`SERVICES` in
    dockhand/aws/clients.py) plus the endpoint, partition, retry and default-configuration files every client
-   reads; the packages no handler's import reaches removed (`UNREACHED`).
+   reads; what no handler's import reaches removed (`UNREACHED`).
 4. Compiled: `compileall` with unchecked-hash invalidation, so Lambda's read-only /opt never makes a cold start
    compile a module again. Bytecode is for one CPython minor version: this script refuses any other than 3.13.
 
@@ -38,17 +38,44 @@ ARM64 = (  # what sam's python3.13 builder accepts for arm64 (aws_lambda_builder
 )
 # botocore data every client reads whatever its service: endpoints, partitions, retries, default configuration.
 SHARED_DATA = ("endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json")
-# Packages (folders under python/) that no handler's import reaches; tests/build checks none of them is reached.
+# Folders and files under python/ that no handler's import reaches (nor a handler boto3 names by string): services and
+# features Dockhand never uses. tests/build checks that none of them is among what the handlers' imports reach.
 UNREACHED = (
     "bin",  # console scripts (jp.py)
+    "aws_lambda_powertools/event_handler/middlewares/schema_validation.py",
+    "aws_lambda_powertools/logging/formatters/datadog.py",
+    "aws_lambda_powertools/metrics/provider/datadog",
     "aws_lambda_powertools/utilities/auth_alpha",
     "aws_lambda_powertools/utilities/circuit_breaker",
+    "aws_lambda_powertools/utilities/data_classes/active_mq_event.py",
+    "aws_lambda_powertools/utilities/data_classes/api_gateway_authorizer_event.py",
+    "aws_lambda_powertools/utilities/data_classes/appsync",
+    "aws_lambda_powertools/utilities/data_classes/appsync_authorizer_event.py",
+    "aws_lambda_powertools/utilities/data_classes/cognito_user_pool_event.py",
+    "aws_lambda_powertools/utilities/data_classes/iot_registry_event.py",
+    "aws_lambda_powertools/utilities/data_classes/rabbit_mq_event.py",
+    "aws_lambda_powertools/utilities/data_classes/s3_object_event.py",
     "aws_lambda_powertools/utilities/data_masking",
     "aws_lambda_powertools/utilities/feature_flags",
     "aws_lambda_powertools/utilities/idempotency",
     "aws_lambda_powertools/utilities/kafka",
     "aws_lambda_powertools/utilities/metadata",
+    "aws_lambda_powertools/utilities/parser/models/iot_registry_events.py",
     "aws_lambda_powertools/utilities/streaming",
+    "aws_lambda_powertools/utilities/validation",
+    "annotated_types/test_cases.py",
+    "boto3/crt.py",
+    "boto3/ec2",  # handlers boto3 loads only for EC2 and S3 clients
+    "boto3/s3",
+    "botocore/stub.py",  # a testing aid
+    "dateutil/tzwin.py",
+    "dateutil/zoneinfo/rebuild.py",
+    "pydantic/mypy.py",  # type-checker plugins
+    "pydantic/v1/mypy.py",
+    "pydantic/v1/_hypothesis_plugin.py",
+    "s3transfer/crt.py",
+    "s3transfer/processpool.py",
+    "urllib3/contrib/socks.py",
 )
 
 
@@ -92,9 +119,12 @@ def trim(site: Path, keep: Iterable[str] | None = None) -> list[Path]:
     for data in (site / "botocore" / "data", site / "boto3" / "data"):
         if data.is_dir():
             removed += [p for p in data.iterdir() if p.is_dir() and p.name not in keep]
-    removed += [site / folder for folder in UNREACHED if (site / folder).exists()]
+    removed += [site / path for path in UNREACHED if (site / path).exists()]
     for path in removed:
-        shutil.rmtree(path)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     botocore_data = site / "botocore" / "data"
     missing = [s for s in sorted(keep) if not any((botocore_data / s).glob("*/service-2.json*"))]
     missing += [name for name in SHARED_DATA if not (botocore_data / name).is_file()]

@@ -87,7 +87,7 @@ def test_handler_imports_resolve_from_the_built_layout(built: Path, function: st
     missing, _maybe = finder.any_missing_maybe()
     assert [m for m in missing if m.split(".")[0] in ("dockhand", "functions")] == []
     # … and nothing the layer build trimmed is among what it imports.
-    trimmed = [folder.replace("/", ".") for folder in build_layer().UNREACHED]
+    trimmed = [path.removesuffix(".py").replace("/", ".") for path in build_layer().UNREACHED]
     assert [m for m in [*missing, *finder.modules] if any(m == t or m.startswith(f"{t}.") for t in trimmed)] == []
 
 

@@ -20,9 +20,13 @@ def fake_site(root: Path, services: list[str]) -> Path:
         (root / "boto3" / "data" / service).mkdir(parents=True)
     for name in build_layer().SHARED_DATA:
         (data / name).write_text("{}")
-    for folder in build_layer().UNREACHED:
-        (root / folder).mkdir(parents=True)
-        (root / folder / "__init__.py").write_text("")
+    for path in build_layer().UNREACHED:
+        if path.endswith(".py"):
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text("")
+        else:
+            (root / path).mkdir(parents=True, exist_ok=True)
+            (root / path / "__init__.py").write_text("")
     (root / "aws_lambda_powertools" / "utilities" / "batch").mkdir(parents=True)
     return root
 
@@ -42,8 +46,8 @@ def test_trim_keeps_only_the_declared_services_and_the_shared_data(tmp_path: Pat
     assert sorted(p.name for p in data.iterdir() if p.is_dir()) == ["ecs", "sqs"]
     assert sorted(p.name for p in (site / "boto3" / "data").iterdir()) == ["ecs", "sqs"]
     assert {p.name for p in data.iterdir() if p.is_file()} == set(build_layer().SHARED_DATA)
-    # … the packages no import reaches are gone, the ones used stay, and it says what it removed
-    assert not any((site / folder).exists() for folder in build_layer().UNREACHED)
+    # … what no import reaches is gone, what is used stays, and it says what it removed
+    assert not any((site / path).exists() for path in build_layer().UNREACHED)
     assert (site / "aws_lambda_powertools" / "utilities" / "batch").is_dir()
     assert site / "botocore" / "data" / "s3" in removed
 

@@ -164,6 +164,7 @@ class World:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.modules_log.unlink(missing_ok=True)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -322,9 +323,18 @@ class World:
                 # what the bench's own clock needs (time-machine), reached only after the handler is imported
                 "BENCH_LOCAL_PATHS": os.pathsep.join([str(ROOT / "src"), *_site_packages()]),
                 "BENCH_WORKER_LOG": str(self.workdir / f"{function}.log"),
+                "BENCH_MODULES_LOG": str(self.modules_log),
             }
         )
         return env
+
+    @property
+    def modules_log(self) -> Path:
+        """The layer's modules every function process loaded (paths under opt/python, one a line)."""
+        return self.workdir / "modules-loaded.log"
+
+    def loaded_modules(self) -> set[str]:
+        return set(self.modules_log.read_text().split()) if self.modules_log.exists() else set()
 
     def code_dir(self, function: str) -> Path:
         """The function's folder as Lambda sees it (a copy; sam builds functions without bytecode)."""
