@@ -3,12 +3,16 @@
 The built artifacts cannot be imported on this x86_64 host (their extension modules are aarch64), so the test proves
 importability the way the Lambda runtime would resolve it: every module a handler imports, transitively, is found in the
 function's own folder, the layer's python/ folder or the standard library — and every compiled module in the layer is an
-aarch64 ELF built for CPython 3.13.
+aarch64 ELF built for CPython 3.13. What the layer build trims (botocore data, packages no import reaches) is proven
+unneeded the same way, and by making every client a function uses from the built layer's own boto3 (pure Python).
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -17,12 +21,15 @@ from pathlib import Path
 
 import pytest
 
+from dockhand.aws.clients import SERVICES
 from dockhand_local.bench.artifacts import resolve_imports
+from dockhand_local.bench.lambda_site import build_layer
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("DeployerFunction", "WatcherFunction", "BatchFunction", "ScheduleSyncFunction")
 EM_AARCH64 = 183
 LOCAL_ONLY = ("moto", "dockhand_local", "dockhand_cli", "flask", "werkzeug", "pytest")
+_CLIENT_CALL = re.compile(r"""\bclient\(\s*["']([a-z0-9-]+)["']""")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sam")]
 
@@ -76,9 +83,75 @@ def test_handler_imports_resolve_from_the_built_layout(built: Path, function: st
     # … every module it resolves comes from the function, the layer or the standard library …
     outside = {n: f for n, f in found.items() if not f.startswith((str(built), *map(str, _stdlib_roots())))}
     assert outside == {}
-    # … and no Dockhand module it imports is missing.
+    # … no Dockhand module it imports is missing …
     missing, _maybe = finder.any_missing_maybe()
     assert [m for m in missing if m.split(".")[0] in ("dockhand", "functions")] == []
+    # … and nothing the layer build trimmed is among what it imports.
+    trimmed = [path.removesuffix(".py").replace("/", ".") for path in build_layer().UNREACHED]
+    assert [m for m in [*missing, *finder.modules] if any(m == t or m.startswith(f"{t}.") for t in trimmed)] == []
+
+
+def test_layer_ships_bytecode_for_cpython_313_that_is_never_checked_against_its_source(built: Path) -> None:
+    layer = built / "DockhandLayer" / "python"
+    sources = list(layer.rglob("*.py"))
+    assert len(sources) > 100
+    # Then every module has its compiled form beside it …
+    lacking = [p for p in sources if not (p.parent / "__pycache__" / f"{p.stem}.cpython-313.pyc").is_file()]
+    assert lacking == []
+    for source in (layer / "dockhand" / "deps.py", layer / "botocore" / "session.py"):
+        header = (source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc").read_bytes()[:8]
+        # … written by CPython 3.13 (its magic number), hash-based and unchecked (flags 0b01): never recompiled
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        assert int.from_bytes(header[4:8], "little") == 0b01
+
+
+def test_botocore_data_is_the_services_dockhand_calls(built: Path) -> None:
+    data = built / "DockhandLayer" / "python" / "botocore" / "data"
+    # Then each service Dockhand calls has its model, and no other service has one …
+    assert {p.name for p in data.iterdir() if p.is_dir()} == set(SERVICES)
+    # … and the files every client reads are there.
+    assert {"endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json"} <= {
+        p.name for p in data.iterdir() if p.is_file()
+    }
+
+
+def _services_reached(built: Path, function: str) -> set[str]:
+    """The services whose clients the function's code can make: `client("…")` in any module its imports reach, and
+    Powertools Parameters' Secrets Manager and SSM clients where the Slack channel is reached."""
+    finder = resolve_imports(built / function, built / "DockhandLayer" / "python")
+    ours = [m for name, m in finder.modules.items() if m.__file__ and name.split(".")[0] in ("dockhand", "__main__")]
+    found = {s for m in ours for s in _CLIENT_CALL.findall(Path(str(m.__file__)).read_text(encoding="utf-8"))}
+    if "dockhand.notify.slack" in finder.modules:
+        found |= {"secretsmanager", "ssm"}
+    return found
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_s_clients_can_be_made_from_the_built_layer(built: Path, function: str) -> None:
+    services = _services_reached(built, function)
+    # Given the services the function's code makes clients of (every one of them among SERVICES)
+    assert services and services <= SERVICES
+    script = (
+        "import json, sys, boto3\n"
+        "session = boto3.session.Session(region_name='us-east-1')\n"
+        "made = [session.client(s).meta.service_model.service_name for s in json.loads(sys.argv[1])]\n"
+        "made.append(session.resource('dynamodb').meta.client.meta.service_model.service_name)\n"
+        "print(json.dumps([made, boto3.__file__]))\n"
+    )
+    # When the built layer's own boto3 (pure Python) makes each client, with nothing else on the path
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(built / "DockhandLayer" / "python"), "HOME": "/nonexistent"}
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", script, json.dumps(sorted(services))],
+        env={**env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Then every client exists, made from the layer
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    made, boto3_file = json.loads(proc.stdout)
+    assert sorted(made) == sorted([*services, "dynamodb"])
+    assert boto3_file.startswith(str(built / "DockhandLayer" / "python"))
 
 
 def _stdlib_roots() -> list[Path]:
@@ -96,14 +169,16 @@ def test_no_local_only_code_in_any_artifact(built: Path) -> None:
     assert (roots[0] / "aws_xray_sdk").is_dir()  # the layer does ship the X-Ray SDK (TracingEnabled=true)
 
 
-def test_config_layer_carries_the_declarations(built: Path) -> None:
-    # The config layer has no build method: the built template points at the source folder, zipped as it is,
-    # so the file lands at /opt/dockhand.yaml, where DOCKHAND_CONFIG points.
+def test_config_layer_carries_the_declarations_and_their_validated_form(built: Path) -> None:
+    # The config layer's folder is zipped as built, so the file lands at /opt/dockhand.yaml (where DOCKHAND_CONFIG
+    # points) and its validated form beside it.
+    from dockhand.config import load_config, validated
     from dockhand_local.stack import load_template
 
-    content = load_template(built / "template.yaml")["Resources"]["ConfigLayer"]["Properties"]["ContentUri"]
-    assert ((built / content).resolve() / "dockhand.yaml").is_file()
-    assert (
-        load_template(built / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"]["DOCKHAND_CONFIG"]
-        == "/opt/dockhand.yaml"
-    )
+    template = load_template(built / "template.yaml")
+    content = (built / template["Resources"]["ConfigLayer"]["Properties"]["ContentUri"]).resolve()
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["DOCKHAND_CONFIG"] == "/opt/dockhand.yaml"
+    assert (content / "dockhand.yaml").read_bytes() == (ROOT / "config" / "dockhand.yaml").read_bytes()
+    # Then the validated form is the config the file gives, and a function of this build uses it
+    assert validated.read(content / "dockhand.yaml") == load_config(ROOT / "config" / "dockhand.yaml")
+    assert sorted(p.name for p in content.iterdir()) == ["dockhand.validated.pickle", "dockhand.yaml"]

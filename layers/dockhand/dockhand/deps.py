@@ -1,10 +1,12 @@
 """Builds the real collaborators lazily, once per Lambda container; `reset()` forgets them (tests, local runtime).
 
-Service functions never call these: handlers do, and pass what they get as arguments.
+Service functions never call these: handlers do, and pass what they get as arguments. Everything AWS comes from
+one boto3 session, and a client is made when it is first called, not when it is wired.
 """
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +16,9 @@ from dockhand.notify.notifier import Channel, Notifier
 from dockhand.settings import settings
 from dockhand.state.table import Table
 
+# Powertools Parameters' default provider per Slack secret source, and the service its client calls.
+_PARAMETER_PROVIDERS = {"secretsmanager": ("secrets", "SecretsProvider"), "ssm": ("ssm", "SSMProvider")}
+
 
 def config() -> DockhandConfig:
     return cached_config(settings().config_path)
@@ -21,13 +26,14 @@ def config() -> DockhandConfig:
 
 @lru_cache(maxsize=1)
 def table() -> Table:
-    import boto3
-
-    return Table(boto3.resource("dynamodb", config=clients.boto_config()), settings().table_name)
+    return Table(clients.resource("dynamodb"), settings().table_name)
 
 
 def client(service: str) -> Any:
-    return clients.client(service)
+    """A client of one of the services the layer ships models for, made on its first call."""
+    if service not in clients.SERVICES:
+        raise ValueError(f"{service!r} is not among the services the layer ships models for (clients.SERVICES)")
+    return clients.LazyClient(service)
 
 
 @lru_cache(maxsize=1)
@@ -37,15 +43,27 @@ def notifier() -> Notifier:
     cfg = config()
     channels: list[Channel] = []
     if cfg.notifications.sns and settings().topic_arn:
-        channels.append(SnsChannel(clients.client("sns"), settings().topic_arn or ""))
+        channels.append(SnsChannel(client("sns"), settings().topic_arn or ""))
     if cfg.notifications.slack is not None:
-        # Imported only when the user's file has Slack: the SDK stays off the cold path otherwise.
+        # Imported only when the user's file has Slack: the channel stays off the cold path otherwise.
         from dockhand.notify.slack import channel_factory
 
         slack = channel_factory(cfg, settings(), table())
         if slack is not None:
+            _parameters_from_our_session(cfg.notifications.slack.secret_source)
             channels.append(slack)
     return Notifier(channels, cfg.notifications)
+
+
+def _parameters_from_our_session(source: str) -> None:
+    """Powertools Parameters (which reads the Slack credential) would make a boto3 session of its own, and read
+    botocore's endpoint data again: its default provider for `source` gets a client of ours instead."""
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+    service = "ssm" if source == "ssm" else "secretsmanager"
+    key, provider = _PARAMETER_PROVIDERS[service]
+    DEFAULT_PROVIDERS[key] = getattr(parameters, provider)(boto3_client=clients.client(service))
 
 
 def reset() -> None:
@@ -55,3 +73,8 @@ def reset() -> None:
     table.cache_clear()
     notifier.cache_clear()
     clients.reset()
+    if "aws_lambda_powertools.utilities.parameters.base" in sys.modules:  # providers holding clients of ours
+        from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+
+        for key, _ in _PARAMETER_PROVIDERS.values():
+            DEFAULT_PROVIDERS.pop(key, None)

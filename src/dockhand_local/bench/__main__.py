@@ -24,7 +24,7 @@ from dockhand_local.stack import ROOT
 FIGURES = ("cold", "warm", "fanout", "storm", "local", "artifacts", "cost")
 HOW = (
     "Each function runs in a fresh `python -S` with only what its Lambda has (the layer's pinned requirements for "
-    "this machine, our code copied without bytecode, as `sam build` ships it), against moto in server mode; AWS "
+    "this machine, trimmed and compiled as the layer build makes them for Lambda), against moto in server mode; AWS "
     "time is measured with botocore event hooks and left out of handler time. Ratios compare runs alternated in "
     "this run; absolute times are this machine's."
 )
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     built = artifacts.sam_build(work / "build", work / "build-cache") if "artifacts" in wanted else None
     compiled = built is not None and built_layer_has_bytecode(built)
     world = World(work / "world", fleets=flows.FLEETS, compile_bytecode=compiled).start()
+    loaded: set[str] = set()
     try:
         if "cold" in wanted:
             measured = coldstart.measure(world, rounds=1 if quick else 3)
@@ -79,13 +80,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["storm"] = flows.crash_storm(world, stops=50 if quick else 500, seconds=60 if quick else 600)
     finally:
         world.stop()
+        loaded = world.loaded_modules()
     if "local" in wanted:
         results["local"] = local.measure(work / "local", pushes=2 if quick else 6)
     if built is not None:
         called = {key.split(":")[0] for flow in warm.data.values() for key in flow["aws_calls"]}
         called |= {key.split(":")[0] for key in results.get("storm", Result([])).data.get("aws_calls", {})}
         called |= coldstart.SERVICES_CALLED
-        results["artifacts"] = artifacts.measure(built, called)
+        results["artifacts"] = artifacts.measure(built, called, loaded)
     if "cost" in wanted:
         rows, data = costs.cost_figure(results["warm"].data, results["storm"].data)
         results["cost"] = Result([Row("7 cost", *row) for row in rows], data)

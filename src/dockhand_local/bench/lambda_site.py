@@ -1,26 +1,41 @@
 """The files a function sees on Lambda, laid out here: `opt/python` (the layer: its pinned requirements for this
-machine's platform, and a copy of the `dockhand` package) and `task/<function>` (a copy of the function's folder).
+machine's platform, trimmed as the layer build trims them, and a copy of the `dockhand` package) and
+`task/<function>` (a copy of the function's folder).
 
 Interpreters the bench starts use these alone (`python -S`: no site-packages), so an import that only the
-development environment could satisfy fails here as it would on Lambda. `sam build` ships no bytecode, and
-Lambda's file system is read-only, so every cold start compiles what it imports: the copies carry no `.pyc`
-either, unless the built layer has them.
+development environment could satisfy fails here as it would on Lambda. Lambda's file system is read-only, so a
+cold start compiles every module the layer ships without bytecode: the layer here is compiled (as the layer build
+compiles it, layers/dockhand/build_layer.py) only when the built layer has bytecode; function folders never are.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 from dockhand_local.stack import ROOT
 
 LAYER_SOURCE = ROOT / "layers" / "dockhand"
 REQUIREMENTS = LAYER_SOURCE / "requirements.txt"
+BUILD_LAYER = LAYER_SOURCE / "build_layer.py"
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+@cache
+def build_layer() -> ModuleType:
+    """The layer's own build script (standard library only), for its trim and its compile."""
+    spec = importlib.util.spec_from_file_location("dockhand_build_layer", BUILD_LAYER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)
@@ -36,16 +51,20 @@ class LambdaSite:
 
 
 def prepare(root: Path, function_dirs: list[Path], compile_bytecode: bool = False) -> LambdaSite:
-    """Install the layer's requirements (again only when requirements.txt changed) and copy our code in afresh."""
+    """Install the layer's requirements and trim them as the layer build does (again only when the requirements,
+    the build or the bytecode choice changed), then copy our code in afresh (compiled when `compile_bytecode`)."""
     site = LambdaSite(root)
+    build = build_layer()
     stamp = site.opt_python / ".requirements.sha256"
-    wanted = hashlib.sha256(REQUIREMENTS.read_bytes() + bytes(compile_bytecode)).hexdigest()
+    recipe = REQUIREMENTS.read_bytes() + BUILD_LAYER.read_bytes() + ",".join(sorted(build.services())).encode()
+    wanted = hashlib.sha256(recipe + bytes(compile_bytecode)).hexdigest()
     if not stamp.exists() or stamp.read_text() != wanted:
         shutil.rmtree(site.opt_python, ignore_errors=True)
         site.opt_python.mkdir(parents=True)
         uv = Path(sys.executable).with_name("uv")
         command = [str(uv), "pip", "install", "--quiet", "--python", sys.executable, "--target", str(site.opt_python)]
         subprocess.run([*command, "-r", str(REQUIREMENTS)], check=True, capture_output=True, timeout=600)
+        build.trim(site.opt_python)
         stamp.write_text(wanted)
     shutil.rmtree(site.opt_python / "dockhand", ignore_errors=True)
     shutil.copytree(LAYER_SOURCE / "dockhand", site.opt_python / "dockhand", ignore=_IGNORE)
@@ -53,9 +72,7 @@ def prepare(root: Path, function_dirs: list[Path], compile_bytecode: bool = Fals
         shutil.rmtree(site.task(function_dir), ignore_errors=True)
         shutil.copytree(function_dir, site.task(function_dir), ignore=_IGNORE)
     if compile_bytecode:
-        subprocess.run(
-            [sys.executable, "-m", "compileall", "-q", str(site.root)], check=True, capture_output=True, timeout=600
-        )
+        build.compile_tree(site.opt_python)
     return site
 
 

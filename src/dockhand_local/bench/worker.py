@@ -3,6 +3,8 @@
 Run as a script (`python -S worker.py FUNCTION_DIR`), so that what it times is the handler's import alone. The
 environment is the one template.yaml gives the function, pointed at the bench's AWS endpoint. It answers JSON lines
 on the stdout it was started with; whatever the handler prints (logs, metrics) goes to $BENCH_WORKER_LOG instead.
+When it ends, it adds the layer's modules it loaded (paths under opt/python) to $BENCH_MODULES_LOG: what the
+artifacts figure counts as reached, beside what the handlers' imports reach on paper.
 
 Requests (one JSON object a line on stdin):
   {"op": "invoke", "event": {...}}   → {"ms", "aws_ms", "calls": [[service, action, start_ms, end_ms]], "result"}
@@ -187,6 +189,18 @@ def main() -> None:
             _answer({"error": f"cannot {op!r} here"})
     if os.environ.get("BENCH_TRACE_IMPORTS"):
         print("--- bench: importers " + json.dumps(IMPORTERS), file=sys.stderr, flush=True)
+    _log_loaded_modules()
+
+
+def _log_loaded_modules() -> None:
+    target = os.environ.get("BENCH_MODULES_LOG")
+    layer = os.path.join(os.path.dirname(os.path.dirname(FUNCTION_DIR)), "opt", "python") + os.sep
+    if not target:
+        return
+    files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
+    loaded = sorted(os.path.relpath(f, layer) for f in files if f.startswith(layer))
+    with open(target, "a") as log:
+        log.write("".join(f"{path}\n" for path in loaded))
 
 
 if __name__ == "__main__":

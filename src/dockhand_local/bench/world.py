@@ -140,7 +140,7 @@ class World:
 
     workdir: Path
     fleets: tuple[Fleet, ...] = ()
-    compile_bytecode: bool = False  # as `sam build` ships the layer: no .pyc today
+    compile_bytecode: bool = False  # as the built layer ships it (see lambda_site.prepare)
     site: LambdaSite | None = None
     endpoint: str = ""
     stack: Any = None
@@ -164,6 +164,7 @@ class World:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.modules_log.unlink(missing_ok=True)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -262,6 +263,9 @@ class World:
             containerDefinitions=[{"name": "main", "image": "busybox", "memory": 512, "essential": True}],
         )
         self.config_path.write_text(json.dumps(self.declarations(), indent=2))
+        from dockhand.config import validated
+
+        validated.write(self.config_path)  # and its validated form beside it, as the config layer's build ships it
 
     @property
     def config_path(self) -> Path:
@@ -319,12 +323,21 @@ class World:
                 # what the bench's own clock needs (time-machine), reached only after the handler is imported
                 "BENCH_LOCAL_PATHS": os.pathsep.join([str(ROOT / "src"), *_site_packages()]),
                 "BENCH_WORKER_LOG": str(self.workdir / f"{function}.log"),
+                "BENCH_MODULES_LOG": str(self.modules_log),
             }
         )
         return env
 
+    @property
+    def modules_log(self) -> Path:
+        """The layer's modules every function process loaded (paths under opt/python, one a line)."""
+        return self.workdir / "modules-loaded.log"
+
+    def loaded_modules(self) -> set[str]:
+        return set(self.modules_log.read_text().split()) if self.modules_log.exists() else set()
+
     def code_dir(self, function: str) -> Path:
-        """The function's folder as Lambda sees it (a copy without bytecode)."""
+        """The function's folder as Lambda sees it (a copy; sam builds functions without bytecode)."""
         assert self.site is not None
         return self.site.task(Path(self.stack.functions[FUNCTIONS[function]].code_dir))
 

@@ -1,6 +1,8 @@
 """One way to build boto3 clients: standard retries, bounded timeouts, and the endpoint from AWS_ENDPOINT_URL.
 
-Clients are created lazily and cached per (service, region); `reset()` drops them (tests, the local runtime).
+Every client and resource comes from one boto3 session (a second session reads botocore's endpoint data again:
+tens of milliseconds of a cold start). They are created lazily and cached per (service, region); a `LazyClient`
+stands for one until its first use; `reset()` drops them (tests, the local runtime).
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ from functools import cache
 from typing import Any
 
 from dockhand.errors import RetryableError
+
+# Every AWS service Dockhand's functions call (their own clients, and Powertools Parameters' for the Slack credential).
+# The layer build keeps botocore's data for these alone (layers/dockhand/build_layer.py), so a client of any other
+# service could not be made on Lambda: `deps.client()` refuses it, where the tests see it.
+SERVICES = frozenset({"dynamodb", "ecs", "scheduler", "secretsmanager", "sns", "sqs", "ssm"})
 
 # Error codes that a later attempt may get past: the message goes back to its queue.
 RETRYABLE_CODES = frozenset(
@@ -53,8 +60,33 @@ def client(service: str, region: str | None = None) -> Any:
         return _session().client(service, region_name=region, config=boto_config())
 
 
+@cache
+def resource(service: str) -> Any:
+    """A boto3 resource from the same session as the clients."""
+    with _lock:
+        return _session().resource(service, config=boto_config())
+
+
+class LazyClient:
+    """Stands for `client(service)` and makes it on first use: a handler wires every collaborator a record might
+    need, and a record pays only for the clients it calls."""
+
+    __slots__ = ("_region", "_service")
+
+    def __init__(self, service: str, region: str | None = None) -> None:
+        self._service = service
+        self._region = region
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service, self._region), name)
+
+    def __repr__(self) -> str:
+        return f"LazyClient({self._service!r})"
+
+
 def reset() -> None:
     client.cache_clear()
+    resource.cache_clear()
     _session.cache_clear()
 
 

@@ -127,5 +127,8 @@ def load_config(path: str | Path) -> DockhandConfig:
 
 @lru_cache(maxsize=4)
 def cached_config(path: str) -> DockhandConfig:
-    """The config a Lambda runs with: read once per container."""
-    return load_config(path)
+    """The config a Lambda runs with, read once per container: the validated form the config layer ships beside the
+    file when it matches the file and these models (config.validated), else the file, parsed and validated."""
+    from dockhand.config.validated import read
+
+    return read(path) or load_config(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
@@ -92,6 +91,8 @@ class Job(FileModel):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

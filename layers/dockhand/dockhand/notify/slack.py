@@ -1,10 +1,10 @@
-"""Slack channel (slack_sdk): incoming-webhook mode or bot-token mode, Block Kit layout.
+"""Slack channel (notify.slack_api): incoming-webhook mode or bot-token mode, Block Kit layout.
 
 Credentials live in Secrets Manager (default) or an SSM SecureString, read through Powertools Parameters with
 caching. The value is JSON: `{"webhook_url": "..."}` or `{"bot_token": "xoxb-...", "api_url": "..."}`
 (`api_url` points the Web API client elsewhere: the loopback Slack of the local runtime and the tests).
 The URL and the token never reach a log line, an environment variable or an error message: failures are
-reported by type and HTTP status only, and slack_sdk gets a logger of its own that never logs requests.
+reported by type and HTTP status only, and the HTTP client never logs.
 
 Bot mode keeps a key -> (channel, ts) map in the state table (pk `SLACK#<key>`): a notification with an
 `update_key` and role `update` edits the message posted under that key (chat.update); one with a `thread_key`
@@ -152,7 +152,7 @@ class SlackChannel:
             return Delivery(channel=self.name, ok=False, error=f"slack: {type(exc).__name__}")
 
     def _send_webhook(self, n: Notification, url: str) -> Delivery:
-        from slack_sdk.webhook import WebhookClient
+        from dockhand.notify.slack_api import WebhookClient
 
         client = WebhookClient(url, timeout=TIMEOUT, logger=_sdk_logger)
         response = client.send(text=fallback_text(n), blocks=blocks_for(n), unfurl_links=False)
@@ -163,7 +163,7 @@ class SlackChannel:
     def find(self, n: Notification, since: float) -> Delivery | None:
         """The message posted (or updated) for `n` since `since`, found by its metadata; None when there is none.
         A webhook, or a channel the bot cannot read, cannot be asked: the delivery is assumed."""
-        from slack_sdk.errors import SlackApiError
+        from dockhand.notify.slack_api import SlackApiError
 
         creds = self._credentials()
         if self._mode != "bot" or not creds.get("bot_token"):
@@ -194,7 +194,7 @@ class SlackChannel:
         return f"{channel}/{posted}" if posted else None
 
     def _client(self, creds: dict[str, str]) -> Any:
-        from slack_sdk import WebClient
+        from dockhand.notify.slack_api import WebClient
 
         kwargs: dict[str, Any] = {"token": creds["bot_token"], "timeout": TIMEOUT, "logger": _sdk_logger}
         if creds.get("api_url"):
@@ -208,7 +208,7 @@ class SlackChannel:
         saved = self._refs.get(key)
         if saved is not None:
             return saved
-        from slack_sdk.errors import SlackApiError
+        from dockhand.notify.slack_api import SlackApiError
 
         channel = self._channel or ""
         match = slack_history.keyed("update_key", key)
@@ -222,7 +222,7 @@ class SlackChannel:
         return (channel, ts) if ts else None
 
     def _send_bot(self, n: Notification, creds: dict[str, str]) -> Delivery:
-        from slack_sdk.errors import SlackApiError
+        from dockhand.notify.slack_api import SlackApiError
 
         client = self._client(creds)
         text, blocks, metadata = fallback_text(n), blocks_for(n), slack_history.metadata_for(n)

@@ -1,0 +1,171 @@
+"""Builds the Dockhand layer as Lambda loads it: `sam build` runs this through the Makefile beside it.
+
+1. The same `pip install` sam's python3.13 builder makes for arm64: binary wheels for CPython 3.13 on
+   manylinux aarch64 (glibc up to 2.34, as the python3.13 runtime has), into python/.
+2. The `dockhand` package copied in (sources only).
+3. Trimmed: botocore's (and boto3's) data kept only for the services Dockhand calls (`SERVICES` in
+   dockhand/aws/clients.py) plus the endpoint, partition, retry and default-configuration files every client
+   reads; what no handler's import reaches removed (`UNREACHED`).
+4. Compiled: `compileall` with unchecked-hash invalidation, so Lambda's read-only /opt never makes a cold start
+   compile a module again. Bytecode is for one CPython minor version: this script refuses any other than 3.13.
+
+Standard library only: it runs with whatever python3.13 `sam build` finds. The bench uses `trim` and
+`compile_tree` on the layer it lays out for this machine, so what it measures is what ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import compileall
+import py_compile
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REQUIREMENTS = HERE / "requirements.txt"
+CLIENTS = HERE / "dockhand" / "aws" / "clients.py"
+RUNTIME = (3, 13)  # python3.13: .pyc files are read only by the CPython minor version that wrote them
+ARM64 = (  # what sam's python3.13 builder accepts for arm64 (aws_lambda_builders' compatible platforms)
+    "manylinux_2_34_aarch64",
+    "manylinux_2_28_aarch64",
+    "manylinux_2_17_aarch64",
+    "manylinux2014_aarch64",
+    "linux_aarch64",
+)
+# botocore data every client reads whatever its service: endpoints, partitions, retries, default configuration.
+SHARED_DATA = ("endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json")
+# Folders and files under python/ that no handler's import reaches (nor a handler boto3 names by string): services and
+# features Dockhand never uses. tests/build checks that none of them is among what the handlers' imports reach.
+UNREACHED = (
+    "bin",  # console scripts (jp.py)
+    "aws_lambda_powertools/event_handler/middlewares/schema_validation.py",
+    "aws_lambda_powertools/logging/formatters/datadog.py",
+    "aws_lambda_powertools/metrics/provider/datadog",
+    "aws_lambda_powertools/utilities/auth_alpha",
+    "aws_lambda_powertools/utilities/circuit_breaker",
+    "aws_lambda_powertools/utilities/data_classes/active_mq_event.py",
+    "aws_lambda_powertools/utilities/data_classes/api_gateway_authorizer_event.py",
+    "aws_lambda_powertools/utilities/data_classes/appsync",
+    "aws_lambda_powertools/utilities/data_classes/appsync_authorizer_event.py",
+    "aws_lambda_powertools/utilities/data_classes/cognito_user_pool_event.py",
+    "aws_lambda_powertools/utilities/data_classes/iot_registry_event.py",
+    "aws_lambda_powertools/utilities/data_classes/rabbit_mq_event.py",
+    "aws_lambda_powertools/utilities/data_classes/s3_object_event.py",
+    "aws_lambda_powertools/utilities/data_masking",
+    "aws_lambda_powertools/utilities/feature_flags",
+    "aws_lambda_powertools/utilities/idempotency",
+    "aws_lambda_powertools/utilities/kafka",
+    "aws_lambda_powertools/utilities/metadata",
+    "aws_lambda_powertools/utilities/parser/models/iot_registry_events.py",
+    "aws_lambda_powertools/utilities/streaming",
+    "aws_lambda_powertools/utilities/validation",
+    "annotated_types/test_cases.py",
+    "boto3/crt.py",
+    "boto3/ec2",  # handlers boto3 loads only for EC2 and S3 clients
+    "boto3/s3",
+    "botocore/stub.py",  # a testing aid
+    "dateutil/tzwin.py",
+    "dateutil/zoneinfo/rebuild.py",
+    "pydantic/mypy.py",  # type-checker plugins
+    "pydantic/v1/mypy.py",
+    "pydantic/v1/_hypothesis_plugin.py",
+    "s3transfer/crt.py",
+    "s3transfer/processpool.py",
+    "urllib3/contrib/socks.py",
+)
+
+
+def services() -> frozenset[str]:
+    """The AWS services Dockhand's code calls, read from `SERVICES` in dockhand/aws/clients.py (not imported:
+    its dependencies are not installed where this runs)."""
+    for node in ast.parse(CLIENTS.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SERVICES" for t in node.targets):
+            value = node.value
+            if isinstance(value, ast.Call) and value.args:  # frozenset({...})
+                value = value.args[0]
+            return frozenset(ast.literal_eval(value))
+    raise SystemExit(f"{CLIENTS}: no SERVICES = frozenset({{...}}) found")
+
+
+def check_python() -> None:
+    if sys.implementation.name != "cpython" or sys.version_info[:2] != RUNTIME:
+        found = f"{sys.implementation.name} {sys.version.split()[0]}"
+        raise SystemExit(f"the layer's bytecode is for CPython {RUNTIME[0]}.{RUNTIME[1]} (python3.13), not {found}")
+
+
+def install(target: Path, requirements: Path = REQUIREMENTS) -> None:
+    """pip install for Lambda's python3.13 on arm64, whatever machine this runs on; nothing compiled yet."""
+    platforms = [arg for platform in ARM64 for arg in ("--platform", platform)]
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    command += ["--target", str(target), "--only-binary=:all:", "--implementation", "cp", "--abi", "cp313"]
+    command += ["--python-version", "3.13", *platforms, "-r", str(requirements)]
+    subprocess.run(command, check=True)
+
+
+def copy_package(target: Path) -> None:
+    shutil.rmtree(target / "dockhand", ignore_errors=True)
+    shutil.copytree(HERE / "dockhand", target / "dockhand", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def trim(site: Path, keep: Iterable[str] | None = None) -> list[Path]:
+    """Remove what no import reaches: other services' botocore and boto3 data, and the `UNREACHED` packages.
+    Returns what it removed."""
+    keep = frozenset(services() if keep is None else keep)
+    removed: list[Path] = []
+    for data in (site / "botocore" / "data", site / "boto3" / "data"):
+        if data.is_dir():
+            removed += [p for p in data.iterdir() if p.is_dir() and p.name not in keep]
+    removed += [site / path for path in UNREACHED if (site / path).exists()]
+    for path in removed:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    botocore_data = site / "botocore" / "data"
+    missing = [s for s in sorted(keep) if not any((botocore_data / s).glob("*/service-2.json*"))]
+    missing += [name for name in SHARED_DATA if not (botocore_data / name).is_file()]
+    if missing:
+        raise SystemExit(f"botocore data lacks what Dockhand calls: {', '.join(missing)}")
+    return removed
+
+
+def compile_tree(site: Path, prefix: str | None = None, workers: int = 1) -> None:
+    """Every module compiled beside its source, unchecked-hash: Lambda never checks a source against it (so the
+    file times a layer's zip gives are irrelevant) and never recompiles. `prefix` is where the folder is seen at
+    run time (/opt/python), so tracebacks name the real paths; `workers=0` compiles on every core (in a process
+    that runs no threads: the pool forks)."""
+    ok = compileall.compile_dir(
+        site,
+        quiet=1,
+        stripdir=str(site) if prefix else None,
+        prependdir=prefix,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        workers=workers,
+    )
+    if not ok:
+        raise SystemExit(f"compileall failed under {site}")
+
+
+def build(target: Path) -> None:
+    check_python()
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    install(target)
+    copy_package(target)
+    trim(target)
+    compile_tree(target, prefix="/opt/python", workers=0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", type=Path, help="the layer's python/ folder ($ARTIFACTS_DIR/python)")
+    build(parser.parse_args(argv).target)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
