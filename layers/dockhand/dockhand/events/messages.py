@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from dockhand.events.fields import (
     EcsNameOrEmpty,
     Epoch,
-    Group,
     GroupOrEmpty,
     Id,
     JobName,
@@ -53,7 +52,7 @@ class WatchAction(BaseModel):
     cause: Annotated[str, StringConstraints(max_length=64, pattern=r"^[a-z0-9_]*$")] = ""
     opened_at: Epoch = Field(0, description="A crash-loop window's name: the stoppedAt of the stop that opened it")
     closes_at: Epoch = 0
-    round: int = Field(1, ge=1, le=1000, description="A window's closing round: 1 is its summary, later ones follow-ups")
+    round: int = Field(1, ge=1, le=1000, description="A closing round of a window: 1 is its summary, then follow-ups")
     chain: Annotated[str, StringConstraints(max_length=128, pattern=r"^[A-Za-z0-9_.:-]*$")] = ""
     attempt: int = Field(0, ge=0, le=1000)
     not_before: Epoch = Field(0, description="Set when the wait exceeds one SQS delay (15 min): re-delay until then")

@@ -54,9 +54,7 @@ def _get(url: str, fields: dict[str, str], timeout: float, headers: dict[str, st
     return _send("GET", url, timeout, headers or {}, None, fields)
 
 
-def _send(
-    verb: str, url: str, timeout: float, headers: dict[str, str], body: bytes | None, fields: Any = None
-) -> Any:
+def _send(verb: str, url: str, timeout: float, headers: dict[str, str], body: bytes | None, fields: Any = None) -> Any:
     def send() -> Any:
         return _pool().request(
             verb,
