@@ -71,6 +71,19 @@ class LoopbackSlack:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        return self.resume()
+
+    def pause(self) -> None:
+        """Stop answering (requests wait in the listening socket) but keep the port: before a fork, so that the
+        process that calls `resume()` is the one that answers."""
+        if self._server is not None and self._thread is not None:
+            self._server.shutdown()
+            self._thread = None
+
+    def resume(self) -> LoopbackSlack:
+        """Answer again, from this process."""
+        if self._server is None:
+            raise RuntimeError("the loopback Slack is not started")
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback-slack", daemon=True
         )
@@ -79,7 +92,7 @@ class LoopbackSlack:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
+            self.pause()
             self._server.server_close()
             self._server = None
 

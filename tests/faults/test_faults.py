@@ -8,14 +8,14 @@ its DLQ; once the fault is gone and the DLQ is redriven, the flow must end the s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from dockhand_local.slack import LoopbackSlack
 from tests.faults.flows import FLOWS, Flow
-from tests.faults.run import Case, judge, run
+from tests.faults.run import Case, Outcome, judge, prepared
 from tests.faults.world import FaultPlan
 
 # One test runs a flow in a fresh world once per AWS call it makes: a flow of several handlers (a job retried once
@@ -34,22 +34,29 @@ def _label(call: tuple[str, str]) -> str:
     return f"{call[0]}:{call[1]}"
 
 
+def one_fault_on_each_call(flow: Flow, play: Callable[[FaultPlan | None], Outcome], baseline: Outcome) -> list[Case]:
+    """Each call of the clean run in turn fails once (a throttle or a 5xx, alternating), and SQS redelivers."""
+    cases: list[Case] = []
+    for index, call in enumerate(baseline.calls):
+        kind = "throttle" if index % 2 == 0 else "5xx"
+        outcome = play(FaultPlan(at=index, operation=call, kind=kind))
+        assert outcome.fired == 1, f"the fault at call {index} ({_label(call)}) never fired"
+        cases.append(judge(flow, f"{kind} on call {index} {_label(call)}", outcome, baseline))
+    return cases
+
+
 @pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f.name.replace(" ", "-"))
 def test_one_fault_on_any_call_then_redelivery_ends_done_with_no_duplicate(
     flow: Flow, slack: LoopbackSlack, tmp_path: Path
 ) -> None:
     # Given a clean run of the flow
-    baseline = run(flow, slack, tmp_path)
-    assert baseline.problem is None, f"the clean run did not finish: {baseline.problem}"
-    assert not baseline.dead, baseline.dead
-    assert baseline.calls, "the flow made no AWS call"
-    cases: list[Case] = []
-    # When each call in turn fails once
-    for index, call in enumerate(baseline.calls):
-        kind = "throttle" if index % 2 == 0 else "5xx"
-        outcome = run(flow, slack, tmp_path, FaultPlan(at=index, operation=call, kind=kind))
-        assert outcome.fired == 1, f"the fault at call {index} ({_label(call)}) never fired"
-        cases.append(judge(flow, f"{kind} on call {index} {_label(call)}", outcome, baseline))
+    with prepared(flow, slack, tmp_path) as play:
+        baseline = play(None)
+        assert baseline.problem is None, f"the clean run did not finish: {baseline.problem}"
+        assert not baseline.dead, baseline.dead
+        assert baseline.calls, "the flow made no AWS call"
+        # When each call in turn fails once
+        cases = one_fault_on_each_call(flow, play, baseline)
     # Then every run ends done, with the clean run's effects and an empty DLQ
     failed = [f"{c.fault}: {'; '.join(c.failures)}" for c in cases if c.failures]
     assert not failed, f"{len(failed)} of {len(cases)} faulted runs of '{flow.name}' went wrong:\n" + "\n".join(failed)
@@ -59,13 +66,14 @@ def test_one_fault_on_any_call_then_redelivery_ends_done_with_no_duplicate(
 def test_a_persistent_fault_parks_the_message_and_a_redrive_finishes_the_flow(
     flow: Flow, slack: LoopbackSlack, tmp_path: Path
 ) -> None:
-    baseline = run(flow, slack, tmp_path)
-    assert baseline.problem is None, baseline.problem
-    cases: list[Case] = []
-    # When each operation the flow calls fails every time, until the fault is gone and the DLQs are redriven
-    for call in dict.fromkeys(baseline.calls):
-        outcome = run(flow, slack, tmp_path, FaultPlan(operation=call, kind="5xx", persistent=True))
-        cases.append(judge(flow, f"persistent 5xx on {_label(call)}", outcome, baseline))
+    with prepared(flow, slack, tmp_path) as play:
+        baseline = play(None)
+        assert baseline.problem is None, baseline.problem
+        cases: list[Case] = []
+        # When each operation the flow calls fails every time, until the fault is gone and the DLQs are redriven
+        for call in dict.fromkeys(baseline.calls):
+            outcome = play(FaultPlan(operation=call, kind="5xx", persistent=True))
+            cases.append(judge(flow, f"persistent 5xx on {_label(call)}", outcome, baseline))
     # Then each flow ends as the clean run did
     failed = [f"{c.fault}: {'; '.join(c.failures)}" for c in cases if c.failures]
     assert not failed, f"{len(failed)} of {len(cases)} persistent faults of '{flow.name}' went wrong:\n" + "\n".join(

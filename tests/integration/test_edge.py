@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
+from dockhand_local.images import image_manifest
 from dockhand_local.lambda_context import LambdaContext
 from tests.support.aws_calls import AwsCalls
 from tests.support.cfn import CfnReceiver
@@ -116,8 +117,12 @@ def test_pushes_that_break_the_contract_are_parked_in_the_fifo_dlq_and_deploy_no
 
 
 def test_a_parked_push_does_not_hold_back_the_pushes_behind_it_in_its_group(deployer, stack):
-    # Given garbage and then a good push in the same FIFO group
-    result = deployer(fifo(push(tag="bad tag"), push("2.1.0")))
+    # Given garbage and then a good push (of an image ECR holds under its tag) in the same FIFO group
+    ecr = boto3.client("ecr", region_name=REGION)
+    ecr.create_repository(repositoryName="web")
+    image = ecr.put_image(repositoryName="web", imageManifest=image_manifest("web:2.1.0"), imageTag="2.1.0")["image"]
+    good = with_detail(push("2.1.0"), **{"image-digest": image["imageId"]["imageDigest"]})
+    result = deployer(fifo(push(tag="bad tag"), good))
     # Then the garbage is parked and the good push deploys in the same batch
     assert result == {"batchItemFailures": []}
     assert revisions() == 2
