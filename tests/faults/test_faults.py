@@ -20,6 +20,7 @@ from tests.faults.world import FaultPlan
 
 # One test runs a flow in a fresh world once per AWS call it makes: a flow of several handlers (a job retried once
 # makes about 40 calls) takes minutes on a shared machine, beyond the suite's 300-second guard against a hang.
+README = Path(__file__).parents[2] / "README.md"
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 
@@ -28,6 +29,25 @@ def slack() -> Iterator[LoopbackSlack]:
     server = LoopbackSlack().start()
     yield server
     server.stop()
+
+
+def tally(cases: list[Case]) -> list[str]:
+    """Faulted runs, ended done, runs with a duplicate effect, runs that lost something (an effect or a message)."""
+    done = sum(1 for c in cases if not c.outcome.problem and not c.outcome.dead)
+    duplicated = sum(1 for c in cases if c.outcome.effects - c.baseline.effects)
+    lost = sum(1 for c in cases if c.outcome.dead or c.baseline.effects - c.outcome.effects)
+    return [str(len(cases)), str(done), str(duplicated), str(lost)]
+
+
+def assert_readme_row(flow: Flow, what: str, first: int, cells: list[str]) -> None:
+    """The README's reliability table has a row for the flow whose four cells from `first` are these figures."""
+    rows = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(f"| {flow.name} |")]
+    assert rows, f"README.md has no reliability row for '{flow.name}'"
+    row = [cell.strip() for cell in rows[0].strip().strip("|").split("|")]
+    assert row[first : first + 4] == cells, (
+        f"README.md's reliability row for '{flow.name}' ({what}: runs, done, duplicated, lost) says "
+        f"{row[first : first + 4]}; measured {cells}"
+    )
 
 
 def _label(call: tuple[str, str]) -> str:
@@ -60,6 +80,8 @@ def test_one_fault_on_any_call_then_redelivery_ends_done_with_no_duplicate(
     # Then every run ends done, with the clean run's effects and an empty DLQ
     failed = [f"{c.fault}: {'; '.join(c.failures)}" for c in cases if c.failures]
     assert not failed, f"{len(failed)} of {len(cases)} faulted runs of '{flow.name}' went wrong:\n" + "\n".join(failed)
+    # And the README's reliability table says so, with these counts
+    assert_readme_row(flow, "one fault on each call", 1, tally(cases))
 
 
 @pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f.name.replace(" ", "-"))
@@ -79,3 +101,4 @@ def test_a_persistent_fault_parks_the_message_and_a_redrive_finishes_the_flow(
     assert not failed, f"{len(failed)} of {len(cases)} persistent faults of '{flow.name}' went wrong:\n" + "\n".join(
         failed
     )
+    assert_readme_row(flow, "a persistent fault on each operation", 5, tally(cases))
