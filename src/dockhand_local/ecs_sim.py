@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from dockhand.batch.spec import TAG_JOB
 from dockhand.started_by import JOB_PREFIX, is_job_task
 from dockhand_local.clock import iso
 from dockhand_local.stack import ACCOUNT
@@ -222,7 +223,9 @@ class EcsSimulator:
         """A job task (startedBy `dockhand-job/…`) runs for its scripted time, then stops with its exit code."""
         if not is_job_task(task.started_by):
             return
-        job = task.started_by[len(JOB_PREFIX) :].split("/")[0]
+        # The job's name is its task's dockhand:job tag (startedBy holds at most 36 characters: a long name is cut).
+        tags = {t.get("key"): t.get("value") for t in task.tags or []}
+        job = tags.get(TAG_JOB) or task.started_by[len(JOB_PREFIX) :].split("/")[0]
         with self.rt.lock:
             plan = self._job_exits.get(job) or []
             planned = plan.pop(0) if plan else JobExit(0)

@@ -19,7 +19,7 @@ from tests.support.local import register_fargate_family, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 
-JOB = "slow-report"
+JOB = "slow-monthly-report"  # longer than the part of a job name startedBy keeps
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
         "schedule": "cron(0 3 * * ? *)",
         "timezone": "UTC",
         "cluster": "jobs",
-        "task_definition": JOB,
+        "task_definition": "slow-report",
         "launch_type": "FARGATE",
         "network": {"subnets": ["subnet-jobs"], "security_groups": ["sg-jobs"]},
         "max_runtime_minutes": 10,
@@ -44,7 +44,7 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
     with Runtime(options) as rt:
         ecs = rt.client("ecs")
         ecs.create_cluster(clusterName="jobs")
-        register_fargate_family(ecs, JOB)
+        register_fargate_family(ecs, "slow-report")
         yield rt
 
 
