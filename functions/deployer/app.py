@@ -15,8 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dockhand import deps
 from dockhand.aws.ecr import Ecr
 from dockhand.aws.ecs import Ecs
+from dockhand.deploy.promotion import deploy_promotion
 from dockhand.deploy.push import Deployer, deploy_push
-from dockhand.events import EcrImageAction, parse_event, parse_message
+from dockhand.events import EcrImageAction, PromotionMessage, parse_event, parse_message
 from dockhand.handling import dlq_parker, guarded, process_batch, record_json
 from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.retry import NotificationRetry, RetryQueue
@@ -50,10 +51,12 @@ def deployer() -> Deployer:
     )
 
 
-def parse(body: dict[str, Any]) -> EcrImageAction | NotificationRetry:
-    """The edge: an ECR push or a notification retry within its contract, or InvalidEvent (parked)."""
+def parse(body: dict[str, Any]) -> EcrImageAction | NotificationRetry | PromotionMessage:
+    """The edge: an ECR push, a notification retry or a promotion within its contract, or InvalidEvent (parked)."""
     if NotificationRetry.matches(body):
         return parse_message(NotificationRetry, body, "notification retry")
+    if PromotionMessage.matches(body):
+        return parse_message(PromotionMessage, body, "promotion")
     return parse_event(body, EcrImageAction)
 
 
@@ -62,6 +65,10 @@ def handle_record(record: SQSRecord) -> None:
     if isinstance(message, NotificationRetry):
         logger.set_correlation_id(message.key)
         deliver_or_retry(deps.notifier(), Deliveries(deps.table()), message.key, message.notification)
+        return
+    if isinstance(message, PromotionMessage):
+        logger.set_correlation_id(message.key)
+        deploy_promotion(message, deployer())
         return
     logger.set_correlation_id(message.id)
     deploy_push(message, deployer())

@@ -14,6 +14,7 @@ from dockhand.aws.ecs import Ecs
 from dockhand.events import (
     DeploymentStateChange,
     Envelope,
+    PromoteAction,
     ServiceAction,
     TaskStateChange,
     WatchAction,
@@ -22,6 +23,9 @@ from dockhand.events import (
 )
 from dockhand.handling import dlq_parker, guarded, process_batch, record_json
 from dockhand.observability import logger, metrics, traced
+from dockhand.promote.bake import stage_completed
+from dockhand.promote.context import Promoter, PromotionQueues
+from dockhand.promote.dispatch import handle_promote
 from dockhand.settings import settings
 from dockhand.watch.context import Watch
 from dockhand.watch.delayed import DelayedMessages
@@ -33,9 +37,24 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 _TASKDEFS: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
 
 
+def promoter() -> Promoter:
+    s = settings()
+    queues = None
+    if s.watch_queue_url and s.deploy_queue_url:
+        queues = PromotionQueues(deps.client("sqs"), s.watch_queue_url, s.deploy_queue_url)
+    return Promoter(
+        config=deps.config(),
+        table=deps.table(),
+        notifier=deps.notifier(),
+        queues=queues,
+        cloudwatch=deps.client("cloudwatch"),
+    )
+
+
 def watch() -> Watch:
     s = settings()
     queue = DelayedMessages(deps.client("sqs"), s.watch_queue_url) if s.watch_queue_url else None
+    p = promoter()
     return Watch(
         config=deps.config(),
         ecs=Ecs(deps.client("ecs")),
@@ -45,22 +64,28 @@ def watch() -> Watch:
         region=s.region,
         dry_run=s.dry_run,
         taskdef_cache=_TASKDEFS,
+        stage_completed=lambda rec: stage_completed(rec, p),
     )
 
 
-def parse(body: dict[str, Any]) -> Envelope | WatchAction:
+def parse(body: dict[str, Any]) -> Envelope | WatchAction | PromoteAction:
     """The edge: an ECS event or one of the watcher's own messages within its contract, or InvalidEvent (parked)."""
     if WatchAction.matches(body):
         return parse_message(WatchAction, body, "watcher message")
+    if PromoteAction.matches(body):
+        return parse_message(PromoteAction, body, "promotion message")
     return parse_event(body, TaskStateChange, DeploymentStateChange, ServiceAction)
 
 
 def handle_record(record: SQSRecord) -> None:
     body = record_json(record.body)
     message = parse(body)  # the flow reads the same models from the same body
-    if isinstance(message, Envelope):
-        logger.set_correlation_id(message.id)
-    outcome = handle_message(body, watch())
+    if isinstance(message, PromoteAction):
+        outcome = handle_promote(message, promoter())
+    else:
+        if isinstance(message, Envelope):
+            logger.set_correlation_id(message.id)
+        outcome = handle_message(body, watch())
     logger.info("watch event handled", extra={"outcome": outcome, "message_id": record.message_id})
 
 

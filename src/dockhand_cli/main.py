@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from dockhand.config import json_schema
-from dockhand_cli import batch_cmds, deploy_cmds, local_cmds, watch_cmds
+from dockhand_cli import batch_cmds, deploy_cmds, local_cmds, promote_cmds, watch_cmds
 from dockhand_cli.common import DEFAULT_CONFIG, config_or_exit
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Dockhand: push-to-deploy, watch and batch for ECS.")
@@ -34,6 +34,7 @@ def schema() -> None:
 
 deploy_cmds.register(app)
 watch_cmds.register(app)
+promote_cmds.register(app)
 batch_cmds.register(app)
 local_cmds.register(app)
 

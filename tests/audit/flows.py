@@ -630,6 +630,40 @@ def schedules_follow_the_file(w: World) -> None:
             assert names == jobs
 
 
+# ---------------------------------------------------------------------------------------------- promote
+
+
+def _walk(w: World, clock: Any, **production: Any) -> Any:
+    from tests.integration.promotion_helpers import Walk, targets
+
+    config = w.config({"deploy": {"targets": targets(**production)}, "notifications": {"sns": True}}, "walk.yaml")
+    return Walk(w.stack, clock, w.function_env, config)
+
+
+def promote_after_a_clean_bake(w: World) -> None:
+    """staging completes, the bake ends clean with the alarm OK, and production is deployed by the deployer."""
+    from tests.integration.promotion_helpers import DIGEST, REGISTRY, web_5xx_alarm
+
+    web_5xx_alarm("OK")
+    with _clock() as clock:
+        walk = _walk(w, clock, alarms=["web-5xx"])
+        walk.push("1.1.0")
+        walk.completed("staging")
+        walk.later(30 * 60)
+        assert walk.to_deployer()
+    assert walk.image("prod") == f"{REGISTRY}/web@{DIGEST}"
+
+
+def promote_stops_on_a_failure_during_the_bake(w: World) -> None:
+    with _clock() as clock:
+        walk = _walk(w, clock)
+        walk.push("1.1.0")
+        walk.completed("staging")
+        walk.task_failed("staging")
+        walk.later(30 * 60)
+    assert walk.promotion().status == "stopped"
+
+
 # ------------------------------------------------------------------------------------------- the catalogue
 
 SLACK_PLACES = ("stack secret", "ssm under /dockhand/", "secret named by the user", "ssm named by the user")
@@ -645,6 +679,7 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "resume a registration not recorded": deploy_resumes_a_registration_it_could_not_record,
         "a service Dockhand never deployed": deploy_judges_a_service_it_never_deployed,
         "bad input parked": deploy_parks_bad_input,
+        "promotion deployed to the next stage": promote_after_a_clean_bake,
         **{f"Slack credential in the {p}": _deploy_notifies_through(p) for p in SLACK_PLACES},
     },
     "WatcherFunction": {
@@ -654,6 +689,8 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "deployment completed, old revisions pruned": watch_completed_deploy_prunes_revisions,
         "deployment rolled back, digest held": watch_rolled_back_deploy_holds_the_digest,
         "bad input parked": watch_parks_bad_input,
+        "promotion: bake ends clean (alarm OK), released to the deployer": promote_after_a_clean_bake,
+        "promotion: a failure during the bake stops the walk": promote_stops_on_a_failure_during_the_bake,
         "Slack bot": _watch_notifies_through("stack secret", mode="bot"),
         **{f"Slack credential in the {p}": _watch_notifies_through(p) for p in SLACK_PLACES},
     },

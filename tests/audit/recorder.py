@@ -30,6 +30,7 @@ How a call becomes the authorizations IAM makes for it (service action → resou
 - scheduler Create/Update/Delete/GetSchedule → `schedule/<group>/<name>`;
   + Create/Update: iam:PassRole for Target.RoleArn (PassedToService scheduler)
 - scheduler ListSchedules → `*` (supports only `*`)
+- cloudwatch DescribeAlarms (by AlarmNames) → `alarm:<name>` per alarm
 - the SQS event source (Lambda's poller, with the function's role) → the function's queue: sqs:ReceiveMessage,
   DeleteMessage, GetQueueAttributes; + kms:Decrypt on the queue's key
 
@@ -327,6 +328,10 @@ MAPPING: dict[str, Callable[[Context, dict[str, Any]], list[Request]]] = {
     "scheduler:DeleteSchedule": _schedule("DeleteSchedule"),
     "scheduler:GetSchedule": _schedule("GetSchedule"),
     "scheduler:ListSchedules": _star("scheduler:ListSchedules"),
+    # CloudWatch signs as `monitoring`; IAM knows its actions as cloudwatch:*, on `alarm:<name>`.
+    "monitoring:DescribeAlarms": lambda c, p: [
+        Request("cloudwatch:DescribeAlarms", c.arn("cloudwatch", f"alarm:{name}")) for name in p.get("AlarmNames", [])
+    ],
 }
 
 

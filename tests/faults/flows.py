@@ -129,6 +129,53 @@ def outcome_flow(name: str, sample: str) -> Flow:
     return Flow(name=name, setup=setup, start=start, check=check)
 
 
+# ---------------------------------------------------------------------------------------------- promotion
+
+
+def promotion_flow() -> Flow:
+    """web 1.1.0 runs in staging (cluster demo); its deployment completes, the bake ends clean, and the promotion
+    deploys it to production (cluster prod) through the deploy queue."""
+    state: dict[str, str] = {}
+
+    def setup(world: World) -> None:
+        from dockhand_local.images import image_manifest
+
+        _web(world, ("web",))
+        ecs = boto3.client("ecs", region_name=REGION)
+        ecs.create_cluster(clusterName="prod")
+        td = ecs.register_task_definition(
+            family="web-prod", containerDefinitions=[{"name": "web", "image": f"{REGISTRY}/web:1.0.0", "memory": 256}]
+        )["taskDefinition"]["taskDefinitionArn"]
+        ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+        ecr = boto3.client("ecr", region_name=REGION)  # what prod runs is dated by ECR
+        ecr.create_repository(repositoryName="web")
+        ecr.put_image(repositoryName="web", imageTag="1.0.0", imageManifest=image_manifest("web:1.0.0"))
+        config = _deploy_config(("web",))
+        config["deploy"]["targets"][0]["stage"] = "staging"
+        prod = {"name": "web-prod", "repository": "web", "stage": "production", "promote_from": "staging"}
+        config["deploy"]["targets"].append(prod | {"cluster": "prod", "services": ["web"], "bake_minutes": 20})
+        world.declare(config)
+        world.send("DeployQueue", _push())
+        world.settle()
+        state["deployment"] = _deployment_id(world)
+
+    def start(world: World) -> None:
+        event = load_event("ecs-deployment-completed")
+        event.update(account=ACCOUNT, region=REGION, time=_now().isoformat())
+        event["resources"] = [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/demo/web"]
+        event["detail"]["deploymentId"] = state["deployment"]
+        world.send("WatchQueue", event)
+
+    def check(world: World) -> str | None:
+        ecs = boto3.client("ecs", region_name=REGION)
+        svc = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
+        td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+        image = td["containerDefinitions"][0]["image"]
+        return None if image == f"{REGISTRY}/web@{DIGEST}" else f"production runs {image}"
+
+    return Flow(name="promotion after a clean bake", setup=setup, start=start, check=check)
+
+
 # -------------------------------------------------------------------------------------------------- watch
 
 
@@ -358,6 +405,7 @@ FLOWS: list[Flow] = [
     deploy_flow(("web", "api")),
     outcome_flow("deployment completed", "ecs-deployment-completed"),
     outcome_flow("deployment rolled back", "ecs-deployment-failed"),
+    promotion_flow(),
     alert_flow(),
     crash_loop_flow(),
     service_event_flow(),

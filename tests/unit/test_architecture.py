@@ -23,7 +23,7 @@ LAYER = ROOT / "layers" / "dockhand"
 HANDLERS = ROOT / "functions"
 MAX_LINES = 300
 WORST_GRADE = "C"  # radon's grades: A 1-5, B 6-10, C 11-20, D 21-30 …
-WINGS = ("dockhand.deploy", "dockhand.watch", "dockhand.batch")
+WINGS = ("dockhand.deploy", "dockhand.watch", "dockhand.batch", "dockhand.promote")
 LOCAL_ONLY = ("dockhand_local", "dockhand_cli", "moto", "time_machine", "tests")
 
 

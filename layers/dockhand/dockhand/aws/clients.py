@@ -16,7 +16,7 @@ from dockhand.errors import RetryableError
 # Every AWS service Dockhand's functions call (their own clients, and Powertools Parameters' for the Slack credential).
 # The layer build keeps botocore's data for these alone (layers/dockhand/build_layer.py), so a client of any other
 # service could not be made on Lambda: `deps.client()` refuses it, where the tests see it.
-SERVICES = frozenset({"dynamodb", "ecr", "ecs", "scheduler", "secretsmanager", "sns", "sqs", "ssm"})
+SERVICES = frozenset({"cloudwatch", "dynamodb", "ecr", "ecs", "scheduler", "secretsmanager", "sns", "sqs", "ssm"})
 
 # Error codes that a later attempt may get past: the message goes back to its queue.
 RETRYABLE_CODES = frozenset(

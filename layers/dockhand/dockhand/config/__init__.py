@@ -24,10 +24,12 @@ from dockhand.config.jobs import (
     RetryRule,
 )
 from dockhand.config.notifications import Kind, NotificationsSection, Route, Severity, SlackChannel
+from dockhand.config.promotion import Approval
 from dockhand.config.watch import RestartPolicy, WatchSection
 from dockhand.errors import ConfigError
 
 __all__ = [
+    "Approval",
     "CapacityProviderItem",
     "CircuitBreaker",
     "ContainerOverride",

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from dockhand.config.base import FileModel, Name
+from dockhand.config.promotion import Approval
 
 
 class TagPolicy(FileModel):
@@ -61,7 +62,23 @@ class DeployTarget(FileModel):
         None,
         description="Registry host (123456789012.dkr.ecr.eu-west-1.amazonaws.com); default: this account and Region",
     )
-    tags: TagPolicy = Field(description="Tag policy: exact, glob, regex or semver range")
+    tags: TagPolicy | None = Field(
+        None, description="Tag policy: exact, glob, regex or semver range (a target promoted from a stage has none)"
+    )
+    stage: Name | None = Field(None, description="The stage this target belongs to (staging, production …)")
+    promote_from: Name | None = Field(
+        None, description="Deploy what this stage of the same repository deployed and verified, instead of pushes"
+    )
+    bake_minutes: int = Field(
+        30,
+        ge=0,
+        le=10080,
+        description="After the earlier stage completed: this long with no failure alert, no rollback",
+    )
+    alarms: list[str] = Field(
+        default_factory=list, description="CloudWatch alarms that must be OK when the bake ends (names)"
+    )
+    approval: Approval | None = Field(None, description="A person approves the promotion into this stage")
     cluster: str = Field(min_length=1)
     services: list[str] = Field(min_length=1)
     containers: list[str] | None = Field(
@@ -73,9 +90,24 @@ class DeployTarget(FileModel):
     dry_run: bool = False
     keep_revisions: int | None = Field(None, ge=1, le=1000)
 
+    @model_validator(mode="after")
+    def _pushed_or_promoted(self) -> DeployTarget:
+        if (self.tags is None) == (self.promote_from is None):
+            raise ValueError("a target has either `tags` (deployed on push) or `promote_from` (promoted), not both")
+        if self.promote_from is not None and self.stage is None:
+            raise ValueError("promote_from needs `stage`: the name of the stage this target is")
+        if self.promote_from is not None and self.promote_from == self.stage:
+            raise ValueError(f"promote_from: a stage cannot be promoted from itself ({self.stage!r})")
+        return self
+
     @property
     def label(self) -> str:
         return self.name or f"{self.repository}→{self.cluster}"
+
+    @property
+    def order(self) -> TagPolicy:
+        """The policy that orders pushes on this target (what "older" means): its own, or push time."""
+        return self.tags or TagPolicy(kind="glob", pattern="*")
 
 
 class DeploySection(FileModel):
@@ -83,8 +115,49 @@ class DeploySection(FileModel):
     keep_revisions: int = Field(10, ge=1, le=1000, description="Task-definition revisions kept per family")
     targets: list[DeployTarget] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _stages_connect(self) -> DeploySection:
+        for i, t in enumerate(self.targets):
+            if t.promote_from is None:
+                continue
+            field = f"deploy.targets.{i}.promote_from"
+            stages = sorted({s.stage for s in self.targets if s.repository == t.repository and s.stage})
+            if t.promote_from not in stages:
+                raise ValueError(
+                    f"{field}: {t.promote_from!r} is no stage of repository {t.repository!r} (stages: {stages})"
+                )
+            for other in self.stage_targets(t.repository, t.stage or ""):
+                if other.promote_from != t.promote_from:
+                    raise ValueError(
+                        f"{field}: the targets of stage {t.stage!r} of {t.repository!r} must all be promoted from "
+                        f"the same stage (one names {other.promote_from!r})"
+                    )
+            seen: set[str | None] = {t.stage}
+            stage: str | None = t.promote_from
+            while stage is not None:
+                if stage in seen:
+                    raise ValueError(f"{field}: the stages of {t.repository!r} go round in a circle through {stage!r}")
+                seen.add(stage)
+                stage = next((s.promote_from for s in self.stage_targets(t.repository, stage)), None)
+        return self
+
     def targets_for(self, repository: str) -> list[DeployTarget]:
-        return [t for t in self.targets if t.repository == repository]
+        """The targets a push of `repository` goes to (by tag policy); promoted targets take no pushes."""
+        return [t for t in self.targets if t.repository == repository and t.tags is not None]
+
+    def stage_targets(self, repository: str, stage: str) -> list[DeployTarget]:
+        return [t for t in self.targets if t.repository == repository and t.stage == stage]
+
+    def next_stages(self, repository: str, stage: str) -> list[str]:
+        """The stages promoted from `stage`, in the file's order."""
+        found = [t.stage for t in self.targets if t.repository == repository and t.promote_from == stage and t.stage]
+        return list(dict.fromkeys(found))
+
+    def stages(self, repository: str) -> list[str]:
+        return list(dict.fromkeys(t.stage for t in self.targets if t.repository == repository and t.stage))
+
+    def target(self, label: str) -> DeployTarget | None:
+        return next((t for t in self.targets if label in (t.name, t.label)), None)
 
     def keep_revisions_for(self, target: str) -> int:
         """Revisions kept after a deploy of `target` (its name or label): its own setting, else the section's."""

@@ -22,6 +22,9 @@ Kind = Literal[
     "job_succeeded",
     "job_skipped",
     "job_timed_out",
+    "promotion_approval",
+    "promotion_released",
+    "promotion_stopped",
 ]
 Severity = Literal["info", "warning", "error"]
 

@@ -92,7 +92,7 @@ def accepted_targets(d: Deployer, rep: DeployReport, targets: list[DeployTarget]
     hold = d.holds.get(push.repository, push.digest) if d.holds else None
     accepted: list[DeployTarget] = []
     for target in targets:
-        if not policy.accepts(target.tags, push.tag):
+        if target.tags is not None and not policy.accepts(target.tags, push.tag):
             logger.info(
                 "tag not taken by the target's policy",
                 extra={"target": target.label, "tag": push.tag, "policy": target.tags.model_dump()},
@@ -204,7 +204,7 @@ def _judged(
     running: Running,
     claims: Claims | None,
 ) -> Admitted | None:
-    verdict = judge(target.tags, rep.push, running, svc["serviceName"], d.ecr)
+    verdict = judge(target.order, rep.push, running, svc["serviceName"], d.ecr)
     if not verdict.deploy:
         outcome = outcome_of(target, svc, "skipped", verdict.reason, task_definition=svc.get("taskDefinition"))
         report.skipped(d, rep, outcome, verdict.text)

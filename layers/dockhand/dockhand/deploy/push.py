@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockhand.config import DeployTarget
 from dockhand.deploy.admission import Admitted, accepted_targets, admit, by_cluster, described, ignored_reason
 from dockhand.deploy.context import Deployer, Push
 from dockhand.deploy.report import DeployReport
@@ -37,7 +38,11 @@ def deploy_push(event: EcrImageAction, d: Deployer) -> DeployReport:
         count("DeploySkipped", reason=ignored)
         report.ignored = ignored
         return report
-    targets = accepted_targets(d, report, d.section.targets_for(push.repository))
+    return roll_out(d, report, accepted_targets(d, report, d.section.targets_for(push.repository)))
+
+
+def roll_out(d: Deployer, report: DeployReport, targets: list[DeployTarget]) -> DeployReport:
+    """The push (or promotion) in `report` to the services of `targets`: admitted, rolled out, reported."""
     candidates = []
     for cluster, entries in by_cluster(targets).items():
         candidates += described(d, report, cluster, entries)

@@ -33,6 +33,8 @@ from dockhand.events.edge import describe_validation, parse_event, parse_message
 from dockhand.events.fields import SCHEDULED_TIME_PLACEHOLDER, Key
 from dockhand.events.messages import (
     CustomResourceReply,
+    PromoteAction,
+    PromotionMessage,
     SchedulePayload,
     ScheduleSyncProperties,
     ScheduleSyncRequest,
@@ -49,6 +51,8 @@ __all__ = [
     "EcrImageActionDetail",
     "Envelope",
     "Key",
+    "PromoteAction",
+    "PromotionMessage",
     "SchedulePayload",
     "ScheduleSyncProperties",
     "ScheduleSyncRequest",

@@ -12,8 +12,13 @@ from dockhand.events.fields import (
     Epoch,
     GroupOrEmpty,
     Id,
+    ImageDigest,
+    ImageTagOrEmpty,
     JobName,
     Message,
+    RepositoryName,
+    RequiredAccount,
+    RequiredRegion,
     ResponseUrl,
     RoleArn,
     RunId,
@@ -21,6 +26,7 @@ from dockhand.events.fields import (
     SqsArn,
     SqsArnOrEmpty,
     StackArn,
+    Timestamp,
 )
 
 
@@ -102,3 +108,52 @@ class ScheduleSyncRequest(CustomResourceReply):
 
     request_type: Literal["Create", "Update", "Delete"] = Field(alias="RequestType")
     resource_properties: ScheduleSyncProperties = Field(alias="ResourceProperties")
+
+
+# ------------------------------------------------------------------------------------------- promotion
+
+StageName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Principal = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^[!-~]+$")]
+
+
+class PromoteAction(Message):
+    """A message the promotion flow sends itself on the watcher's queue.
+
+    end_bake: the bake window of a promotion ended (delayed); promote_now: a person skipped the bake
+    (`dockhand promote`); decided: an approval was answered (Slack or `dockhand approve|reject`); expire: an
+    approval request ran out (delayed)."""
+
+    dockhand: Literal["promote"]
+    action: Literal["end_bake", "promote_now", "decided", "expire"]
+    repository: RepositoryName
+    digest: ImageDigest
+    stage: StageName
+    by: Principal | None = Field(None, description="promote_now: who asked")
+    request: Id | None = Field(None, description="promote_now: the request's own id (each request is its own claim)")
+    not_before: Epoch = Field(0, description="Set when the wait exceeds one SQS delay (15 min): re-delay until then")
+
+    @staticmethod
+    def matches(body: dict[str, Any]) -> bool:
+        return body.get("dockhand") == "promote"
+
+
+class PromotionMessage(Message):
+    """A verified (and approved) digest goes to the next stage: the deploy queue's message for the deployer."""
+
+    dockhand: Literal["promotion"]
+    repository: RepositoryName
+    digest: ImageDigest
+    tag: ImageTagOrEmpty = ""
+    pushed_at: Timestamp
+    stage: StageName
+    from_stage: StageName
+    account: RequiredAccount
+    region: RequiredRegion
+
+    @staticmethod
+    def matches(body: dict[str, Any]) -> bool:
+        return body.get("dockhand") == "promotion"
+
+    @property
+    def key(self) -> str:
+        return f"{self.repository}@{self.digest}>{self.stage}"

@@ -150,3 +150,14 @@ class AlertWindows:
 
 def _clear_pending(w: Window, round_: int) -> dict[str, Any]:
     return {"pending": 0, "pending_by": ""} if w.pending <= round_ else {}
+
+
+def windows_since(table: Table, cluster: str, group: str, since: int) -> list[tuple[str, Window]]:
+    """(cause, window) of every alert window of `group` opened by a stop at or after `since` (epoch seconds)."""
+    found: list[tuple[str, Window]] = []
+    for item in table.query(f"ALERT#{cluster}#{group}"):
+        for value in (item.get("windows") or {}).values():
+            w = Window.model_validate(value)
+            if w.anchor >= since:
+                found.append((str(item["sk"]), w))
+    return sorted(found, key=lambda cw: cw[1].anchor)

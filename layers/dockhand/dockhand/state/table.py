@@ -14,6 +14,7 @@ Each record type owns a pk prefix, so wings never collide:
 | claim             | CLAIM#<scope>#<key>        | CLAIM                       | all    |
 | Slack message ref | SLACK#<thread/update key>  | REF                         | watch  |
 | job run           | JOB#<job name>             | RUN#<run id>                | batch  |
+| promotion         | PROMOTION#<repository>     | TO#/RAN#<stage>#<digest>, AT#<stage> | promote |
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dockhand.notify.model import Notification
 from dockhand.notify.notifier import NotifierLike
 from dockhand.observability import logger
 from dockhand.state.deliveries import Deliveries
+from dockhand.state.deployments import DeploymentRecord
 from dockhand.state.table import Table
 from dockhand.watch.delayed import DelayedMessages, WatchAction, wait_more
 
@@ -32,6 +33,9 @@ class Watch:
     dry_run: bool = False
     clock: Callable[[], float] = time.time
     taskdef_cache: OrderedDict[str, dict[str, Any] | None] = field(default_factory=OrderedDict)
+    # A completed deployment of a stage's target starts the bakes of the stages promoted from it (the promotion
+    # wing's, handed in by the handler: a wing never imports another).
+    stage_completed: Callable[[DeploymentRecord], list[str]] | None = None
 
     def send(self, key: str, n: Notification) -> None:
         """Deliver `n` on every routed channel that has not delivered it yet; any failure makes the message retry."""

@@ -57,6 +57,9 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
             claim.finish({"outcome": f"deploy:already:{recorded}"})
             return f"deploy:already:{recorded}"
         claim.once("follow_up", lambda: _follow_up(rec, status, detail.reason, watch))
+        if status == "COMPLETED" and watch.stage_completed is not None:
+            completed = watch.stage_completed
+            claim.once("promotion", lambda: completed(rec))
     count("DeployOutcome", status=status)
     watch.send(f"deploy/{detail.deployment_id}/{status}", deploy_notification(event, status, rec, watch.region))
     claim.finish({"outcome": f"deploy:{status}"})

@@ -1,0 +1,103 @@
+"""What the promotion flows work with (handlers build the real ones; tests build moto-backed ones)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dockhand.aws.clients import reraise_retryable
+from dockhand.aws.protocols import SqsClient
+from dockhand.config import Approval, DockhandConfig
+from dockhand.events import PromoteAction, PromotionMessage
+from dockhand.notify.delivery import deliver_or_retry
+from dockhand.notify.model import Notification
+from dockhand.notify.notifier import NotifierLike
+from dockhand.state.deliveries import Deliveries
+from dockhand.state.table import Table
+
+MAX_DELAY = 900  # SQS DelaySeconds ceiling: a longer wait is a chain of delays (`not_before`)
+GROUP = "promote"  # the deploy queue's message group of promotions (pushes keep theirs)
+
+
+class PromotionQueues:
+    """The promotion flow's own delayed messages (on the watcher's queue) and its releases (on the deploy queue)."""
+
+    def __init__(self, sqs_client: SqsClient, watch_queue_url: str, deploy_queue_url: str) -> None:
+        self._sqs = sqs_client
+        self._watch, self._deploy = watch_queue_url, deploy_queue_url
+
+    def later(self, action: PromoteAction, now: float) -> None:
+        """`action` back on the watcher's queue when it is due (`not_before`, at most one SQS delay at a time)."""
+        delay = max(0, min(MAX_DELAY, action.not_before - int(now)))
+        body = json.dumps(action.model_dump(exclude_none=True))
+        self._send(QueueUrl=self._watch, MessageBody=body, DelaySeconds=delay)
+
+    def release(self, msg: PromotionMessage) -> None:
+        """The promotion to the deployer: one message per promotion (deduplicated by its key)."""
+        dedup = hashlib.sha256(msg.key.encode()).hexdigest()
+        body = msg.model_dump_json()
+        self._send(QueueUrl=self._deploy, MessageBody=body, MessageGroupId=GROUP, MessageDeduplicationId=dedup)
+
+    def _send(self, **kwargs: Any) -> None:
+        try:
+            self._sqs.send_message(**kwargs)
+        except Exception as exc:
+            reraise_retryable(exc, "sqs:SendMessage")
+            raise
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the promotion into a stage waits for: the conditions of every target of that stage, together."""
+
+    from_stage: str
+    bake_minutes: int
+    alarms: tuple[str, ...]
+    approval: Approval | None
+
+
+@dataclass
+class Promoter:
+    config: DockhandConfig
+    table: Table
+    notifier: NotifierLike
+    queues: PromotionQueues | None
+    cloudwatch: Any | None = None  # reads the alarms a stage names
+    clock: Callable[[], float] = time.time
+
+    def send(self, key: str, n: Notification) -> None:
+        """Deliver `n` on every routed channel that has not delivered it yet; any failure makes the message retry."""
+        deliver_or_retry(self.notifier, Deliveries(self.table), key, n)
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def gate(self, repository: str, stage: str) -> Gate | None:
+        """The conditions of the promotion into `stage` (None when no target of it is promoted)."""
+        targets = [t for t in self.config.deploy.stage_targets(repository, stage) if t.promote_from]
+        if not targets:
+            return None
+        return Gate(
+            from_stage=str(targets[0].promote_from),
+            bake_minutes=max(t.bake_minutes for t in targets),
+            alarms=tuple(dict.fromkeys(a for t in targets for a in t.alarms)),
+            approval=next((t.approval for t in targets if t.approval is not None), None),
+        )
+
+    def later(self, action: PromoteAction) -> str:
+        """Send `action` to come back when due; returns what a claim records."""
+        if self.queues is not None:
+            self.queues.later(action, self.clock())
+        return "queued"
+
+    def not_due_yet(self, action: PromoteAction) -> bool:
+        """True (and the message sent on) when a long wait is not over yet."""
+        if action.not_before and self.clock() < action.not_before and self.queues is not None:
+            self.queues.later(action, self.clock())
+            return True
+        return False

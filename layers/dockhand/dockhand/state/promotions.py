@@ -1,0 +1,134 @@
+"""Promotions: a digest's walk from one stage to the next, and what runs in each stage.
+
+One partition per repository (`PROMOTION#<repository>`), so `dockhand status` reads a repository's walk in one
+Query:
+
+| sk                      | what                                                                        |
+|-------------------------|-----------------------------------------------------------------------------|
+| `TO#<stage>#<digest>`   | the promotion of a digest into a stage: its status, since when, waiting on what |
+| `RAN#<stage>#<digest>`  | the digest completed a deployment in the stage (a promotion from it may start) |
+| `AT#<stage>`            | the digest the stage completed last, and since when                          |
+
+A promotion's status only moves forward, by conditional writes (`move`): baking → awaiting_approval → approved →
+deploying → deployed, or it ends stopped (a failed verification), rejected, expired or superseded (a newer digest).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from dockhand.state.table import Table, now_iso, ttl_after
+
+Status = Literal[
+    "baking", "awaiting_approval", "approved", "deploying", "deployed", "stopped", "rejected", "expired", "superseded"
+]
+PENDING: tuple[Status, ...] = ("baking", "awaiting_approval")
+_TTL = 180 * 86400
+
+
+class PromotionRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    repository: str
+    digest: str
+    tag: str = ""
+    pushed_at: str = ""  # the push's own time: what orders it on the next stage's ledger
+    account: str = ""
+    region: str = ""
+    from_stage: str
+    stage: str
+    status: Status = "baking"
+    since: str = ""
+    started_at: str = ""
+    bake_until: int = 0  # epoch seconds
+    waiting_on: str = ""
+    reason: str = ""
+    approval_expires: int = 0  # epoch seconds
+    decided_by: str = ""
+
+    @property
+    def key(self) -> str:
+        """Names the promotion in claims, messages and Slack buttons."""
+        return f"{self.repository}@{self.digest}>{self.stage}"
+
+    @property
+    def pending(self) -> bool:
+        return self.status in PENDING
+
+
+class StageRun(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    repository: str
+    stage: str
+    digest: str
+    tag: str = ""
+    since: str = ""
+
+
+class Promotions:
+    def __init__(self, table: Table) -> None:
+        self._t = table
+
+    @staticmethod
+    def _pk(repository: str) -> str:
+        return f"PROMOTION#{repository}"
+
+    def get(self, repository: str, stage: str, digest: str) -> PromotionRecord | None:
+        item = self._t.get(self._pk(repository), f"TO#{stage}#{digest}")
+        return PromotionRecord.model_validate(item) if item else None
+
+    def begin(self, rec: PromotionRecord) -> bool:
+        """Write a new promotion; False when this digest's promotion into this stage exists already."""
+        now = now_iso()
+        data = rec.model_dump() | {"since": rec.since or now, "started_at": rec.started_at or now}
+        item = {"pk": self._pk(rec.repository), "sk": f"TO#{rec.stage}#{rec.digest}", **data}
+        return self._t.put(item | {"expires_at": ttl_after(_TTL)}, condition="attribute_not_exists(pk)")
+
+    def move(
+        self, rec: PromotionRecord, to: Status, from_: tuple[Status, ...], **fields: Any
+    ) -> PromotionRecord | None:
+        """Move the promotion to `to` if it is in one of `from_` now (with `fields`); None when it is not."""
+        values: dict[str, Any] = {":to": to, ":since": now_iso()}
+        names = {"#st": "status"}
+        sets = ["#st = :to", "since = :since"]
+        for i, (name, value) in enumerate(fields.items()):
+            names[f"#f{i}"], values[f":f{i}"] = name, value
+            sets.append(f"#f{i} = :f{i}")
+        allowed = []
+        for i, status in enumerate(from_):
+            values[f":from{i}"] = status
+            allowed.append(f":from{i}")
+        item = self._t.update(
+            self._pk(rec.repository),
+            f"TO#{rec.stage}#{rec.digest}",
+            "SET " + ", ".join(sets),
+            values=values,
+            names=names,
+            condition=f"#st IN ({', '.join(allowed)})",
+        )
+        return PromotionRecord.model_validate(item) if item else None
+
+    def into(self, repository: str, stage: str) -> list[PromotionRecord]:
+        """Every promotion of the repository into `stage`."""
+        items = self._t.query(self._pk(repository), sk_prefix=f"TO#{stage}#")
+        return [PromotionRecord.model_validate(i) for i in items]
+
+    def ran(self, repository: str, stage: str, digest: str, tag: str) -> None:
+        """The digest completed a deployment in `stage`: it is what the stage runs now."""
+        run = {"repository": repository, "stage": stage, "digest": digest, "tag": tag, "since": now_iso()}
+        pk = self._pk(repository)
+        self._t.put({"pk": pk, "sk": f"RAN#{stage}#{digest}", **run, "expires_at": ttl_after(_TTL)})
+        self._t.put({"pk": pk, "sk": f"AT#{stage}", **run})
+
+    def has_run(self, repository: str, stage: str, digest: str) -> bool:
+        return self._t.get(self._pk(repository), f"RAN#{stage}#{digest}") is not None
+
+    def walk(self, repository: str) -> tuple[list[StageRun], list[PromotionRecord]]:
+        """What each stage runs, and every promotion of the repository (for `dockhand status`)."""
+        items = self._t.query(self._pk(repository))
+        runs = [StageRun.model_validate(i) for i in items if str(i["sk"]).startswith("AT#")]
+        promotions = [PromotionRecord.model_validate(i) for i in items if str(i["sk"]).startswith("TO#")]
+        return runs, promotions
