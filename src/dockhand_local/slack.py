@@ -162,6 +162,62 @@ class LoopbackSlack:
         self._announce()
         return 200, answer
 
+    # ------------------------------------------------------------------------------------ interactivity
+    def interaction(
+        self, channel: str, ts: str, action_id: str, user_id: str, signing_secret: str, at: float | None = None
+    ) -> tuple[dict[str, str], str]:
+        """The request Slack sends an app's Interactivity Request URL when `user_id` presses the button `action_id`
+        of the message `ts`: a form whose `payload` is the block_actions JSON, signed as Slack signs (v0:
+        HMAC-SHA256 of `v0:{timestamp}:{body}` with the app's signing secret, at `at` or now)."""
+        from urllib.parse import urlencode
+
+        from slack_sdk.signature import SignatureVerifier
+
+        with self._lock:
+            message = _find(self._channels.get(channel, []), ts)
+            if message is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            block, button = next(
+                (b, e)
+                for b in message.get("blocks", [])
+                for e in b.get("elements", [])
+                if b.get("type") == "actions" and e.get("action_id") == action_id
+            )
+        action = {"type": "button", "block_id": block.get("block_id", ""), "action_ts": f"{time.time():.6f}"}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user_id},
+            "channel": {"id": channel},
+            "message": {"ts": ts, "text": message.get("text", "")},
+            "actions": [action | {"action_id": action_id, "value": button.get("value", "")}],
+            "response_url": f"{self.base_url}/response/{ts}",
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        timestamp = str(int(time.time() if at is None else at))
+        signature = SignatureVerifier(signing_secret).generate_signature(timestamp=timestamp, body=body)
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": timestamp,
+            "X-Slack-Signature": signature or "",
+        }
+        return headers, body
+
+    def press(
+        self, url: str, channel: str, ts: str, action_id: str, user_id: str, signing_secret: str
+    ) -> tuple[int, str]:
+        """Press a button: POST the signed interaction to `url` (the app's Interactivity Request URL, such as the
+        approver's function URL); the status and body it answers."""
+        import urllib.error
+        import urllib.request
+
+        headers, body = self.interaction(channel, ts, action_id, user_id, signing_secret)
+        request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # the URL the test or runtime gives
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.read().decode()
+
     # ------------------------------------------------------------------------------------------ chat.*
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         channel = str(payload.get("channel") or "C000LOOPBACK")

@@ -36,6 +36,7 @@ HANDLERS = {
     "WatcherFunction": "functions.watcher.app",
     "BatchFunction": "functions.batch.app",
     "ScheduleSyncFunction": "functions.schedule_sync.app",
+    "ApproverFunction": "functions.approver.app",
 }
 
 
@@ -106,14 +107,18 @@ class World:
         module = importlib.import_module(HANDLERS[function])
         return lambda event: module.lambda_handler(event, self.context)
 
-    def slack_credentials(self, where: str, mode: str = "webhook") -> dict[str, Any]:
-        """Put the loopback Slack's credential where `where` says; return the notifications section naming it."""
+    def slack_credentials(self, where: str, mode: str = "webhook", **extra: str) -> dict[str, Any]:
+        """Put the loopback Slack's credential (and `extra` keys) where `where` says; return the notifications
+        section naming it."""
         from tests.integration.test_watcher import TOKEN
 
         value = json.dumps(
-            {"bot_token": TOKEN, "api_url": self.slack.api_url}
-            if mode == "bot"
-            else {"webhook_url": self.slack.webhook_url}
+            (
+                {"bot_token": TOKEN, "api_url": self.slack.api_url}
+                if mode == "bot"
+                else {"webhook_url": self.slack.webhook_url}
+            )
+            | extra
         )
         section: dict[str, Any] = {"mode": mode, "channel": "C0ALERTS"}
         if where == "stack secret":
@@ -633,10 +638,11 @@ def schedules_follow_the_file(w: World) -> None:
 # ---------------------------------------------------------------------------------------------- promote
 
 
-def _walk(w: World, clock: Any, **production: Any) -> Any:
+def _walk(w: World, clock: Any, notifications: dict[str, Any] | None = None, **production: Any) -> Any:
     from tests.integration.promotion_helpers import Walk, targets
 
-    config = w.config({"deploy": {"targets": targets(**production)}, "notifications": {"sns": True}}, "walk.yaml")
+    notifications = notifications or {"sns": True}
+    config = w.config({"deploy": {"targets": targets(**production)}, "notifications": notifications}, "walk.yaml")
     return Walk(w.stack, clock, w.function_env, config)
 
 
@@ -662,6 +668,27 @@ def promote_stops_on_a_failure_during_the_bake(w: World) -> None:
         walk.task_failed("staging")
         walk.later(30 * 60)
     assert walk.promotion().status == "stopped"
+
+
+def _slack_press(where: str, forged: bool = False) -> Callable[[World], None]:
+    """Production waits for U0ALICE's approval in Slack (the credential and signing secret where `where` says);
+    a press of Approve comes to the approver's function URL, signed — or forged, and refused."""
+
+    def flow(w: World) -> None:
+        secret = "8f742231b10e8888abcd99yyyzzz85a5"
+        section = w.slack_credentials(where, "bot", signing_secret=secret)
+        with _clock() as clock:
+            walk = _walk(w, clock, notifications=section, approval={"approvers": ["U0ALICE"]}, bake_minutes=5)
+            walk.push("1.1.0")
+            walk.completed("staging")
+            walk.later(5 * 60)
+            ts = next(m["ts"] for m in w.slack.messages if "waits for approval" in m["text"])
+            headers, body = w.slack.interaction("C0ALERTS", ts, "dockhand_approve", "U0ALICE", secret)
+            reply = walk.approver(headers, body.replace("U0ALICE", "U0MALLORY") if forged else body)
+        assert reply["statusCode"] == (401 if forged else 200), reply
+        assert walk.promotion().status == ("awaiting_approval" if forged else "approved")
+
+    return flow
 
 
 # ------------------------------------------------------------------------------------------- the catalogue
@@ -710,5 +737,9 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
     },
     "ScheduleSyncFunction": {
         "create, update, delete": schedules_follow_the_file,
+    },
+    "ApproverFunction": {
+        "a forged press is refused": _slack_press("stack secret", forged=True),
+        **{f"a signed press approves, Slack credential in the {p}": _slack_press(p) for p in SLACK_PLACES},
     },
 }

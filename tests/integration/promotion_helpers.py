@@ -66,6 +66,20 @@ class Walk:
             record["attributes"]["MessageGroupId"] = "ecr-push"
         return app.lambda_handler(event, LambdaContext())
 
+    def approver(self, headers: dict[str, str], body: str) -> dict[str, Any]:
+        """Slack's request to the approver's function URL, as Lambda hands it over (headers in lower case)."""
+        from functions.approver import app
+
+        self.function_env("ApproverFunction", self.config)
+        event = {
+            "version": "2.0",
+            "headers": {k.lower(): v for k, v in headers.items()},
+            "body": body,
+            "isBase64Encoded": False,
+            "requestContext": {"http": {"method": "POST", "path": "/"}},
+        }
+        return app.lambda_handler(event, LambdaContext())
+
     def watcher(self, *bodies: Any) -> dict[str, Any]:
         from functions.watcher import app
 
@@ -192,8 +206,9 @@ def walk(stack: Any, time_machine: Any, function_env: Any, write_config: Any) ->
     """make(**production) → a Walk whose production target has these settings; the clock stands still."""
     time_machine.move_to(datetime.now(UTC), tick=False)
 
-    def make(**production: Any) -> Walk:
-        config = write_config({"deploy": {"targets": targets(**production)}, "notifications": {"sns": True}})
+    def make(notifications: dict[str, Any] | None = None, **production: Any) -> Walk:
+        deploy = {"targets": targets(**production)}
+        config = write_config({"deploy": deploy, "notifications": notifications or {"sns": True}})
         return Walk(stack, time_machine, function_env, config)
 
     return make

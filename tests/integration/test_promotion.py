@@ -199,3 +199,47 @@ def test_a_newer_digest_supersedes_one_waiting_for_approval(walk) -> None:
     # Then 1.1.0's request is superseded and cannot be approved any more
     assert w.promotion(digest=DIGEST).status == "superseded"
     assert not _decide(w, "approve", APPROVER).ok
+
+
+def test_an_answer_whose_message_was_lost_is_finished_by_the_same_answer_again(walk) -> None:
+    # Given an approval was taken but its `decided` message never reached the watcher
+    w = walk(**APPROVAL)
+    w.push("1.1.0")
+    w.completed("staging")
+    w.later(10 * 60)
+    assert _decide(w, "approve", APPROVER).ok
+    assert [b["action"] for b in w.inbox.after(1)] == ["decided"]  # taken off the queue, never handled
+    assert w.to_deployer() == []
+    # When the same approver answers the same again
+    assert _decide(w, "approve", APPROVER).ok
+    w.later(1)
+    # Then the promotion is released once, and production runs the digest
+    assert [b["digest"] for b in w.to_deployer()] == [DIGEST]
+    assert w.image("prod") == f"{REGISTRY}/web@{DIGEST}"
+    # And another approver's answer now changes nothing
+    assert not _decide(w, "reject", f"arn:aws:sts::{ACCOUNT}:assumed-role/Releaser/carol").ok
+
+
+def test_a_promotion_older_than_what_production_runs_is_not_deployed_and_the_walk_says_so(walk) -> None:
+    # Given 1.1.0 bakes toward production, and meanwhile someone runs a later image (1.5.0) there by hand
+    from dockhand_local.images import image_manifest
+
+    w = walk(bake_minutes=5)
+    w.push("1.1.0")
+    w.completed("staging")
+    w.later(60)
+    boto3.client("ecr", region_name=REGION).put_image(
+        repositoryName="web", imageTag="1.5.0", imageManifest=image_manifest("web:1.5.0")
+    )
+    ecs = boto3.client("ecs", region_name=REGION)
+    td = ecs.register_task_definition(
+        family="web-prod", containerDefinitions=[{"name": "web", "image": f"{REGISTRY}/web:1.5.0", "memory": 256}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="prod", service="web", taskDefinition=td)
+    # When the bake ends and the promotion reaches the deployer
+    w.later(4 * 60)
+    assert [b["stage"] for b in w.to_deployer()] == ["production"]
+    # Then production keeps the later image (never backwards), and the promotion says why it stopped
+    assert w.image("prod") == f"{REGISTRY}/web:1.5.0"
+    rec = w.promotion()
+    assert rec.status == "stopped" and "prod/web: older" in rec.reason

@@ -3,7 +3,8 @@ own path — the same ledger (never backwards: a promotion older than what the s
 (exactly once: the promotion's key owns them), the same notifications.
 
 The promotion record must be `deploying` (the promotion flow moved it there before it sent this message); once the
-services are updated it is `deployed`, and the stage's completed deployment is what a further promotion waits for.
+services are updated it is `deployed` (`stopped`, with the reasons, when every service refused it), and the stage's
+completed deployment is what a further promotion waits for.
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ def deploy_promotion(msg: PromotionMessage, d: Deployer) -> DeployReport:
     targets = d.section.stage_targets(msg.repository, msg.stage)
     roll_out(d, report, accepted_targets(d, report, targets))
     if promotions is not None and rec is not None:
-        promotions.move(rec, "deployed", ("deploying",), waiting_on="the deployment to complete")
+        moved = [
+            o
+            for o in report.outcomes
+            if o.action in ("updated", "planned") or o.reason in ("already_running", "unchanged")
+        ]
+        if moved or not report.outcomes:
+            promotions.move(rec, "deployed", ("deploying",), waiting_on="the deployment to complete")
+        else:  # every service refused it (older than what runs, held, missing): said by the deploy's notifications
+            why = "; ".join(sorted({f"{o.cluster}/{o.service}: {o.reason}" for o in report.outcomes}))
+            promotions.move(rec, "stopped", ("deploying",), reason=f"not deployed ({why})", waiting_on="")
     count("PromotionDeployed", stage=msg.stage)
     return report

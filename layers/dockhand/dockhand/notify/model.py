@@ -18,6 +18,16 @@ class Link(BaseModel):
     url: str
 
 
+class Button(BaseModel):
+    """A button a person answers with (Slack bot mode; the interaction comes back to the approver's function URL)."""
+
+    model_config = ConfigDict(frozen=True)
+    label: str
+    action_id: str
+    value: str
+    style: Literal["primary", "danger"] | None = None
+
+
 class Notification(BaseModel):
     """A message about one thing that happened.
 
@@ -42,6 +52,7 @@ class Notification(BaseModel):
     update_key: str | None = None
     role: Literal["new", "follow_up", "update"] = "new"
     key: str | None = None
+    buttons: list[Button] = Field(default_factory=list)
 
 
 class Delivery(BaseModel):

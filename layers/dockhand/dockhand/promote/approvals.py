@@ -86,11 +86,15 @@ def decide(
         logger.warning("approval refused: not an approver", extra={"who": who, "promotion": rec.key})
         count("PromotionAnswerRefused", reason="not_an_approver")
         return Answer(False, f"{who} is not among the approvers of {stage}")
+    to: Status = "approved" if decision == "approve" else "rejected"
+    if rec.status == to and rec.decided_by == who:
+        # The same answer again (the first one's `decided` message may not have gone out): send it again.
+        p.later(_action(rec, "decided"))
+        return Answer(True, f"{to.capitalize()} by {who}: {rec.repository}:{rec.tag or digest} to {stage}")
     if rec.status != "awaiting_approval":
         return Answer(False, f"the promotion of {rec.repository}:{rec.tag} to {stage} is {rec.status}, not pending")
     if p.clock() >= rec.approval_expires:
         return Answer(False, f"the approval request expired at {rec.approval_expires}")
-    to: Status = "approved" if decision == "approve" else "rejected"
     if Promotions(p.table).move(rec, to, ("awaiting_approval",), decided_by=who, waiting_on="") is None:
         return Answer(False, "the promotion was answered or ended meanwhile")
     p.later(_action(rec, "decided"))

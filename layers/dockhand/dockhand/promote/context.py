@@ -27,7 +27,7 @@ GROUP = "promote"  # the deploy queue's message group of promotions (pushes keep
 class PromotionQueues:
     """The promotion flow's own delayed messages (on the watcher's queue) and its releases (on the deploy queue)."""
 
-    def __init__(self, sqs_client: SqsClient, watch_queue_url: str, deploy_queue_url: str) -> None:
+    def __init__(self, sqs_client: SqsClient, watch_queue_url: str, deploy_queue_url: str | None) -> None:
         self._sqs = sqs_client
         self._watch, self._deploy = watch_queue_url, deploy_queue_url
 
@@ -39,6 +39,8 @@ class PromotionQueues:
 
     def release(self, msg: PromotionMessage) -> None:
         """The promotion to the deployer: one message per promotion (deduplicated by its key)."""
+        if not self._deploy:
+            raise RuntimeError("no deploy queue to release the promotion to")
         dedup = hashlib.sha256(msg.key.encode()).hexdigest()
         body = msg.model_dump_json()
         self._send(QueueUrl=self._deploy, MessageBody=body, MessageGroupId=GROUP, MessageDeduplicationId=dedup)

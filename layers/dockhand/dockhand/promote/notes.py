@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from dockhand.config import Kind, Severity
-from dockhand.notify.model import Notification
+from dockhand.notify.model import Button, Notification
 from dockhand.promote.context import Gate
 from dockhand.promote.verify import short
 from dockhand.state.promotions import PromotionRecord
+
+# The Slack buttons' action ids: the approver's function URL answers them.
+APPROVE, REJECT = "dockhand_approve", "dockhand_reject"
 
 
 def _fields(rec: PromotionRecord) -> dict[str, str]:
@@ -52,4 +55,9 @@ def approval(rec: PromotionRecord, gate: Gate, expires: int) -> Notification:
     cli = f"dockhand approve {rec.repository} {rec.digest} --stage {rec.stage}"
     text = f"Verified in {rec.from_stage}. Approve or reject before {until} (or `{cli}`)."
     who = ", ".join(gate.approval.approvers) if gate.approval else ""
-    return _note(rec, "promotion_approval", "warning", f"waits for approval to {rec.stage}", text, Approvers=who)
+    note = _note(rec, "promotion_approval", "warning", f"waits for approval to {rec.stage}", text, Approvers=who)
+    buttons = [
+        Button(label="Approve", action_id=APPROVE, value=rec.key, style="primary"),
+        Button(label="Reject", action_id=REJECT, value=rec.key, style="danger"),
+    ]
+    return note.model_copy(update={"buttons": buttons})

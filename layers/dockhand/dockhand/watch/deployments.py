@@ -57,7 +57,8 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
             claim.finish({"outcome": f"deploy:already:{recorded}"})
             return f"deploy:already:{recorded}"
         claim.once("follow_up", lambda: _follow_up(rec, status, detail.reason, watch))
-        if status == "COMPLETED" and watch.stage_completed is not None:
+        target = watch.config.deploy.target(rec.target)
+        if status == "COMPLETED" and watch.stage_completed is not None and target is not None and target.stage:
             completed = watch.stage_completed
             claim.once("promotion", lambda: completed(rec))
     count("DeployOutcome", status=status)

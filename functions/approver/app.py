@@ -1,0 +1,57 @@
+"""Approver: Slack's interaction requests (a press of Approve or Reject on a promotion's approval message), through
+the function's URL. Only a request signed with the Slack app's signing secret is read; the answer itself is
+`dockhand.promote.slack_answers` (a declared approver's answer to a pending promotion, then a `decided` message
+on the watcher's queue)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dockhand import deps
+from dockhand.notify.slack import SlackCredentialError, load_credentials
+from dockhand.observability import logger, metrics, traced
+from dockhand.promote.context import Promoter, PromotionQueues
+from dockhand.promote.slack_answers import answer_interaction
+from dockhand.settings import settings
+
+MAX_BODY = 64 * 1024  # Slack's interaction payloads are a few KB
+
+
+def promoter() -> Promoter:
+    s = settings()
+    queues = PromotionQueues(deps.client("sqs"), s.watch_queue_url, s.deploy_queue_url) if s.watch_queue_url else None
+    return Promoter(config=deps.config(), table=deps.table(), notifier=deps.notifier(), queues=queues)
+
+
+def signing_secret() -> str:
+    """The Slack app's signing secret: `signing_secret` in the Slack credential (Secrets Manager or SSM)."""
+    slack = deps.config().notifications.slack
+    name = (slack.secret_name if slack else None) or settings().slack_secret
+    if slack is None or not name:
+        return ""
+    try:
+        return load_credentials(slack.secret_source, name).get("signing_secret", "")
+    except SlackCredentialError as exc:
+        logger.error("Slack credential not readable", extra={"error": str(exc)})
+        return ""
+
+
+@logger.inject_lambda_context(clear_state=True)
+@traced
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    raw = str(event.get("body") or "")
+    body = base64.b64decode(raw).decode("utf-8", "replace") if event.get("isBase64Encoded") else raw
+    if len(body) > MAX_BODY:
+        return _reply(413, "too large")
+    reply = answer_interaction(body, dict(event.get("headers") or {}), signing_secret(), promoter())
+    return _reply(reply.status, reply.text)
+
+
+def _reply(status: int, text: str) -> dict[str, Any]:
+    body = {"response_type": "ephemeral", "replace_original": False, "text": text}
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

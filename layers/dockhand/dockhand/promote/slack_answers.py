@@ -1,0 +1,72 @@
+"""A person presses Approve or Reject in Slack: Slack POSTs the interaction to the approver's function URL.
+
+The request is believed only when it is signed with the app's signing secret (Slack's v0 scheme: HMAC-SHA256 of
+`v0:{timestamp}:{body}`, compared in constant time, the timestamp within 5 minutes of now — slack_sdk's
+SignatureVerifier); anything else is refused before any state is read, so a forged request changes nothing. A
+signed press is the Slack user's answer (`approvals.decide`): only a declared approver's counts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dockhand.observability import count, logger
+from dockhand.promote.approvals import Decision, decide
+from dockhand.promote.context import Promoter
+from dockhand.promote.notes import APPROVE, REJECT
+
+ACTIONS: dict[str, Decision] = {APPROVE: "approve", REJECT: "reject"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    text: str
+
+
+def answer_interaction(
+    body: str, headers: dict[str, str], signing_secret: str, p: Promoter, clock: Callable[[], float] = time.time
+) -> Reply:
+    """Check the request's signature, then take the press as its user's answer."""
+    from slack_sdk.signature import SignatureVerifier
+
+    class _Clock:
+        def now(self) -> float:
+            return clock()
+
+    lower = {k.lower(): v for k, v in headers.items()}
+    verifier = SignatureVerifier(signing_secret, clock=_Clock())  # type: ignore[arg-type]
+    if not signing_secret or not verifier.is_valid(
+        body, lower.get("x-slack-request-timestamp", ""), lower.get("x-slack-signature", "")
+    ):
+        count("SlackRequestRefused", reason="signature")
+        logger.warning("Slack request refused: bad or stale signature")
+        return Reply(401, "invalid signature")
+    press = _press(body)
+    if press is None:
+        count("SlackRequestRefused", reason="not_a_gate_button")
+        return Reply(400, "not a Dockhand approval button")
+    decision, key, user = press
+    repository, _, rest = key.partition("@")
+    digest, _, stage = rest.partition(">")
+    answer = decide(p, repository, digest, stage, decision, user)
+    logger.info("Slack answer", extra={"promotion": key, "user": user, "decision": decision, "taken": answer.ok})
+    return Reply(200, answer.text)
+
+
+def _press(body: str) -> tuple[Decision, str, str] | None:
+    """(decision, promotion key, Slack user id) of a block_actions payload pressing one of our buttons."""
+    try:
+        payload: Any = json.loads(urllib.parse.parse_qs(body).get("payload", [""])[0])
+        action = payload["actions"][0]
+        decision, key, user = ACTIONS.get(str(action["action_id"])), str(action["value"]), str(payload["user"]["id"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    if decision is None or payload.get("type") != "block_actions" or "@" not in key or ">" not in key:
+        return None
+    return decision, key, user
