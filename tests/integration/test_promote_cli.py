@@ -3,6 +3,7 @@ principal, and the watcher and deployer do the rest (the real handlers, the stac
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -98,3 +99,37 @@ def test_approve_as_a_declared_role_releases_and_another_principal_changes_nothi
     # Then production is deployed
     assert [b["stage"] for b in w.to_deployer()] == ["production"]
     assert w.image("prod") == f"{REGISTRY}/web@{DIGEST}"
+
+
+def test_promote_walks_a_digest_staging_completed_before_production_was_declared(walk) -> None:
+    import yaml
+
+    # Given staging completed 1.1.0 while production was not declared yet (no promotion was started)
+    w = walk()
+    declared = yaml.safe_load(w.config.read_text())
+    staging_only = {**declared, "deploy": {"targets": declared["deploy"]["targets"][:1]}}
+    w.config.write_text(yaml.safe_dump(staging_only))
+    w.push("1.1.0")
+    w.completed("staging")
+    assert w.promotion() is None
+    # When production is declared and a person promotes the digest to it
+    w.config.write_text(yaml.safe_dump(declared))
+    assert cli(w, "promote", "web", DIGEST, "--to", "production").exit_code == 0
+    w.later(1)
+    # Then the digest walks to production like one that baked
+    assert [b["stage"] for b in w.to_deployer()] == ["production"]
+    assert w.image("prod") == f"{REGISTRY}/web@{DIGEST}"
+
+
+def test_promote_refuses_a_digest_the_earlier_stage_never_completed(walk) -> None:
+    # Given staging deployed 1.1.0 but its deployment has not completed
+    w = walk()
+    w.push("1.1.0")
+    # When a person promotes it to production
+    assert cli(w, "promote", "web", DIGEST, "--to", "production").exit_code == 0
+    w.later(1)
+    # Then nothing is released, no promotion is recorded, and the refusal says why
+    assert w.to_deployer() == []
+    assert w.promotion() is None
+    refused = [n for n in w.notes() if n["kind"] == "promotion_stopped"]
+    assert len(refused) == 1 and "staging never completed a deployment of" in json.dumps(refused[0]["body"])

@@ -15,7 +15,7 @@ from dockhand.promote import notes
 from dockhand.promote.context import Promoter
 from dockhand.state.deployments import DeploymentRecord
 from dockhand.state.ledger import Ledger
-from dockhand.state.promotions import PENDING, PromotionRecord, Promotions
+from dockhand.state.promotions import PENDING, PromotionRecord, Promotions, StageRun
 
 
 def stage_completed(rec: DeploymentRecord, p: Promoter) -> list[str]:
@@ -24,10 +24,19 @@ def stage_completed(rec: DeploymentRecord, p: Promoter) -> list[str]:
     if target is None or target.stage is None:
         return []
     promotions = Promotions(p.table)
-    promotions.ran(rec.repository, target.stage, rec.digest, rec.tag)
-    done = [f"{target.stage} runs {rec.digest}"]
     arn = arns.ecs_arn(rec.service_arn, "service")
     pushed_at = Ledger(p.table).read(rec.service_arn).pushed_at or ""
+    run = StageRun(
+        repository=rec.repository,
+        stage=target.stage,
+        digest=rec.digest,
+        tag=rec.tag,
+        pushed_at=pushed_at,
+        account=arn.account,
+        region=arn.region,
+    )
+    promotions.ran(run)
+    done = [f"{target.stage} runs {rec.digest}"]
     for stage in p.config.deploy.next_stages(rec.repository, target.stage):
         gate = p.gate(rec.repository, stage)
         assert gate is not None  # a next stage is one some target is promoted into

@@ -14,12 +14,13 @@ from typing import Any
 from dockhand.errors import BadInputError
 from dockhand.events import PromoteAction
 from dockhand.observability import logger
+from dockhand.promote import notes
 from dockhand.promote.approvals import request_approval
 from dockhand.promote.context import Gate, Promoter
 from dockhand.promote.steps import finish, moved, release, stop
 from dockhand.promote.verify import verify
 from dockhand.state.claims import Claim, Claims
-from dockhand.state.promotions import PromotionRecord, Promotions
+from dockhand.state.promotions import PromotionRecord, Promotions, StageRun
 
 
 def end_bake(action: PromoteAction, p: Promoter) -> str:
@@ -59,13 +60,16 @@ def promote_now(action: PromoteAction, p: Promoter) -> str:
         return str(claim.result)
     rec = promotions.get(action.repository, action.stage, action.digest)
     if rec is None:
-        ran = promotions.has_run(action.repository, gate.from_stage, action.digest)
-        if not ran:
+        ran = promotions.run_of(action.repository, gate.from_stage, action.digest)
+        if ran is None:
             why = f"{gate.from_stage} never completed a deployment of {action.digest}"
             logger.warning("promotion refused", extra={"why": why})
+            asked = PromotionRecord(
+                repository=action.repository, digest=action.digest, from_stage=gate.from_stage, stage=action.stage
+            )
+            p.send(f"promote/{asked.key}/refused/{action.request}", notes.stopped(asked, why))
             return finish(claim, f"promote:refused:{why}")
-        rec = claim.once("record", lambda: _record_for(action, gate, p)["record"])
-        rec = PromotionRecord.model_validate(rec)
+        rec = PromotionRecord.model_validate(claim.once("record", lambda: _record_for(action, gate, ran, p)))
     if "reopened" not in claim.steps:
         if rec.status not in ("baking", "stopped", "expired", "superseded"):
             return finish(claim, f"promote:{rec.status}")
@@ -78,27 +82,22 @@ def promote_now(action: PromoteAction, p: Promoter) -> str:
     return finish(claim, proceed(rec, gate, p, claim, by=f"promoted by {action.by or 'a person'} (bake skipped)"))
 
 
-def _record_for(action: PromoteAction, gate: Gate, p: Promoter) -> dict[str, Any]:
-    """A promotion record for a digest the earlier stage ran but that has none into this stage yet."""
-    runs, _ = Promotions(p.table).walk(action.repository)
-    ran = next((r for r in runs if r.stage == gate.from_stage and r.digest == action.digest), None)
-    earlier = next(
-        (r for r in Promotions(p.table).into(action.repository, gate.from_stage) if r.digest == action.digest), None
-    )
+def _record_for(action: PromoteAction, gate: Gate, ran: StageRun, p: Promoter) -> dict[str, Any]:
+    """A promotion record for a digest the earlier stage completed but that has none into this stage yet."""
     rec = PromotionRecord(
         repository=action.repository,
         digest=action.digest,
-        tag=(ran.tag if ran else "") or (earlier.tag if earlier else ""),
-        pushed_at=earlier.pushed_at if earlier else "",
-        account=earlier.account if earlier else "",
-        region=earlier.region if earlier else "",
+        tag=ran.tag,
+        pushed_at=ran.pushed_at,
+        account=ran.account,
+        region=ran.region,
         from_stage=gate.from_stage,
         stage=action.stage,
         bake_until=int(p.clock()),
         started_at=p.now().isoformat(timespec="seconds"),
     )
     Promotions(p.table).begin(rec)
-    return {"record": rec.model_dump()}
+    return rec.model_dump()
 
 
 def proceed(rec: PromotionRecord, gate: Gate, p: Promoter, claim: Claim, *, by: str) -> str:

@@ -66,6 +66,9 @@ class StageRun(BaseModel):
     digest: str
     tag: str = ""
     since: str = ""
+    pushed_at: str = ""  # what a promotion of the digest from this stage carries to the next
+    account: str = ""
+    region: str = ""
 
 
 class Promotions:
@@ -116,15 +119,17 @@ class Promotions:
         items = self._t.query(self._pk(repository), sk_prefix=f"TO#{stage}#")
         return [PromotionRecord.model_validate(i) for i in items]
 
-    def ran(self, repository: str, stage: str, digest: str, tag: str) -> None:
-        """The digest completed a deployment in `stage`: it is what the stage runs now."""
-        run = {"repository": repository, "stage": stage, "digest": digest, "tag": tag, "since": now_iso()}
-        pk = self._pk(repository)
-        self._t.put({"pk": pk, "sk": f"RAN#{stage}#{digest}", **run, "expires_at": ttl_after(_TTL)})
-        self._t.put({"pk": pk, "sk": f"AT#{stage}", **run})
+    def ran(self, run: StageRun) -> None:
+        """The digest completed a deployment in its stage: it is what the stage runs now."""
+        pk, stage, digest = self._pk(run.repository), run.stage, run.digest
+        run = run.model_copy(update={"since": run.since or now_iso()})
+        self._t.put({"pk": pk, "sk": f"RAN#{stage}#{digest}", **run.model_dump(), "expires_at": ttl_after(_TTL)})
+        self._t.put({"pk": pk, "sk": f"AT#{stage}", **run.model_dump()})
 
-    def has_run(self, repository: str, stage: str, digest: str) -> bool:
-        return self._t.get(self._pk(repository), f"RAN#{stage}#{digest}") is not None
+    def run_of(self, repository: str, stage: str, digest: str) -> StageRun | None:
+        """The completed deployment of `digest` in `stage`, if there was one."""
+        item = self._t.get(self._pk(repository), f"RAN#{stage}#{digest}")
+        return StageRun.model_validate(item) if item else None
 
     def walk(self, repository: str) -> tuple[list[StageRun], list[PromotionRecord]]:
         """What each stage runs, and every promotion of the repository (for `dockhand status`)."""
