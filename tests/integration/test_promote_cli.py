@@ -133,3 +133,21 @@ def test_promote_refuses_a_digest_the_earlier_stage_never_completed(walk) -> Non
     assert w.promotion() is None
     refused = [n for n in w.notes() if n["kind"] == "promotion_stopped"]
     assert len(refused) == 1 and "staging never completed a deployment of" in json.dumps(refused[0]["body"])
+
+
+def test_promote_overrides_a_walk_stopped_by_a_failure_during_the_bake(walk) -> None:
+    # Given the walk of 1.1.0 stopped: a staging task failed during the bake
+    w = walk(bake_minutes=5)
+    w.push("1.1.0")
+    w.completed("staging")
+    w.task_failed("staging")
+    w.later(5 * 60)
+    assert w.promotion().status == "stopped"
+    # When a person promotes it anyway
+    assert cli(w, "promote", "web", DIGEST, "--to", "production").exit_code == 0
+    w.later(1)
+    # Then it is released and deployed, and says who promoted it
+    assert [b["stage"] for b in w.to_deployer()] == ["production"]
+    assert w.image("prod") == f"{REGISTRY}/web@{DIGEST}"
+    released = [n for n in w.notes() if n["kind"] == "promotion_released"]
+    assert len(released) == 1 and "promoted by arn:aws:sts::" in json.dumps(released[0]["body"])
