@@ -22,6 +22,7 @@ from dockhand_local.stack import ROOT
 from tests.support.local import wait_until
 
 VENV = Path(sys.executable).parent.parent
+GUIDE = ROOT / "docs" / "getting-started.md"
 _FENCE = re.compile(r"^```bash(?P<tag>[^\n]*)\n(?P<text>.*?)^```$", flags=re.S | re.M)
 
 
