@@ -52,7 +52,7 @@ def test_an_idle_runtime_makes_no_aws_call(runtime: Runtime, calls: list[str]) -
     assert runtime.wait_idle(timeout=30) == []
     before = len(calls)
     assert before > 0, "the counter saw none of the calls that built the stack"
-    # When it stays up, idle, for a few wall seconds (minutes of its 60× clock)
+    # When it stays up, idle, for a few wall seconds (minutes of its clock, 60 times faster)
     time.sleep(3)
     # Then it sent no request at all
     assert calls[before:] == []
