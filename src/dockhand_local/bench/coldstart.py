@@ -1,6 +1,7 @@
 """Figure 1, cold start: every function's import, and its import plus the first record of a typical event, each in a
 fresh interpreter, as ratios to `import boto3; boto3.client("ecs")` measured in the same rounds (alternated, medians);
-peak memory; and where the time goes (`python -X importtime`)."""
+the floor under each (its libraries and AWS clients alone); peak memory; and where the time goes
+(`python -X importtime`)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ _BASELINE = (
     "print(json.dumps({'ms': ms, 'rss_mb': hwm / 1024}))"
 )
 
+# The floor under a function's first record: the same library modules (those its run loaded from the layer, not
+# Dockhand's), imported in the order it imported them, and a client of each AWS service it called. No Dockhand code
+# runs: this is what any handler built on these libraries and calling these services pays before doing anything.
+_FLOOR = (
+    "import sys, time; t = time.perf_counter(); import importlib; "
+    "[importlib.import_module(m) for m in sys.argv[1].split(',') if m]; "
+    "import boto3; s = boto3.session.Session(); [s.client(c) for c in sys.argv[2].split(',') if c]; "
+    "ms = (time.perf_counter() - t) * 1000; import json; "
+    "hwm = [int(x.split()[1]) for x in open('/proc/self/status') if x.startswith('VmHWM:')][0]; "
+    "print(json.dumps({'ms': ms, 'rss_mb': hwm / 1024}))"
+)
+
 
 def first_events(world: World) -> dict[str, Callable[[], dict[str, Any]]]:
     """The typical first record of each function (a new one each time: a newer tag, a new service, a new group)."""
@@ -45,6 +58,9 @@ class Cold:
     import_ms: float
     ready_ms: float  # import + the first record, less the time inside AWS calls
     rss_mb: float
+    modules: list[str]  # the library modules it loaded from the layer, in import order
+    clients: list[str]  # the AWS services it made a client of, in order
+    called: list[str]  # the AWS services it called, in order
 
 
 SERVICES_CALLED: set[str] = set()  # every AWS service a first record called (what the artifacts must carry)
@@ -54,17 +70,28 @@ def _one(world: World, function: str, event: dict[str, Any], importtime: bool = 
     worker = world.worker(function, importtime)
     try:
         first = worker.invoke(event)
+        loaded = worker.request(op="loaded")
     finally:
         stderr = worker.close()
     SERVICES_CALLED.update(service for service, _, _, _ in first.calls)
     ready = worker.import_ms + first.own_ms
-    return Cold(worker.import_ms, ready, first.rss_mb), stderr
+    called = list(dict.fromkeys(service for service, _, _, _ in first.calls))
+    return Cold(worker.import_ms, ready, first.rss_mb, loaded["modules"], loaded["clients"], called), stderr
 
 
 def _baseline(world: World) -> dict[str, float]:
+    return _python(world, "deployer", _BASELINE)
+
+
+def _floor(world: World, function: str, cold: Cold) -> dict[str, float]:
+    return _python(world, function, _FLOOR, ",".join(cold.modules), ",".join(cold.called))
+
+
+def _python(world: World, function: str, code: str, *args: str) -> dict[str, float]:
+    """`code` in a fresh `python -S` with the function's environment; what it printed last, as JSON."""
     out = subprocess.run(
-        [sys.executable, "-S", "-c", _BASELINE],
-        env=world.env("deployer"),
+        [sys.executable, "-S", "-c", code, *args],
+        env=world.env(function),
         capture_output=True,
         text=True,
         check=True,
@@ -80,6 +107,7 @@ def measure(world: World, rounds: int) -> Result:
         for function in FUNCTIONS:
             _one(world, function, events[function]())
     cold: dict[str, list[Cold]] = defaultdict(list)
+    floor: dict[str, list[float]] = defaultdict(list)
     base_ms: list[float] = []
     base_rss: list[float] = []
     for _ in range(rounds):
@@ -87,7 +115,9 @@ def measure(world: World, rounds: int) -> Result:
         base_ms.append(b["ms"])
         base_rss.append(b["rss_mb"])
         for function in FUNCTIONS:
-            cold[function].append(_one(world, function, events[function]())[0])
+            run = _one(world, function, events[function]())[0]
+            cold[function].append(run)
+            floor[function].append(_floor(world, function, run)["ms"])
     baseline = statistics.median(base_ms)
     rows = [Row(FIGURE, f'baseline: import boto3; boto3.client("ecs") (median of {rounds})', ms(baseline))]
     data: dict[str, Any] = {
@@ -101,12 +131,20 @@ def measure(world: World, rounds: int) -> Result:
         imp = statistics.median(c.import_ms for c in cold[function])
         ready = statistics.median(c.ready_ms for c in cold[function])
         rss = statistics.median(c.rss_mb for c in cold[function])
+        least = statistics.median(floor[function])
+        last = cold[function][-1]
         data["functions"][function] = {
             "import_ms": imp,
             "ready_ms": ready,
             "import_ratio": imp / baseline,
             "ready_ratio": ready / baseline,
             "rss_mb": rss,
+            "floor_ms": least,
+            "floor_ratio": least / baseline,
+            "floor_modules": len(last.modules),
+            "floor_packages": sorted({m.split(".")[0] for m in last.modules}),
+            "clients_made": last.clients,
+            "services_called": last.called,
         }
         rows.append(Row(FIGURE, f"{function}: import", f"{ms(imp)} = {ratio(imp / baseline)}"))
         rows.append(
@@ -116,6 +154,14 @@ def measure(world: World, rounds: int) -> Result:
                 f"{ms(ready)} = {ratio(ready / baseline)}",
                 f"≤ {GOAL}x",
                 ready / baseline <= GOAL,
+            )
+        )
+        rows.append(
+            Row(
+                FIGURE,
+                f"{function}: floor: the same library modules ({len(last.modules)}) and AWS clients "
+                f"({', '.join(last.called)}), no Dockhand code",
+                f"{ms(least)} = {ratio(least / baseline)}",
             )
         )
         rows.append(

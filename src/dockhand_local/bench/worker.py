@@ -10,6 +10,8 @@ Requests (one JSON object a line on stdin):
   {"op": "invoke", "event": {...}}   → {"ms", "aws_ms", "calls": [[service, action, start_ms, end_ms]], "result"}
   {"op": "clock", "start": ISO}      → the process clock (time.time, datetime.now) jumps to ISO and stands still
   {"op": "advance", "seconds": S}    → the process clock moves S seconds ahead
+  {"op": "loaded"}                   → {"modules": [...], "clients": [...]}: the layer's modules other than dockhand's,
+                                       in the order they were first imported, and the services of the clients made
 Every answer carries "rss_mb", the process's peak resident memory so far.
 """
 
@@ -22,6 +24,7 @@ FUNCTION_DIR = os.path.abspath(sys.argv[1])
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)  # the bench's own folder is no part of a Lambda function
 CALLS: list[tuple[str, str, float, float]] = []  # (service, action, start, end) of every AWS call
+CLIENTS: list[str] = []  # the service of every botocore client made, in order
 IMPORTERS: dict[str, str] = {}  # top-level package → the line of ours that first imported it
 
 
@@ -44,6 +47,7 @@ def _time_every_client(session_module: object) -> None:
 
     def create_client(self: object, *args: object, **kwargs: object) -> object:
         client = original(self, *args, **kwargs)
+        CLIENTS.append(str(args[0] if args else kwargs.get("service_name")))
         for event, hook in (("before-call", _before_call), ("after-call", _after_call)):
             client.meta.events.register(event, hook)
         client.meta.events.register("after-call-error", _after_call)
@@ -180,6 +184,8 @@ def main() -> None:
             # stands still between steps, as the tests' injected clock does: only `advance` moves it
             clock = time_machine.travel(datetime.fromisoformat(request["start"]), tick=False).start()
             _answer({"now": datetime.now().astimezone().isoformat()})
+        elif op == "loaded":
+            _answer({"modules": _layer_modules(), "clients": CLIENTS})
         elif op == "advance" and clock is not None:
             from datetime import datetime
 
@@ -192,13 +198,26 @@ def main() -> None:
     _log_loaded_modules()
 
 
+_LAYER = os.path.join(os.path.dirname(os.path.dirname(FUNCTION_DIR)), "opt", "python") + os.sep
+
+
+def _layer_modules() -> list[str]:
+    """The modules loaded from the layer that are not Dockhand's (its libraries), as sys.modules orders them: by
+    when each began to import, so importing them in this order runs them in the order the function did."""
+    ours = os.path.join(_LAYER, "dockhand") + os.sep
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if (path := getattr(module, "__file__", None) or "").startswith(_LAYER) and not path.startswith(ours)
+    ]
+
+
 def _log_loaded_modules() -> None:
     target = os.environ.get("BENCH_MODULES_LOG")
-    layer = os.path.join(os.path.dirname(os.path.dirname(FUNCTION_DIR)), "opt", "python") + os.sep
     if not target:
         return
     files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
-    loaded = sorted(os.path.relpath(f, layer) for f in files if f.startswith(layer))
+    loaded = sorted(os.path.relpath(f, _LAYER) for f in files if f.startswith(_LAYER))
     with open(target, "a") as log:
         log.write("".join(f"{path}\n" for path in loaded))
 
