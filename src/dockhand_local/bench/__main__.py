@@ -54,7 +54,7 @@ def quiet(log: Path) -> Iterator[Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from dockhand_local.bench import artifacts, coldstart, costs, flows, local
     from dockhand_local.bench.lambda_site import built_layer_has_bytecode
-    from dockhand_local.bench.world import World
+    from dockhand_local.bench.world import FUNCTIONS, World
 
     quick = args.quick
     wanted = set(args.only or FIGURES) - set(args.skip or ())
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         called |= coldstart.SERVICES_CALLED
         results["artifacts"] = artifacts.measure(built, called, loaded)
     if "cost" in wanted:
-        rows, data = costs.cost_figure(results["warm"].data, results["storm"].data)
+        rows, data = costs.cost_figure(results["warm"].data, results["storm"].data, functions=len(FUNCTIONS))
         results["cost"] = Result([Row("7 cost", *row) for row in rows], data)
     order = [name for name in FIGURES if name in results and name in wanted]
     return {
