@@ -25,8 +25,8 @@ FIGURES = ("cold", "warm", "fanout", "storm", "local", "artifacts", "cost")
 HOW = (
     "Each function runs in a fresh `python -S` with only what its Lambda has (the layer's pinned requirements for "
     "this machine, trimmed and compiled as the layer build makes them for Lambda), against moto in server mode; AWS "
-    "time is measured with botocore event hooks and left out of handler time. Ratios compare runs alternated in "
-    "this run; absolute times are this machine's."
+    "time is measured with botocore event hooks and left out of handler time. Cold starts are CPU time, each ratio "
+    "the median of rounds alternated in this run; absolute times are this machine's."
 )
 
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     loaded: set[str] = set()
     try:
         if "cold" in wanted:
-            measured = coldstart.measure(world, rounds=1 if quick else 3)
+            measured = coldstart.measure(world, rounds=1 if quick else 5)
             top = coldstart.importtime(world)
             results["cold"] = Result(measured.rows + top.rows, {**measured.data, "top_import_costs": top.data})
         warm, flow_objects = flows.warm(world, iterations=1 if quick else 5)

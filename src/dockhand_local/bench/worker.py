@@ -24,6 +24,7 @@ FUNCTION_DIR = os.path.abspath(sys.argv[1])
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)  # the bench's own folder is no part of a Lambda function
 CALLS: list[tuple[str, str, float, float]] = []  # (service, action, start, end) of every AWS call
+CALLS_CPU: list[float] = []  # the CPU seconds this process spent inside each AWS call (building, signing, parsing)
 CLIENTS: list[str] = []  # the service of every botocore client made, in order
 IMPORTERS: dict[str, str] = {}  # top-level package → the line of ours that first imported it
 
@@ -31,11 +32,14 @@ IMPORTERS: dict[str, str] = {}  # top-level package → the line of ours that fi
 # ------------------------------------------------------------------------------------------------ AWS calls
 def _before_call(context: dict, **_: object) -> None:
     context["bench_started"] = time.perf_counter()
+    context["bench_cpu"] = time.process_time()
 
 
 def _after_call(model: object, context: dict, **_: object) -> None:
     started = context.pop("bench_started", None)
-    if started is not None:
+    cpu = context.pop("bench_cpu", None)
+    if started is not None and cpu is not None:
+        CALLS_CPU.append(time.process_time() - cpu)
         service = model.service_model.service_name  # type: ignore[attr-defined]
         CALLS.append((service, model.name, started, time.perf_counter()))  # type: ignore[attr-defined]
 
@@ -102,10 +106,11 @@ if os.environ.get("BENCH_TRACE_IMPORTS"):
 
 # ------------------------------------------------------------------------------------------------ the handler
 sys.path.insert(0, FUNCTION_DIR)
-_T0 = time.perf_counter()
+_T0, _CPU0 = time.perf_counter(), time.process_time()
 import app  # noqa: E402  (found in the function's own folder, as Lambda finds it)
 
 IMPORT_MS = (time.perf_counter() - _T0) * 1000
+IMPORT_CPU_MS = (time.process_time() - _CPU0) * 1000
 print("--- bench: handler imported", file=sys.stderr, flush=True)  # splits the -X importtime report
 
 import json  # noqa: E402
@@ -139,14 +144,17 @@ def _union_ms(intervals: list[tuple[float, float]]) -> float:
 
 
 def _invoke(event: dict) -> dict:
-    before = len(CALLS)
-    started = time.perf_counter()
+    before, before_cpu = len(CALLS), len(CALLS_CPU)
+    started, cpu = time.perf_counter(), time.process_time()
     result = app.lambda_handler(event, _Context())
     ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.process_time() - cpu) * 1000
     calls = CALLS[before:]
     return {
         "ms": ms,
         "aws_ms": _union_ms([(s, e) for _, _, s, e in calls]),
+        "cpu_ms": cpu_ms,
+        "aws_cpu_ms": sum(CALLS_CPU[before_cpu:]) * 1000,
         "calls": [[svc, action, (s - started) * 1000, (e - started) * 1000] for svc, action, s, e in calls],
         "result": result,
     }
@@ -168,7 +176,7 @@ def _answer(payload: dict) -> None:
 
 def main() -> None:
     clock = None
-    _answer({"import_ms": IMPORT_MS})
+    _answer({"import_ms": IMPORT_MS, "import_cpu_ms": IMPORT_CPU_MS})
     for line in sys.stdin:
         request = json.loads(line)
         op = request["op"]
