@@ -25,7 +25,7 @@ from dockhand.observability import logger, metrics, traced
 from dockhand.settings import settings
 from dockhand.watch.context import Watch
 from dockhand.watch.delayed import DelayedMessages
-from dockhand.watch.dispatch import handle_message
+from dockhand.watch.dispatch import route
 
 # Report the failed records only, even when all of them failed (no exception, no noisy stack trace).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -56,11 +56,10 @@ def parse(body: dict[str, Any]) -> Envelope | WatchAction:
 
 
 def handle_record(record: SQSRecord) -> None:
-    body = record_json(record.body)
-    message = parse(body)  # the flow reads the same models from the same body
+    message = parse(record_json(record.body))
     if isinstance(message, Envelope):
         logger.set_correlation_id(message.id)
-    outcome = handle_message(body, watch())
+    outcome = route(message, watch())
     logger.info("watch event handled", extra={"outcome": outcome, "message_id": record.message_id})
 
 
