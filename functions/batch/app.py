@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
 from dockhand.batch.context import BatchContext
-from dockhand.batch.dispatch import handle_message
+from dockhand.batch.dispatch import route
 from dockhand.errors import InvalidEvent
-from dockhand.events import Envelope, SchedulePayload, TaskStateChange, parse_event, parse_message
+from dockhand.events import SchedulePayload, TaskStateChange, parse_event, parse_message
 from dockhand.handling import dlq_parker, guarded, process_batch, record_json
 from dockhand.observability import logger, metrics, traced
 from dockhand.settings import settings
@@ -53,7 +53,7 @@ def batch_context() -> BatchContext:
     )
 
 
-def parse(body: dict[str, Any]) -> Envelope | SchedulePayload:
+def parse(body: dict[str, Any]) -> TaskStateChange | SchedulePayload:
     """The edge: a job task's ECS event or a schedule payload within its contract, or InvalidEvent (parked)."""
     if "detail-type" in body:
         return parse_event(body, TaskStateChange)
@@ -63,9 +63,7 @@ def parse(body: dict[str, Any]) -> Envelope | SchedulePayload:
 
 
 def handle_record(record: SQSRecord) -> str:
-    body = record_json(record.body)
-    parse(body)  # the flow reads the same models from the same body
-    return handle_message(body, batch_context())
+    return route(parse(record_json(record.body)), batch_context())
 
 
 @logger.inject_lambda_context(clear_state=True)

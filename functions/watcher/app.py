@@ -29,7 +29,7 @@ from dockhand.promote.dispatch import handle_promote
 from dockhand.settings import settings
 from dockhand.watch.context import Watch
 from dockhand.watch.delayed import DelayedMessages
-from dockhand.watch.dispatch import handle_message
+from dockhand.watch.dispatch import route
 
 # Report the failed records only, even when all of them failed (no exception, no noisy stack trace).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -78,14 +78,13 @@ def parse(body: dict[str, Any]) -> Envelope | WatchAction | PromoteAction:
 
 
 def handle_record(record: SQSRecord) -> None:
-    body = record_json(record.body)
-    message = parse(body)  # the flow reads the same models from the same body
+    message = parse(record_json(record.body))
     if isinstance(message, PromoteAction):
         outcome = handle_promote(message, promoter())
     else:
         if isinstance(message, Envelope):
             logger.set_correlation_id(message.id)
-        outcome = handle_message(body, watch())
+        outcome = route(message, watch())
     logger.info("watch event handled", extra={"outcome": outcome, "message_id": record.message_id})
 
 

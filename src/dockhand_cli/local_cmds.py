@@ -153,6 +153,22 @@ def sample(state_dir: Path = StateDir) -> None:
         console.print(line, highlight=False)
 
 
+@local_app.command("deploy-config")
+def deploy_config(
+    config: Path = typer.Argument(DEFAULT_CONFIG, help="The declarations file"),
+    state_dir: Path = StateDir,
+) -> None:
+    """Deploy a declarations file to the running runtime, as `sam deploy` does: the functions read it from now on,
+    the subnets and security groups it names are made (ids that exist are kept), the jobs' schedules follow it."""
+    from dockhand_cli.common import config_or_exit
+
+    config_or_exit(config)  # an invalid file: every problem with its field path, exit 1, nothing deployed
+    deployed, *changes = _call(state_dir, "/deploy-config", {"path": str(config.resolve())})["lines"]
+    console.print(f"deployed {config}: {deployed}", highlight=False)
+    for line in changes:
+        console.print(line, highlight=False)
+
+
 @local_app.command()
 def manifest(
     image: str = typer.Argument(..., help="What the image is, e.g. web:1.1.0 (a new text gives a new digest)"),

@@ -8,6 +8,7 @@ POST /fail-next-deploy   {service, count?}
 POST /job-exit-codes     {job, codes: ["CODE" or "CODE:DURATION", ...]}
 POST /clock/advance      {seconds}
 POST /sample             {}: the sample world of config/dockhand.yaml
+POST /deploy-config      {path}: deploy a declarations file as `sam deploy` would
 POST /wait               {timeout}: returns when nothing is moving (or what still moves at the timeout)
 POST /channel            {channel: slack | sns, down: bool, seconds?}: an outage of a notification channel
 """
@@ -18,6 +19,7 @@ import json
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from dockhand_local.clock import iso
@@ -87,6 +89,9 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
         made = runtime.create_sample()
         return {**made.as_dict(), "lines": describe(made)}
 
+    def deploy_config(body: dict[str, Any]) -> dict[str, Any]:
+        return {"lines": runtime.deploy_config(Path(body["path"]))}
+
     def channel(body: dict[str, Any]) -> dict[str, Any]:
         if body.get("down"):
             seconds = body.get("seconds")
@@ -105,6 +110,7 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
         "/job-exit-codes": exit_codes,
         "/clock/advance": advance,
         "/sample": sample,
+        "/deploy-config": deploy_config,
         "/wait": wait,
         "/channel": channel,
     }

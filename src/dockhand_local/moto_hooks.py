@@ -82,3 +82,14 @@ def install(region: str, ecs_sim: EcsSimulator, sns_down: Callable[[], bool]) ->
     ecs.run_task = run_task  # type: ignore[method-assign]
     ecs.stop_task = stop_task  # type: ignore[method-assign]
     sns.publish = publish  # type: ignore[method-assign]
+
+
+def load_aws_managed_policies(load: bool) -> bool:
+    """Whether moto's IAM makes the AWS managed policies (AmazonECSTaskExecutionRolePolicy …) in each new account;
+    returns the setting it had. moto's HTTP config API does not take this one, so it is set in the process."""
+    from moto.core.config import default_user_config
+
+    iam = default_user_config.setdefault("iam", {})
+    before = bool(iam.get("load_aws_managed_policies", False))
+    iam["load_aws_managed_policies"] = load
+    return before

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dockhand_local.pump import SNS_CAPTURE_QUEUE
 
 if TYPE_CHECKING:
+    from dockhand.batch.schedules import SyncReport
     from dockhand_local.runtime import Runtime
 
 LOCAL_VISIBILITY_TIMEOUT = 2  # wall seconds: failed records come back quickly instead of after 6 minutes
@@ -31,9 +32,14 @@ def install_config(source: Path, state_dir: Path) -> Path:
     return target.resolve()
 
 
-def provision_network(rt: Runtime, config_copy: Path) -> dict[str, str]:
+def provision_network(rt: Runtime, config_copy: Path, known: dict[str, str] | None = None) -> dict[str, str]:
     """Jobs (`jobs[].network`) and restarts of awsvpc tasks (`watch.restart.network`) name subnets and security
-    groups; moto makes its own ids, so create them in one VPC and write their ids into the functions' copy."""
+    groups; moto makes its own ids, so create them in one VPC and write their ids into the functions' copy.
+
+    A name that is already the id of a subnet or security group in moto (one the user made with any client) is
+    kept as it is; `known` maps names created before (by an earlier deploy) to their ids. Returns the mapping,
+    with `vpc` when a VPC was made.
+    """
     import yaml
 
     data = yaml.safe_load(config_copy.read_text(encoding="utf-8")) or {}
@@ -44,53 +50,72 @@ def provision_network(rt: Runtime, config_copy: Path) -> dict[str, str]:
     if not networks:
         return {}
     ec2 = rt.client("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # moto's RunTask needs it
-    mapping: dict[str, str] = {}
+    mapping: dict[str, str] = dict(known or {})
+    created: dict[str, str] = {}
+
+    def vpc() -> str:
+        if "vpc" not in mapping:
+            mapping["vpc"] = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+            ec2.modify_vpc_attribute(VpcId=mapping["vpc"], EnableDnsHostnames={"Value": True})  # moto's RunTask
+        return mapping["vpc"]
 
     def subnet(name: str) -> str:
-        return str(ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{len(mapping)}.0/24")["Subnet"]["SubnetId"])
+        cidr = f"10.42.{len(mapping)}.0/24"
+        return str(ec2.create_subnet(VpcId=vpc(), CidrBlock=cidr)["Subnet"]["SubnetId"])
 
     def group(name: str) -> str:
-        return str(ec2.create_security_group(GroupName=name, Description=f"local {name}", VpcId=vpc)["GroupId"])
+        return str(ec2.create_security_group(GroupName=name, Description=f"local {name}", VpcId=vpc())["GroupId"])
 
     for network in networks:
         for key, make in (("subnets", subnet), ("security_groups", group)):
             names = network.get(key) or []
             for name in names:
-                if name not in mapping:
-                    mapping[name] = make(name)
+                if name in mapping:
+                    continue
+                if _exists(ec2, key, name):
+                    mapping[name] = name
+                else:
+                    mapping[name] = created[name] = make(name)
             network[key] = [mapping[name] for name in names]
     config_copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    rt.note("runtime", "networks created: " + ", ".join(f"{k} → {v}" for k, v in mapping.items()))
-    return {"vpc": vpc, **mapping}
+    if created:
+        rt.note("runtime", "networks created: " + ", ".join(f"{k} → {v}" for k, v in created.items()))
+    return mapping
 
 
-def sync_schedules(rt: Runtime, config_copy: Path, out: Any) -> None:
-    """Create the jobs' schedules as a deploy would (the batch wing's sync)."""
+def _exists(ec2: Any, key: str, name: str) -> bool:
+    """Whether `name` is the id of a subnet (`subnets`) or security group (`security_groups`) moto has."""
+    from botocore.exceptions import ClientError
+
+    try:
+        if key == "subnets":
+            return bool(ec2.describe_subnets(SubnetIds=[name])["Subnets"])
+        return bool(ec2.describe_security_groups(GroupIds=[name])["SecurityGroups"])
+    except ClientError:  # InvalidSubnetID.NotFound, InvalidGroup.NotFound, a malformed id
+        return False
+
+
+def sync_schedules(rt: Runtime, config_copy: Path, out: Any) -> SyncReport:
+    """Create, update and delete the jobs' schedules as a deploy would (the batch wing's sync)."""
     from dockhand.batch.schedules import sync_schedules as sync
     from dockhand.config import load_config
 
     stack = rt.stack
     assert stack is not None
-    config = load_config(config_copy)
-    if not config.jobs:
-        return
-    try:
-        with redirect_stdout(out or sys.stdout):
-            report = sync(
-                config,
-                rt.client("scheduler"),
-                stack.physical["ScheduleGroup"],
-                stack.arns["BatchQueue"],
-                stack.arns["SchedulerRole"],
-                stack.arns["BatchDLQ"],
-            )
-    except Exception as exc:  # the runtime still serves deploys and watch without schedules
-        rt.errors.append(f"schedule sync: {type(exc).__name__}: {exc}")
-        rt.note("error", f"job schedules not created: {type(exc).__name__}: {exc}")
-        return
-    rt.note("scheduler", f"job schedules created: {', '.join(report.created) or 'none'}")
+    with redirect_stdout(out or sys.stdout):
+        report = sync(
+            load_config(config_copy),
+            rt.client("scheduler"),
+            stack.physical["ScheduleGroup"],
+            stack.arns["BatchQueue"],
+            stack.arns["SchedulerRole"],
+            stack.arns["BatchDLQ"],
+        )
+    changed = [
+        f"{what} {', '.join(names)}" for what, names in report.as_dict().items() if names and what != "unchanged"
+    ]
+    rt.note("scheduler", f"job schedules: {'; '.join(changed) or 'none changed'}")
+    return report
 
 
 def capture_sns(rt: Runtime) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 import urllib.request
@@ -96,6 +97,7 @@ class Runtime:
         self._clients: dict[str, Any] = {}
         self._threads: list[threading.Thread] = []
         self._config_copy: Path | None = None
+        self._managed_policies = False  # moto's setting before this runtime started
 
     # ------------------------------------------------------------------------------------------ lifecycle
     def start(self) -> Runtime:
@@ -109,6 +111,9 @@ class Runtime:
         self._server.start()
         _host, port = self._server.get_host_and_port()
         self.endpoint = f"http://127.0.0.1:{port}"
+        # AWS managed policies exist in every account (the guide's task execution role attaches one); moto makes
+        # them only when its process-wide config asks, which `stop()` puts back.
+        self._managed_policies = moto_hooks.load_aws_managed_policies(True)
         # moto's backends are process-wide: a runtime starts from an empty world even if one ran here before.
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"), timeout=30)
         self._session = boto3.Session(
@@ -133,7 +138,11 @@ class Runtime:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._config_copy = provision.install_config(Path(self.options.config_path), self.options.state_dir)
         self.network = provision.provision_network(self, self._config_copy)
-        provision.sync_schedules(self, self._config_copy, self.host.out)
+        try:
+            provision.sync_schedules(self, self._config_copy, self.host.out)
+        except Exception as exc:  # the runtime still serves deploys and watch without schedules
+            self.errors.append(f"schedule sync: {type(exc).__name__}: {exc}")
+            self.note("error", f"job schedules not created: {type(exc).__name__}: {exc}")
         moto_hooks.install(self.region, self.ecs, sns_down=lambda: "sns" in self.down)
         self.pump = Pump(self, self.stack, self.host, provision.capture_sns(self))
         if self.options.slack:
@@ -165,6 +174,7 @@ class Runtime:
                 self.slack.stop()
         if self._server:
             self._server.stop()
+            moto_hooks.load_aws_managed_policies(self._managed_policies)
         if self.host:
             self.host.close()
         with suppress(FileNotFoundError):
@@ -318,6 +328,27 @@ class Runtime:
         """Receive from every function queue (and the SNS capture) and hand batches to the handlers."""
         assert self.pump is not None
         return self.pump.deliver_pending(max_rounds)
+
+    def deploy_config(self, source: Path) -> list[str]:
+        """What `sam deploy` does with a changed declarations file: the functions read the new file from their next
+        invocation on (a new config layer), the networks it names are made (ids that exist are kept) and the
+        jobs' schedules follow it (created, updated, deleted). Returns what was deployed, then what changed."""
+        from dockhand.config import load_config
+
+        config = load_config(source)  # an invalid file raises ConfigError, naming the field; nothing changes
+        assert self._config_copy is not None and self.host is not None
+        with self.lock:
+            staged = self._config_copy.with_name(f".{self._config_copy.name}.deploying")
+            shutil.copyfile(source, staged)
+            self.network = provision.provision_network(self, staged, self.network) or self.network
+            os.replace(staged, self._config_copy)  # a handler reads the old file or the new one, never half of one
+            report = provision.sync_schedules(self, self._config_copy, self.host.out)
+            if self.slack is not None:
+                provision.point_slack_secret(self, self._config_copy, self.slack)
+        self.note("runtime", f"deployed {source}")
+        lines = [f"{len(config.deploy.targets)} deploy target(s), {len(config.jobs)} job(s)"]
+        lines += [f"job schedules {what}: {', '.join(names)}" for what, names in report.as_dict().items() if names]
+        return lines
 
     def create_sample(self) -> Sample:
         """The sample world of config/dockhand.yaml (repositories, cluster, task definitions, service web)."""

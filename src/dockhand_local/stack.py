@@ -255,141 +255,144 @@ def create_stack(
     template = load_template(template_path)
     stack = Stack(region=region, template=template, name=name)
     params = _parameters(template)
-    resolve = _Resolver(stack, params, _conditions(template, params))
-    resources: dict[str, dict[str, Any]] = template["Resources"]
-
-    def where(logical: str) -> str:
-        return f"{template_path.name}: Resources.{logical}.Properties"
-
-    def c(service: str) -> Any:
-        return session.client(service, region_name=region, endpoint_url=endpoint_url)
-
-    by_type: dict[str, list[str]] = {}
-    for logical, res in resources.items():
-        by_type.setdefault(res["Type"], []).append(logical)
-
+    builder = _Builder(
+        session, stack, template_path, endpoint_url, _Resolver(stack, params, _conditions(template, params))
+    )
     # Names first (so !Ref / !GetAtt resolve), then resources in dependency order.
-    for logical in by_type.get("AWS::KMS::Key", []):
-        key = c("kms").create_key(Description=f"dockhand {logical}")["KeyMetadata"]
-        stack.physical[logical] = key["KeyId"]
-        stack.arns[logical] = key["Arn"]
+    for kind, build in builder.in_order():
+        for logical in builder.by_type.get(kind, []):
+            build(logical, builder.resources[logical].get("Properties", {}))
+    for key, output in template.get("Outputs", {}).items():
+        stack.outputs[key] = str(builder.resolve(output["Value"], f"{template_path.name}: Outputs.{key}.Value"))
+    stack.outputs.update(extra_outputs or {})
+    register_stack(builder.client("cloudformation"), stack)
+    return stack
 
-    for logical in by_type.get("AWS::DynamoDB::Table", []):
-        props = resources[logical]["Properties"]
-        name = f"dockhand-{logical}"
-        ddb = c("dynamodb")
+
+class _Builder:
+    """Makes each kind of resource of the template in moto and records its names and ARNs in the Stack."""
+
+    def __init__(self, session: Any, stack: Stack, template_path: Path, endpoint_url: str | None, resolve: Any):
+        self.session, self.stack, self.template_path = session, stack, template_path
+        self.endpoint_url, self.resolve = endpoint_url, resolve
+        self.resources: dict[str, dict[str, Any]] = stack.template["Resources"]
+        self.by_type: dict[str, list[str]] = {}
+        for logical, res in self.resources.items():
+            self.by_type.setdefault(res["Type"], []).append(logical)
+        # Queues: DLQs first (a queue's redrive policy points at its DLQ's ARN).
+        self.by_type.get("AWS::SQS::Queue", []).sort(
+            key=lambda q: "RedrivePolicy" in self.resources[q].get("Properties", {})
+        )
+
+    def in_order(self) -> list[tuple[str, Any]]:
+        return [
+            ("AWS::KMS::Key", self.kms_key),
+            ("AWS::DynamoDB::Table", self.table),
+            ("AWS::SQS::Queue", self.queue),
+            ("AWS::SNS::Topic", self.topic),
+            ("AWS::SecretsManager::Secret", self.secret),
+            ("AWS::Scheduler::ScheduleGroup", self.schedule_group),
+            ("AWS::IAM::Role", self.role),
+            ("AWS::Serverless::LayerVersion", self.layer),
+            ("AWS::Serverless::Function", self.function_name),  # named before rules and environments resolve
+            ("AWS::Events::Rule", self.rule),
+            ("AWS::Serverless::Function", self.function),
+        ]
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name=self.stack.region, endpoint_url=self.endpoint_url)
+
+    def where(self, logical: str) -> str:
+        return f"{self.template_path.name}: Resources.{logical}.Properties"
+
+    def _made(self, logical: str, physical: str, arn: str) -> None:
+        self.stack.physical[logical] = physical
+        self.stack.arns[logical] = arn
+
+    def kms_key(self, logical: str, props: dict[str, Any]) -> None:
+        key = self.client("kms").create_key(Description=f"dockhand {logical}")["KeyMetadata"]
+        self._made(logical, key["KeyId"], key["Arn"])
+
+    def table(self, logical: str, props: dict[str, Any]) -> None:
+        name, ddb = f"dockhand-{logical}", self.client("dynamodb")
         ddb.create_table(
             TableName=name,
             AttributeDefinitions=props["AttributeDefinitions"],
             KeySchema=props["KeySchema"],
             BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
         )
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
+        if ttl := props.get("TimeToLiveSpecification"):
             ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        stack.physical[logical] = name
-        stack.arns[logical] = f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
+        self._made(logical, name, f"arn:aws:dynamodb:{self.stack.region}:{ACCOUNT}:table/{name}")
 
-    # Queues: DLQs first (a queue's redrive policy points at its DLQ's ARN).
-    queues = by_type.get("AWS::SQS::Queue", [])
-    queues.sort(key=lambda q: "RedrivePolicy" in resources[q].get("Properties", {}))
-    sqs = c("sqs")
-    for logical in queues:
-        props = resources[logical].get("Properties", {})
+    def queue(self, logical: str, props: dict[str, Any]) -> None:
         fifo = bool(props.get("FifoQueue"))
         name = f"dockhand-{logical}" + (".fifo" if fifo else "")
-        attributes: dict[str, str] = {}
-        if fifo:
-            attributes["FifoQueue"] = "true"
-            if props.get("ContentBasedDeduplication"):
-                attributes["ContentBasedDeduplication"] = "true"
+        attributes: dict[str, str] = {"FifoQueue": "true"} if fifo else {}
+        if fifo and props.get("ContentBasedDeduplication"):
+            attributes["ContentBasedDeduplication"] = "true"
         if "VisibilityTimeout" in props:
             attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
         if "RedrivePolicy" in props:
-            attributes["RedrivePolicy"] = json.dumps(resolve(props["RedrivePolicy"], f"{where(logical)}.RedrivePolicy"))
+            policy = self.resolve(props["RedrivePolicy"], f"{self.where(logical)}.RedrivePolicy")
+            attributes["RedrivePolicy"] = json.dumps(policy)
+        sqs = self.client("sqs")
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        stack.physical[logical] = url
-        stack.queue_urls[logical] = url
-        stack.arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        self.stack.queue_urls[logical] = url
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._made(logical, url, arn)
 
-    for logical in by_type.get("AWS::SNS::Topic", []):
-        arn = c("sns").create_topic(Name=f"dockhand-{logical}")["TopicArn"]
-        stack.physical[logical] = arn
-        stack.arns[logical] = arn
+    def topic(self, logical: str, props: dict[str, Any]) -> None:
+        arn = self.client("sns").create_topic(Name=f"dockhand-{logical}")["TopicArn"]
+        self._made(logical, arn, arn)
 
-    for logical in by_type.get("AWS::SecretsManager::Secret", []):
-        props = resources[logical].get("Properties", {})
-        arn = c("secretsmanager").create_secret(
-            Name=f"dockhand/{logical}", SecretString=props.get("SecretString", "{}")
-        )["ARN"]
-        stack.physical[logical] = arn
-        stack.arns[logical] = arn
+    def secret(self, logical: str, props: dict[str, Any]) -> None:
+        secret = props.get("SecretString", "{}")
+        arn = self.client("secretsmanager").create_secret(Name=f"dockhand/{logical}", SecretString=secret)["ARN"]
+        self._made(logical, arn, arn)
 
-    for logical in by_type.get("AWS::Scheduler::ScheduleGroup", []):
-        name = resolve(resources[logical]["Properties"]["Name"], f"{where(logical)}.Name")
-        arn = c("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"]
-        stack.physical[logical] = name
-        stack.arns[logical] = arn
+    def schedule_group(self, logical: str, props: dict[str, Any]) -> None:
+        name = self.resolve(props["Name"], f"{self.where(logical)}.Name")
+        self._made(logical, name, self.client("scheduler").create_schedule_group(Name=name)["ScheduleGroupArn"])
 
-    for logical in by_type.get("AWS::IAM::Role", []):
-        props = resources[logical]["Properties"]
-        arn = c("iam").create_role(
-            RoleName=f"dockhand-{logical}",
-            AssumeRolePolicyDocument=json.dumps(
-                resolve(props["AssumeRolePolicyDocument"], f"{where(logical)}.AssumeRolePolicyDocument")
-            ),
-        )["Role"]["Arn"]
-        stack.physical[logical] = f"dockhand-{logical}"
-        stack.arns[logical] = arn
-
-    for logical in by_type.get("AWS::Serverless::LayerVersion", []):
-        stack.physical[logical] = f"arn:aws:lambda:{region}:{ACCOUNT}:layer:{logical}:1"
-
-    # Functions: name them before rules and environments resolve.
-    for logical in by_type.get("AWS::Serverless::Function", []):
-        stack.physical[logical] = f"dockhand-{logical}"
-        stack.arns[logical] = f"arn:aws:lambda:{region}:{ACCOUNT}:function:dockhand-{logical}"
-
-    events = c("events")
-    for logical in by_type.get("AWS::Events::Rule", []):
-        props = resources[logical]["Properties"]
-        pattern = resolve(props["EventPattern"], f"{where(logical)}.EventPattern")
-        events.put_rule(Name=logical, EventPattern=json.dumps(pattern), State=props.get("State", "ENABLED"))
-        targets = []
-        for target in resolve(props.get("Targets", []), f"{where(logical)}.Targets"):
-            spec: dict[str, Any] = {"Id": target["Id"], "Arn": target["Arn"]}
-            if "SqsParameters" in target:
-                spec["SqsParameters"] = target["SqsParameters"]
-            targets.append(spec)
-        events.put_targets(Rule=logical, Targets=targets)
-        stack.rules[logical] = {"pattern": pattern, "targets": targets}
-
-    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    for logical in by_type.get("AWS::Serverless::Function", []):
-        props = resources[logical]["Properties"]
-        env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
-        resolved = {k: str(resolve(v, f"{where(logical)}.Environment.Variables.{k}")) for k, v in env.items()}
-        spec_fn = FunctionSpec(
-            logical_id=logical,
-            code_dir=ROOT / props["CodeUri"],
-            handler=props["Handler"],
-            environment=resolved,
+    def role(self, logical: str, props: dict[str, Any]) -> None:
+        trust = self.resolve(props["AssumeRolePolicyDocument"], f"{self.where(logical)}.AssumeRolePolicyDocument")
+        role = self.client("iam").create_role(
+            RoleName=f"dockhand-{logical}", AssumeRolePolicyDocument=json.dumps(trust)
         )
+        self._made(logical, f"dockhand-{logical}", role["Role"]["Arn"])
+
+    def layer(self, logical: str, props: dict[str, Any]) -> None:
+        self.stack.physical[logical] = f"arn:aws:lambda:{self.stack.region}:{ACCOUNT}:layer:{logical}:1"
+
+    def function_name(self, logical: str, props: dict[str, Any]) -> None:
+        arn = f"arn:aws:lambda:{self.stack.region}:{ACCOUNT}:function:dockhand-{logical}"
+        self._made(logical, f"dockhand-{logical}", arn)
+
+    def rule(self, logical: str, props: dict[str, Any]) -> None:
+        pattern = self.resolve(props["EventPattern"], f"{self.where(logical)}.EventPattern")
+        events = self.client("events")
+        events.put_rule(Name=logical, EventPattern=json.dumps(pattern), State=props.get("State", "ENABLED"))
+        targets = [
+            {"Id": t["Id"], "Arn": t["Arn"], **({"SqsParameters": t["SqsParameters"]} if "SqsParameters" in t else {})}
+            for t in self.resolve(props.get("Targets", []), f"{self.where(logical)}.Targets")
+        ]
+        events.put_targets(Rule=logical, Targets=targets)
+        self.stack.rules[logical] = {"pattern": pattern, "targets": targets}
+
+    def function(self, logical: str, props: dict[str, Any]) -> None:
+        globals_env = self.stack.template.get("Globals", {}).get("Function", {}).get("Environment", {})
+        env = {**globals_env.get("Variables", {}), **props.get("Environment", {}).get("Variables", {})}
+        where = f"{self.where(logical)}.Environment.Variables"
+        resolved = {k: str(self.resolve(v, f"{where}.{k}")) for k, v in env.items()}
+        spec = FunctionSpec(logical, code_dir=ROOT / props["CodeUri"], handler=props["Handler"], environment=resolved)
         for event in props.get("Events", {}).values():
             if event["Type"] == "SQS":
                 queue_logical = event["Properties"]["Queue"]["Fn::GetAtt"][0]
-                spec_fn.queue_logical_id = queue_logical
-                spec_fn.queue_url = stack.queue_urls[queue_logical]
-                spec_fn.batch_size = int(event["Properties"].get("BatchSize", 10))
-        stack.functions[logical] = spec_fn
-
-    for key, output in template.get("Outputs", {}).items():
-        stack.outputs[key] = str(resolve(output["Value"], f"{template_path.name}: Outputs.{key}.Value"))
-    stack.outputs.update(extra_outputs or {})
-    register_stack(c("cloudformation"), stack)
-    return stack
+                spec.queue_logical_id = queue_logical
+                spec.queue_url = self.stack.queue_urls[queue_logical]
+                spec.batch_size = int(event["Properties"].get("BatchSize", 10))
+        self.stack.functions[logical] = spec
 
 
 def register_stack(cloudformation: Any, stack: Stack) -> None:

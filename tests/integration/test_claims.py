@@ -43,6 +43,18 @@ def test_a_new_claim_records_steps_and_the_same_delivery_resumes_them(table: Tab
     assert ran == ["update"]
 
 
+def test_steps_given_to_open_are_recorded_by_a_new_claim_only(table: Table) -> None:
+    # Given a claim opened with a step, as its creating write records it
+    first = Claims(table, "notify", owner="n").open("key-1", {"sending:sns": 1793610000})
+    assert first.state == "new" and first.get("sending:sns") == 1793610000
+    assert (table.get("CLAIM#notify#key-1", "CLAIM") or {})["steps"] == {"sending:sns": 1793610000}
+    # When it is opened again with other steps
+    again = Claims(table, "notify", owner="n").open("key-1", {"sending:sns": 1793619999, "sending:slack": 1})
+    # Then it resumes as it was stored: the steps of a later open are not recorded
+    assert again.state == "resumed" and again.steps == {"sending:sns": 1793610000}
+    assert (table.get("CLAIM#notify#key-1", "CLAIM") or {})["steps"] == {"sending:sns": 1793610000}
+
+
 def test_another_delivery_waits_while_the_lease_is_live_and_takes_over_once_it_ran_out(table: Table) -> None:
     clock = Clock()
     Claims(table, "task", owner="message-1", now=clock).open("arn:task/1#3").record("decided", "alert")

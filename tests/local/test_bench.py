@@ -4,6 +4,7 @@ the only output, and bench.json holds every figure with counts that add up. No t
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -48,10 +49,23 @@ def test_cold_start_has_every_function_against_one_baseline(bench: tuple[str, di
     assert set(cold["functions"]) == {"deployer", "watcher", "batch", "schedule_sync"}
     for figures in cold["functions"].values():
         assert figures["ready_ms"] > figures["import_ms"] > 0
-        assert figures["ready_ratio"] == pytest.approx(figures["ready_ms"] / cold["baseline_ms"])
+        # each ratio is the median of the rounds' own ratios to the baseline measured beside it
+        assert len(figures["ready_ratios"]) == cold["rounds"]
+        assert figures["ready_ratio"] == pytest.approx(statistics.median(figures["ready_ratios"]))
         assert 0 < figures["rss_mb"] < 1024
+    # And each has its floor, the same library modules and clients without Dockhand's code, on the same baseline
+    for figures in cold["functions"].values():
+        assert figures["floor_ms"] > 0 and figures["floor_modules"] > 0
+        assert figures["floor_ratio"] == pytest.approx(statistics.median(figures["floor_ratios"]))
     # And every function's top import costs name packages and where they came from
     assert all(costs and costs[0]["package"] and costs[0]["via"] for costs in cold["top_import_costs"].values())
+
+
+def test_a_first_record_makes_one_client_for_each_service_it_calls_and_no_other(bench: tuple[str, dict]) -> None:
+    for function, figures in bench[1]["figures"]["cold"]["functions"].items():
+        made, called = figures["clients_made"], figures["services_called"]
+        assert called, function
+        assert sorted(made) == sorted(called), function
 
 
 def test_warm_flows_make_the_calls_their_work_needs(bench: tuple[str, dict]) -> None:

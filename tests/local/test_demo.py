@@ -9,7 +9,7 @@ import pytest
 
 from dockhand_local.stack import ROOT
 from tests.local.test_end_to_end import BIN
-from tests.local.test_readme import clean_env
+from tests.support.walkthrough import clean_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 

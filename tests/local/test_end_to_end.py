@@ -15,8 +15,8 @@ import pytest
 
 from dockhand_local.images import image_manifest
 from dockhand_local.stack import ROOT
-from tests.local.test_readme import clean_env
 from tests.support.local import wait_until
+from tests.support.walkthrough import clean_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 

@@ -6,66 +6,25 @@ stops working, this test fails on that line.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dockhand_local.stack import ROOT
-from tests.support.local import wait_until
+from tests.support.walkthrough import VENV, checkout_dir, clean_env, first_shell, readme_blocks, run_shell
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
-
-VENV = Path(sys.executable).parent.parent
-
-
-def readme_blocks(section: str) -> list[str]:
-    """The ```bash blocks of one `## ` section of README.md, in order."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = text.index(f"## {section}\n")
-    end = text.find("\n## ", start + 1)
-    return re.findall(r"```bash\n(.*?)```", text[start : end if end > 0 else None], flags=re.S)
-
-
-def clean_env() -> dict[str, str]:
-    """A shell as a new user has it: no AWS settings, no Dockhand settings, no profile files."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DOCKHAND_", "VIRTUAL_ENV"))}
-    env.update({"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull, "NO_COLOR": "1"})
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(str(VENV)))
-    return env
 
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A directory laid out like the repository's root (the README's commands are relative to it), with the
     README's first block (`dockhand local up`) running in it."""
-    here = tmp_path_factory.mktemp("readme")
-    (here / ".venv").symlink_to(VENV, target_is_directory=True)
-    shutil.copytree(ROOT / "config", here / "config")
-    up_block = readme_blocks("Local runtime")[0]
-    log = (here / "up.log").open("w")
-    process = subprocess.Popen(
-        ["bash", "-c", up_block],
-        cwd=here,
-        env=clean_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        # `up` prints its lines once the stack is ready (after it wrote .dockhand/local.json)
-        wait_until(lambda: "\nexport " in (here / "up.log").read_text() or process.poll() is not None, "up", 90)
-        assert process.poll() is None, (here / "up.log").read_text()
+    here = checkout_dir(tmp_path_factory.mktemp("readme"), "config")
+    with first_shell(readme_blocks("Local runtime")[0], here):
         yield here
-    finally:
-        os.killpg(process.pid, 15)
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_the_up_line_prints_an_export_line_that_works_as_printed(checkout: Path) -> None:
@@ -95,14 +54,7 @@ def test_the_walkthrough_runs_as_written(checkout: Path) -> None:
     walkthrough = readme_blocks("Local runtime")[1]
 
     # When it runs in a second shell (stopping at the first line that fails)
-    out = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", walkthrough],
-        cwd=checkout,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = run_shell(walkthrough, checkout)
     assert out.returncode == 0, f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
 
     # Then the push of web:1.1.0 deployed: describe-services printed the service's new revision

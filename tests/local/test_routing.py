@@ -96,10 +96,12 @@ def test_event_reaches_exactly_its_functions(runtime: Runtime, sample: Path) -> 
     event_id = runtime.put_event(event) if "detail-type" in event else _fire_schedule(runtime, sample.stem, event)
     runtime.deliver_pending()
 
-    # Then exactly the expected functions received it, once each, unchanged
+    # Then exactly the expected functions received it, once each (a function that failed on the sample gets it again
+    # from its queue: that is a redelivery, not a second route), unchanged
     received = [d for d in runtime.deliveries[delivered_before:] if _id_of(d.body) == event_id]
     assert {d.function for d in received} == EXPECTED[sample.name]
-    assert len(received) == len(EXPECTED[sample.name])
+    routed = [d for i, d in enumerate(received) if not any(e.function == d.function and e.failed for e in received[:i])]
+    assert len(routed) == len(EXPECTED[sample.name])
     for delivery in received:
         if "detail-type" in event:
             assert delivery.body["detail"] == event["detail"]

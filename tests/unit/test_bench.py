@@ -15,6 +15,7 @@ from dockhand_local.bench.costs import (
     codepipeline_per_deploy,
     cost,
     cost_figure,
+    snapstart,
     usage_from_calls,
 )
 from dockhand_local.bench.flows import batches
@@ -123,6 +124,15 @@ def test_calls_become_billable_usage() -> None:
     # And usages add up, and scale
     assert (usage + usage).dynamodb_writes == 6
     assert usage.scaled(1000).invocations == 1000
+
+
+def test_snapstart_costs_its_cached_snapshots_by_the_second_and_each_restore_by_its_memory() -> None:
+    # When what SnapStart would add for 4 functions of 256 MB is priced
+    month, restore = snapstart(4, memory_mb=256)
+    # Then a month is 4 quarter-GB snapshots cached for 30 days, and a restore is a quarter GB restored
+    p = {name: price.usd for name, price in PRICES.items()}
+    assert month == pytest.approx(4 * 0.25 * 30 * 86400 * p["lambda_snapstart_cache_gb_s"])
+    assert restore == pytest.approx(0.25 * p["lambda_snapstart_restore_gb"])
 
 
 def test_codepipeline_costs_six_to_eleven_action_minutes() -> None:

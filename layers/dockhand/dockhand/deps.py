@@ -48,22 +48,32 @@ def notifier() -> Notifier:
         # Imported only when the user's file has Slack: the channel stays off the cold path otherwise.
         from dockhand.notify.slack import channel_factory
 
-        slack = channel_factory(cfg, settings(), table())
+        slack = channel_factory(cfg, settings(), table(), credentials=_slack_credentials)
         if slack is not None:
-            _parameters_from_our_session(cfg.notifications.slack.secret_source)
             channels.append(slack)
     return Notifier(channels, cfg.notifications)
 
 
+def _slack_credentials(source: str, name: str) -> dict[str, str]:
+    """The Slack credential, read through Powertools Parameters on a client of ours. Both are made at the first
+    read, not when the channel is wired: a record that notifies nobody pays for neither."""
+    from dockhand.notify.slack import load_credentials
+
+    _parameters_from_our_session(source)
+    return load_credentials(source, name)
+
+
 def _parameters_from_our_session(source: str) -> None:
     """Powertools Parameters (which reads the Slack credential) would make a boto3 session of its own, and read
-    botocore's endpoint data again: its default provider for `source` gets a client of ours instead."""
+    botocore's endpoint data again: its default provider for `source` gets a client of ours instead, once (the
+    provider holds the cache that spares a read per record)."""
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
 
     service = "ssm" if source == "ssm" else "secretsmanager"
     key, provider = _PARAMETER_PROVIDERS[service]
-    DEFAULT_PROVIDERS[key] = getattr(parameters, provider)(boto3_client=clients.client(service))
+    if key not in DEFAULT_PROVIDERS:
+        DEFAULT_PROVIDERS[key] = getattr(parameters, provider)(boto3_client=clients.client(service))
 
 
 def reset() -> None:

@@ -25,8 +25,8 @@ FIGURES = ("cold", "warm", "fanout", "storm", "local", "artifacts", "cost")
 HOW = (
     "Each function runs in a fresh `python -S` with only what its Lambda has (the layer's pinned requirements for "
     "this machine, trimmed and compiled as the layer build makes them for Lambda), against moto in server mode; AWS "
-    "time is measured with botocore event hooks and left out of handler time. Ratios compare runs alternated in "
-    "this run; absolute times are this machine's."
+    "time is measured with botocore event hooks and left out of handler time. Cold starts are CPU time, each ratio "
+    "the median of rounds alternated in this run; absolute times are this machine's."
 )
 
 
@@ -54,7 +54,7 @@ def quiet(log: Path) -> Iterator[Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from dockhand_local.bench import artifacts, coldstart, costs, flows, local
     from dockhand_local.bench.lambda_site import built_layer_has_bytecode
-    from dockhand_local.bench.world import World
+    from dockhand_local.bench.world import FUNCTIONS, World
 
     quick = args.quick
     wanted = set(args.only or FIGURES) - set(args.skip or ())
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     loaded: set[str] = set()
     try:
         if "cold" in wanted:
-            measured = coldstart.measure(world, rounds=1 if quick else 3)
+            measured = coldstart.measure(world, rounds=1 if quick else 5)
             top = coldstart.importtime(world)
             results["cold"] = Result(measured.rows + top.rows, {**measured.data, "top_import_costs": top.data})
         warm, flow_objects = flows.warm(world, iterations=1 if quick else 5)
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         called |= coldstart.SERVICES_CALLED
         results["artifacts"] = artifacts.measure(built, called, loaded)
     if "cost" in wanted:
-        rows, data = costs.cost_figure(results["warm"].data, results["storm"].data)
+        rows, data = costs.cost_figure(results["warm"].data, results["storm"].data, functions=len(FUNCTIONS))
         results["cost"] = Result([Row("7 cost", *row) for row in rows], data)
     order = [name for name in FIGURES if name in results and name in wanted]
     return {

@@ -29,6 +29,14 @@ PRICES: dict[str, Price] = {
         "2024",
     ),
     "lambda_request": Price(0.20 / 1e6, "request", "https://aws.amazon.com/lambda/pricing/", "2024"),
+    # SnapStart for Python: each published version's snapshot is charged while it is cached, and each execution
+    # environment restored from it is charged by its memory.
+    "lambda_snapstart_cache_gb_s": Price(
+        0.0000015046, "GB-second of a cached snapshot (Python)", "https://aws.amazon.com/lambda/pricing/", "2024-11"
+    ),
+    "lambda_snapstart_restore_gb": Price(
+        0.0001397998, "GB restored (Python)", "https://aws.amazon.com/lambda/pricing/", "2024-11"
+    ),
     "sqs_standard_request": Price(
         0.40 / 1e6, "request (64 KB chunk)", "https://aws.amazon.com/sqs/pricing/", "2026-03"
     ),
@@ -139,13 +147,22 @@ def usage_from_calls(
     )
 
 
-def cost_figure(warm: dict[str, Any], storm: dict[str, Any]) -> tuple[list[tuple[str, str, str, bool | None]], dict]:
+def snapstart(functions: int, memory_mb: int = 256, prices: dict[str, Price] = PRICES) -> tuple[float, float]:
+    """What Lambda SnapStart would add: a month of one snapshot per function cached, and one restored cold start."""
+    gb = memory_mb / 1024
+    month = functions * gb * 30 * 86400 * prices["lambda_snapstart_cache_gb_s"].usd
+    return month, gb * prices["lambda_snapstart_restore_gb"].usd
+
+
+def cost_figure(
+    warm: dict[str, Any], storm: dict[str, Any], functions: int = 4
+) -> tuple[list[tuple[str, str, str, bool | None]], dict]:
     """Cost per deploy and per 1,000 stops from the bench's measured figures (warm flows, crash storm).
 
     Lambda time is the handler's measured wall time (moto standing in for AWS latency), at the template's 256 MB.
     A deploy is one push plus the two deployment events it causes; every message passes one SQS queue (sent by
     EventBridge, received and deleted by Lambda's poller: 3 requests, FIFO for the deploy queue). Returns rows as
-    (measure, value, goal, met) and the figures.
+    (measure, value, goal, met) and the figures, with what SnapStart would add for `functions` functions.
     """
 
     def flow(name: str, fifo: bool = False) -> Usage:
@@ -178,6 +195,15 @@ def cost_figure(warm: dict[str, Any], storm: dict[str, Any]) -> tuple[list[tuple
             None,
         ),
     ]
+    cached_month, restore = snapstart(functions)
+    rows.append(
+        (
+            f"Lambda SnapStart, were it on ({functions} functions at 256 MB; not offered, see the text below)",
+            f"{_usd(cached_month)} a month for their cached snapshots, plus {_usd(restore)} per cold start restored",
+            "",
+            None,
+        )
+    )
     figures = {
         "per_deploy_usd": deploy_cost.total,
         "per_deploy_parts": deploy_cost.parts,
@@ -185,6 +211,8 @@ def cost_figure(warm: dict[str, Any], storm: dict[str, Any]) -> tuple[list[tuple
         "per_1000_isolated_stops_usd": isolated.total,
         "per_1000_storm_stops_usd": storm_cost.total,
         "per_1000_storm_stops_parts": storm_cost.parts,
+        "snapstart_month_usd": cached_month,
+        "snapstart_restore_usd": restore,
         "prices": {
             name: {"usd": p.usd, "per": p.per, "source": p.source, "as_of": p.as_of} for name, p in PRICES.items()
         },

@@ -10,6 +10,8 @@ Requests (one JSON object a line on stdin):
   {"op": "invoke", "event": {...}}   → {"ms", "aws_ms", "calls": [[service, action, start_ms, end_ms]], "result"}
   {"op": "clock", "start": ISO}      → the process clock (time.time, datetime.now) jumps to ISO and stands still
   {"op": "advance", "seconds": S}    → the process clock moves S seconds ahead
+  {"op": "loaded"}                   → {"modules": [...], "clients": [...]}: the layer's modules other than dockhand's,
+                                       in the order they were first imported, and the services of the clients made
 Every answer carries "rss_mb", the process's peak resident memory so far.
 """
 
@@ -22,17 +24,22 @@ FUNCTION_DIR = os.path.abspath(sys.argv[1])
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)  # the bench's own folder is no part of a Lambda function
 CALLS: list[tuple[str, str, float, float]] = []  # (service, action, start, end) of every AWS call
+CALLS_CPU: list[float] = []  # the CPU seconds this process spent inside each AWS call (building, signing, parsing)
+CLIENTS: list[str] = []  # the service of every botocore client made, in order
 IMPORTERS: dict[str, str] = {}  # top-level package → the line of ours that first imported it
 
 
 # ------------------------------------------------------------------------------------------------ AWS calls
 def _before_call(context: dict, **_: object) -> None:
     context["bench_started"] = time.perf_counter()
+    context["bench_cpu"] = time.process_time()
 
 
 def _after_call(model: object, context: dict, **_: object) -> None:
     started = context.pop("bench_started", None)
-    if started is not None:
+    cpu = context.pop("bench_cpu", None)
+    if started is not None and cpu is not None:
+        CALLS_CPU.append(time.process_time() - cpu)
         service = model.service_model.service_name  # type: ignore[attr-defined]
         CALLS.append((service, model.name, started, time.perf_counter()))  # type: ignore[attr-defined]
 
@@ -44,6 +51,7 @@ def _time_every_client(session_module: object) -> None:
 
     def create_client(self: object, *args: object, **kwargs: object) -> object:
         client = original(self, *args, **kwargs)
+        CLIENTS.append(str(args[0] if args else kwargs.get("service_name")))
         for event, hook in (("before-call", _before_call), ("after-call", _after_call)):
             client.meta.events.register(event, hook)
         client.meta.events.register("after-call-error", _after_call)
@@ -98,10 +106,11 @@ if os.environ.get("BENCH_TRACE_IMPORTS"):
 
 # ------------------------------------------------------------------------------------------------ the handler
 sys.path.insert(0, FUNCTION_DIR)
-_T0 = time.perf_counter()
+_T0, _CPU0 = time.perf_counter(), time.process_time()
 import app  # noqa: E402  (found in the function's own folder, as Lambda finds it)
 
 IMPORT_MS = (time.perf_counter() - _T0) * 1000
+IMPORT_CPU_MS = (time.process_time() - _CPU0) * 1000
 print("--- bench: handler imported", file=sys.stderr, flush=True)  # splits the -X importtime report
 
 import json  # noqa: E402
@@ -135,14 +144,17 @@ def _union_ms(intervals: list[tuple[float, float]]) -> float:
 
 
 def _invoke(event: dict) -> dict:
-    before = len(CALLS)
-    started = time.perf_counter()
+    before, before_cpu = len(CALLS), len(CALLS_CPU)
+    started, cpu = time.perf_counter(), time.process_time()
     result = app.lambda_handler(event, _Context())
     ms = (time.perf_counter() - started) * 1000
+    cpu_ms = (time.process_time() - cpu) * 1000
     calls = CALLS[before:]
     return {
         "ms": ms,
         "aws_ms": _union_ms([(s, e) for _, _, s, e in calls]),
+        "cpu_ms": cpu_ms,
+        "aws_cpu_ms": sum(CALLS_CPU[before_cpu:]) * 1000,
         "calls": [[svc, action, (s - started) * 1000, (e - started) * 1000] for svc, action, s, e in calls],
         "result": result,
     }
@@ -164,7 +176,7 @@ def _answer(payload: dict) -> None:
 
 def main() -> None:
     clock = None
-    _answer({"import_ms": IMPORT_MS})
+    _answer({"import_ms": IMPORT_MS, "import_cpu_ms": IMPORT_CPU_MS})
     for line in sys.stdin:
         request = json.loads(line)
         op = request["op"]
@@ -180,6 +192,8 @@ def main() -> None:
             # stands still between steps, as the tests' injected clock does: only `advance` moves it
             clock = time_machine.travel(datetime.fromisoformat(request["start"]), tick=False).start()
             _answer({"now": datetime.now().astimezone().isoformat()})
+        elif op == "loaded":
+            _answer({"modules": _layer_modules(), "clients": CLIENTS})
         elif op == "advance" and clock is not None:
             from datetime import datetime
 
@@ -192,13 +206,26 @@ def main() -> None:
     _log_loaded_modules()
 
 
+_LAYER = os.path.join(os.path.dirname(os.path.dirname(FUNCTION_DIR)), "opt", "python") + os.sep
+
+
+def _layer_modules() -> list[str]:
+    """The modules loaded from the layer that are not Dockhand's (its libraries), as sys.modules orders them: by
+    when each began to import, so importing them in this order runs them in the order the function did."""
+    ours = os.path.join(_LAYER, "dockhand") + os.sep
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if (path := getattr(module, "__file__", None) or "").startswith(_LAYER) and not path.startswith(ours)
+    ]
+
+
 def _log_loaded_modules() -> None:
     target = os.environ.get("BENCH_MODULES_LOG")
-    layer = os.path.join(os.path.dirname(os.path.dirname(FUNCTION_DIR)), "opt", "python") + os.sep
     if not target:
         return
     files = {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}
-    loaded = sorted(os.path.relpath(f, layer) for f in files if f.startswith(layer))
+    loaded = sorted(os.path.relpath(f, _LAYER) for f in files if f.startswith(_LAYER))
     with open(target, "a") as log:
         log.write("".join(f"{path}\n" for path in loaded))
 

@@ -69,6 +69,12 @@ class Invocation:
     calls: list[tuple[str, str, float, float]]
     result: Any
     rss_mb: float
+    cpu_ms: float = 0.0  # the process's CPU time for the invocation
+    aws_cpu_ms: float = 0.0  # of which inside AWS calls
+
+    @property
+    def own_cpu_ms(self) -> float:
+        return self.cpu_ms - self.aws_cpu_ms
 
     @property
     def own_ms(self) -> float:
@@ -95,6 +101,7 @@ class Worker:
         )
         ready = self._read()
         self.import_ms = float(ready["import_ms"])
+        self.import_cpu_ms = float(ready["import_cpu_ms"])
 
     def _read(self) -> dict[str, Any]:
         assert self.proc.stdout is not None
@@ -116,7 +123,7 @@ class Worker:
     def invoke(self, event: dict[str, Any]) -> Invocation:
         a = self.request(op="invoke", event=event)
         calls = [(str(s), str(op), float(t0), float(t1)) for s, op, t0, t1 in a["calls"]]
-        return Invocation(a["ms"], a["aws_ms"], calls, a["result"], a["rss_mb"])
+        return Invocation(a["ms"], a["aws_ms"], calls, a["result"], a["rss_mb"], a["cpu_ms"], a["aws_cpu_ms"])
 
     def close(self) -> str:
         """Stop the process; return what it wrote on stderr (the -X importtime report, when asked)."""

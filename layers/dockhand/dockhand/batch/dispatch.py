@@ -14,12 +14,19 @@ from dockhand.events import SchedulePayload, TaskStateChange
 
 
 def handle_message(body: dict[str, Any], ctx: BatchContext) -> str:
-    """One batch-queue message: a schedule payload, or the STOPPED event of a job's task."""
+    """Validate one batch-queue message body and route it. The handler validates at its edge and calls `route` with
+    what it read: a body is validated once."""
     if body.get("detail-type") == "ECS Task State Change":
-        return handle_stopped(TaskStateChange.model_validate(body), ctx)
+        return route(TaskStateChange.model_validate(body), ctx)
     if body.get("dockhand") == "job":
-        payload = SchedulePayload.model_validate(body)
-        if payload.action == "deadline":
-            return handle_deadline(payload, ctx)
-        return handle_launch(payload, ctx)
+        return route(SchedulePayload.model_validate(body), ctx)
     raise BadInputError("neither a Dockhand schedule payload nor an ECS Task State Change", reason="unknown_message")
+
+
+def route(message: TaskStateChange | SchedulePayload, ctx: BatchContext) -> str:
+    """One validated message: the STOPPED event of a job's task, or a schedule payload (launch, run now, deadline)."""
+    if isinstance(message, TaskStateChange):
+        return handle_stopped(message, ctx)
+    if message.action == "deadline":
+        return handle_deadline(message, ctx)
+    return handle_launch(message, ctx)

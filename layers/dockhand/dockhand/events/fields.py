@@ -21,7 +21,7 @@ SCHEDULED_TIME_PLACEHOLDER = "<aws.scheduler.scheduled-time>"
 class Message(BaseModel):
     """A message Dockhand receives: AWS spelling by alias, unknown fields ignored, never changed once read."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
 
 # An id or key: visible ASCII, no spaces (EventBridge event ids, deployment ids, SQS deduplication ids all are).

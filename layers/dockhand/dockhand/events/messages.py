@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from dockhand.events.fields import (
     EcsNameOrEmpty,
@@ -50,6 +50,8 @@ class SchedulePayload(Message):
 
 class WatchAction(BaseModel):
     """A delayed message the watcher sends itself: close a crash-loop window, or launch a restart attempt."""
+
+    model_config = ConfigDict(defer_build=True)
 
     dockhand: Literal["watch"]
     action: Literal["close_window", "restart"]

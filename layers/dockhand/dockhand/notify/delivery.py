@@ -10,7 +10,8 @@ per channel, so that no channel delivers it twice and none is forgotten:
    that cannot be asked (SNS, a webhook) is taken as delivered, since the send was begun and no failure came back.
 3. The rest are marked as being sent (one conditional write: if another delivery marked one a moment ago, this
    one stops with ClaimBusy and is retried), sent, and what each answered is recorded in one write; a channel
-   that failed loses its mark, so the next attempt sends on it again.
+   that failed loses its mark, so the next attempt sends on it again. A notification's first delivery marks its
+   channels in the write that creates its claim (nothing was delivered before it, so there is nothing to look up).
 
 A channel that fails makes the message fail (NotDelivered, retryable: SQS redelivers it, then parks it in the
 DLQ). Nothing is dropped silently and nothing is sent twice on a channel that delivered it.
@@ -26,9 +27,7 @@ from dockhand.notify.model import Delivery, Notification
 from dockhand.notify.notifier import NotifierLike
 from dockhand.observability import count, logger
 from dockhand.state.claims import Claim, ClaimBusy
-from dockhand.state.deliveries import Deliveries
-
-SENDING = "sending:"
+from dockhand.state.deliveries import SENDING, Deliveries
 
 
 class NotDelivered(RetryableError):
@@ -45,16 +44,20 @@ def deliver(notifier: NotifierLike, deliveries: Deliveries | None, key: str, n: 
         return []
     if deliveries is None:
         return _counted(n, notifier.notify(n, only=routed).deliveries)
-    claim = deliveries.open(key)
+    claim = deliveries.open(key, sending=routed)
     if claim.done:
         return []
-    refs = _delivered_before(notifier, claim, n, routed)
-    pending = [c for c in routed if c not in refs]
+    if claim.state == "new":  # opened with every routed channel marked as being sent
+        refs: dict[str, Any] = {}
+        pending = routed
+    else:
+        refs = _delivered_before(notifier, claim, n, routed)
+        pending = [c for c in routed if c not in refs]
+        fresh = {SENDING + c: int(time.time()) for c in pending if SENDING + c not in claim.steps}
+        if pending and not claim.take(fresh):
+            raise ClaimBusy(f"notification {key} is being sent by another delivery")
     sent: list[Delivery] = []
     if pending:
-        fresh = {SENDING + c: int(time.time()) for c in pending if SENDING + c not in claim.steps}
-        if not claim.take(fresh):
-            raise ClaimBusy(f"notification {key} is being sent by another delivery")
         sent = notifier.notify(n, only=pending).deliveries
         refs |= {d.channel: d.ref for d in sent if d.ok}
     failed = _counted(n, sent)

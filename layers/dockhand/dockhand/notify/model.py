@@ -13,7 +13,7 @@ EMOJI: dict[Severity, str] = {"info": ":information_source:", "warning": ":warni
 
 
 class Link(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     label: str
     url: str
 
@@ -37,7 +37,7 @@ class Notification(BaseModel):
     asked whether it already delivered something (Slack in bot mode) marks the message with it.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: Kind
     severity: Severity = "info"
@@ -58,6 +58,7 @@ class Notification(BaseModel):
 class Delivery(BaseModel):
     """What one channel did with a notification (its message reference, for later threads and updates)."""
 
+    model_config = ConfigDict(defer_build=True)
     channel: str
     ok: bool
     ref: str | None = None

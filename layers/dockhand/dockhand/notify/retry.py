@@ -24,7 +24,7 @@ GROUP = "notify"
 class NotificationRetry(BaseModel):
     """The message body: `{"dockhand": "notify", "key": ..., "notification": {...}}`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     dockhand: Literal["notify"] = "notify"
     key: Key  # becomes the DynamoDB key of its delivery record

@@ -281,9 +281,14 @@ def _slack_error(exc: Any) -> str | None:
     return str(error) if error else None
 
 
-def channel_factory(cfg: DockhandConfig, settings: Settings, table: Table) -> SlackChannel | None:
+def channel_factory(
+    cfg: DockhandConfig,
+    settings: Settings,
+    table: Table,
+    credentials: Callable[[str, str], dict[str, str]] = load_credentials,
+) -> SlackChannel | None:
     """The Slack channel deps.notifier() adds when the user's file configures one (bot mode keeps its message
-    references in `table`)."""
+    references in `table`); `credentials(source, name)` reads the credential, when the channel first needs it."""
     slack = cfg.notifications.slack
     if slack is None:
         return None
@@ -292,7 +297,7 @@ def channel_factory(cfg: DockhandConfig, settings: Settings, table: Table) -> Sl
         return None
     source = slack.secret_source
     return SlackChannel(
-        credentials=lambda: load_credentials(source, name),
+        credentials=lambda: credentials(source, name),
         refs=SlackRefs(table) if slack.mode == "bot" else None,
         channel=slack.channel,
         mode=slack.mode,

@@ -31,7 +31,7 @@ _TRIES = 8
 
 
 class Window(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     anchor: int  # stoppedAt (epoch seconds) of the stop that opened it: the window's name
     start: int

@@ -163,9 +163,12 @@ class Claims:
             return None
         return Claim(self, self.key(key), "done" if item.get("state") == "done" else "resumed", item)
 
-    def open(self, key: str) -> Claim:
+    def open(self, key: str, steps: Mapping[str, Any] | None = None) -> Claim:
         """Take the claim for this delivery: new, resumed (an earlier attempt of ours, or an abandoned lease), or
-        done (the stored result). ClaimBusy while another delivery holds a live lease."""
+        done (the stored result). ClaimBusy while another delivery holds a live lease.
+
+        `steps` are recorded by the write that creates a new claim, as `take` would record them next (one write
+        instead of two); a claim that exists already is opened as it is, and they are not recorded."""
         pk, now = self.key(key), self._now()
         until = int((now + self._lease).timestamp())
         item = {
@@ -176,7 +179,7 @@ class Claims:
             "lease_until": until,
             "opened_at": now.isoformat(timespec="seconds"),
             "opened_by": self.owner,
-            "steps": {},
+            "steps": dict(steps or {}),
             "expires_at": int((now + _TTL).timestamp()),
         }
         if self._t.put(item, condition="attribute_not_exists(pk)"):

@@ -18,7 +18,7 @@ _DEPLOYMENT_TTL = 90 * 86400
 
 
 class DeploymentRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     deployment_id: str
     service_arn: str
@@ -70,7 +70,7 @@ class Deployments:
 
 
 class HoldRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     repository: str
     digest: str

@@ -24,7 +24,7 @@ from dockhand.state.table import Table, now_iso
 class LedgerRow(BaseModel):
     """What runs on one service, as far as Dockhand deployed it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     service_arn: str
     version: int = 0

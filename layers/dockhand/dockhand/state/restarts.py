@@ -43,7 +43,7 @@ def client_token(chain: str, attempt: int) -> str:
 
 
 class RestartAttempt(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     chain: str
     attempt: int

@@ -79,7 +79,7 @@ def condition(step: Step) -> tuple[str, dict[str, Any]]:
 
 
 class RunRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     job: str
     run_id: str

@@ -15,7 +15,7 @@ from dockhand.state.table import Table, ttl_after
 
 
 class StopRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     cluster: str
     group: str

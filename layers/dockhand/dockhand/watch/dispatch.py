@@ -23,17 +23,27 @@ from dockhand.watch.task_stops import handle_task_stop
 
 
 def handle_message(body: dict[str, Any], watch: Watch) -> str:
-    """Route one message; returns what happened (for logs and tests)."""
+    """Validate one message body and route it; returns what happened (for logs and tests). The handler validates
+    at its edge and calls `route` with what it read: a body is validated once."""
     if WatchAction.matches(body):
-        action = WatchAction.model_validate(body)
-        if action.action == "close_window":
-            return close_window(action, watch)
-        return launch_restart(action, watch)
+        return route(WatchAction.model_validate(body), watch)
     envelope = Envelope.model_validate(body)
-    if envelope.detail_type == "ECS Task State Change":
-        return handle_task_stop(TaskStateChange.model_validate(body), watch)
-    if envelope.detail_type == "ECS Deployment State Change":
-        return handle_deployment(DeploymentStateChange.model_validate(body), watch)
-    if envelope.detail_type == "ECS Service Action":
-        return handle_service_action(ServiceAction.model_validate(body), watch)
-    raise BadInputError(f"the watcher does not handle {envelope.detail_type!r} events", reason="unexpected_event")
+    for model in (TaskStateChange, DeploymentStateChange, ServiceAction):
+        if envelope.detail_type == model.DETAIL_TYPE:
+            return route(model.model_validate(body), watch)
+    return route(envelope, watch)
+
+
+def route(message: Envelope | WatchAction, watch: Watch) -> str:
+    """One validated message to the flow named after it; returns what happened."""
+    if isinstance(message, WatchAction):
+        if message.action == "close_window":
+            return close_window(message, watch)
+        return launch_restart(message, watch)
+    if isinstance(message, TaskStateChange):
+        return handle_task_stop(message, watch)
+    if isinstance(message, DeploymentStateChange):
+        return handle_deployment(message, watch)
+    if isinstance(message, ServiceAction):
+        return handle_service_action(message, watch)
+    raise BadInputError(f"the watcher does not handle {message.detail_type!r} events", reason="unexpected_event")
