@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,11 @@ class Button(BaseModel):
     action_id: str
     value: str
     style: Literal["primary", "danger"] | None = None
+
+    def block(self) -> dict[str, Any]:
+        """The Block Kit button element (Slack's limits: label 75 characters, value 2,000)."""
+        out = {"type": "button", "text": {"type": "plain_text", "text": self.label[:75]}, "action_id": self.action_id}
+        return out | {"value": self.value[:2000]} | ({"style": self.style} if self.style else {})
 
 
 class Notification(BaseModel):

@@ -25,7 +25,7 @@ from typing import Any
 
 from dockhand.config import DockhandConfig
 from dockhand.notify import slack_history
-from dockhand.notify.model import EMOJI, Button, Delivery, Notification
+from dockhand.notify.model import EMOJI, Delivery, Notification
 from dockhand.observability import count, logger
 from dockhand.settings import Settings
 from dockhand.state.table import Table, ttl_after
@@ -95,13 +95,8 @@ def blocks_for(n: Notification) -> list[dict[str, Any]]:
             }
         )
     if n.buttons:  # answered through the approver's function URL (block_id names them for the answer)
-        blocks.append({"type": "actions", "block_id": "dockhand_buttons", "elements": [_button(b) for b in n.buttons]})
+        blocks.append({"type": "actions", "block_id": "dockhand_buttons", "elements": [b.block() for b in n.buttons]})
     return blocks
-
-
-def _button(b: Button) -> dict[str, Any]:
-    out = {"type": "button", "text": {"type": "plain_text", "text": b.label[:75]}, "action_id": b.action_id}
-    return out | {"value": b.value[:2000]} | ({"style": b.style} if b.style else {})
 
 
 def fallback_text(n: Notification) -> str:
