@@ -21,7 +21,7 @@ class Link(BaseModel):
 class Button(BaseModel):
     """A button a person answers with (Slack bot mode; the interaction comes back to the approver's function URL)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
     label: str
     action_id: str
     value: str

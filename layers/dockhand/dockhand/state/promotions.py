@@ -29,7 +29,7 @@ _TTL = 180 * 86400
 
 
 class PromotionRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     repository: str
     digest: str
@@ -59,7 +59,7 @@ class PromotionRecord(BaseModel):
 
 
 class StageRun(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     repository: str
     stage: str
