@@ -41,7 +41,8 @@ def tally(cases: list[Case]) -> list[str]:
 
 def assert_readme_row(flow: Flow, what: str, first: int, cells: list[str]) -> None:
     """The README's reliability table has a row for the flow whose four cells from `first` are these figures."""
-    rows = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith(f"| {flow.name} |")]
+    lines = README.read_text(encoding="utf-8").splitlines()
+    rows = [line.strip() for line in lines if line.strip().startswith(f"| {flow.name} |")]
     assert rows, f"README.md has no reliability row for '{flow.name}'"
     row = [cell.strip() for cell in rows[0].strip().strip("|").split("|")]
     assert row[first : first + 4] == cells, (

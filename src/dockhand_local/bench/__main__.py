@@ -52,50 +52,22 @@ def quiet(log: Path) -> Iterator[Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from dockhand_local.bench import artifacts, coldstart, costs, flows, local
+    from dockhand_local.bench import artifacts
     from dockhand_local.bench.lambda_site import built_layer_has_bytecode
-    from dockhand_local.bench.world import FUNCTIONS, World
 
-    quick = args.quick
     wanted = set(args.only or FIGURES) - set(args.skip or ())
     work = Path(args.workdir)
-    results: dict[str, Result] = {}
     started = time.perf_counter()
     # built first: the functions then run with bytecode only if the built layer ships it, as on Lambda
     built = artifacts.sam_build(work / "build", work / "build-cache") if "artifacts" in wanted else None
     compiled = built is not None and built_layer_has_bytecode(built)
-    world = World(work / "world", fleets=flows.FLEETS, compile_bytecode=compiled).start()
-    loaded: set[str] = set()
-    try:
-        if "cold" in wanted:
-            measured = coldstart.measure(world, rounds=1 if quick else 5)
-            top = coldstart.importtime(world)
-            results["cold"] = Result(measured.rows + top.rows, {**measured.data, "top_import_costs": top.data})
-        warm, flow_objects = flows.warm(world, iterations=1 if quick else 5)
-        if "warm" in wanted or "cost" in wanted:
-            results["warm"] = warm
-        if "fanout" in wanted:
-            results["fanout"] = flows.fan_out(world, flow_objects)
-        if "storm" in wanted or "cost" in wanted:
-            results["storm"] = flows.crash_storm(world, stops=50 if quick else 500, seconds=60 if quick else 600)
-    finally:
-        world.stop()
-        loaded = world.loaded_modules()
-    if "local" in wanted:
-        results["local"] = local.measure(work / "local", pushes=2 if quick else 6)
-    if built is not None:
-        called = {key.split(":")[0] for flow in warm.data.values() for key in flow["aws_calls"]}
-        called |= {key.split(":")[0] for key in results.get("storm", Result([])).data.get("aws_calls", {})}
-        called |= coldstart.SERVICES_CALLED
-        results["artifacts"] = artifacts.measure(built, called, loaded)
-    if "cost" in wanted:
-        rows, data = costs.cost_figure(results["warm"].data, results["storm"].data, functions=len(FUNCTIONS))
-        results["cost"] = Result([Row("7 cost", *row) for row in rows], data)
+    results, loaded = _in_world(work, wanted, args.quick, compiled)
+    results.update(_after_world(work, wanted, args.quick, built, results, loaded))
     order = [name for name in FIGURES if name in results and name in wanted]
     return {
         "meta": {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "quick": quick,
+            "quick": args.quick,
             "python": platform.python_version(),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "seconds": round(time.perf_counter() - started, 1),
@@ -105,6 +77,53 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "figures": {name: results[name].data for name in order},
         "rows": [row.as_dict() for name in order for row in results[name].rows],
     }
+
+
+def _in_world(work: Path, wanted: set[str], quick: bool, compiled: bool) -> tuple[dict[str, Result], set[str]]:
+    """The figures measured on the bench's own world (cold starts, warm flows, fan-out, the storm), and the layer's
+    modules the functions loaded there."""
+    from dockhand_local.bench import coldstart, flows
+    from dockhand_local.bench.world import World
+
+    results: dict[str, Result] = {}
+    world = World(work / "world", fleets=flows.FLEETS, compile_bytecode=compiled).start()
+    try:
+        if "cold" in wanted:
+            measured = coldstart.measure(world, rounds=1 if quick else 5)
+            top = coldstart.importtime(world)
+            results["cold"] = Result(measured.rows + top.rows, {**measured.data, "top_import_costs": top.data})
+        warm, flow_objects = flows.warm(world, iterations=1 if quick else 5)
+        results["_warm"] = warm
+        if "warm" in wanted or "cost" in wanted:
+            results["warm"] = warm
+        if "fanout" in wanted:
+            results["fanout"] = flows.fan_out(world, flow_objects)
+        if "storm" in wanted or "cost" in wanted:
+            results["storm"] = flows.crash_storm(world, stops=50 if quick else 500, seconds=60 if quick else 600)
+    finally:
+        world.stop()
+    return results, world.loaded_modules()
+
+
+def _after_world(
+    work: Path, wanted: set[str], quick: bool, built: Path | None, results: dict[str, Result], loaded: set[str]
+) -> dict[str, Result]:
+    """The figures that need the world gone or its results: the local runtime's push, artifacts, cost."""
+    from dockhand_local.bench import artifacts, coldstart, costs, local
+    from dockhand_local.bench.world import FUNCTIONS
+
+    out: dict[str, Result] = {}
+    if "local" in wanted:
+        out["local"] = local.measure(work / "local", pushes=2 if quick else 6)
+    if built is not None:
+        called = {key.split(":")[0] for flow in results["_warm"].data.values() for key in flow["aws_calls"]}
+        called |= {key.split(":")[0] for key in results.get("storm", Result([])).data.get("aws_calls", {})}
+        called |= coldstart.SERVICES_CALLED
+        out["artifacts"] = artifacts.measure(built, called, loaded)
+    if "cost" in wanted:
+        rows, data = costs.cost_figure(results["warm"].data, results["storm"].data, functions=len(FUNCTIONS))
+        out["cost"] = Result([Row("7 cost", *row) for row in rows], data)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
