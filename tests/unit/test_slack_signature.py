@@ -59,3 +59,26 @@ def test_without_a_signing_secret_nothing_is_believed() -> None:
 def test_a_signed_request_that_is_no_dockhand_button_is_refused_without_reading_state() -> None:
     body = "payload=%7B%22type%22%3A%22view_submission%22%7D"
     assert answer_interaction(body, signed(body, NOW), SECRET, promoter(), clock=lambda: NOW).status == 400
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.text(max_size=200),
+    age=st.integers(min_value=-400, max_value=400),
+    secret=st.sampled_from([SECRET, "another-secret"]),
+    tamper=st.booleans(),
+)
+def test_the_signature_check_answers_as_slack_sdks_verifier(body: str, age: int, secret: str, tamper: bool) -> None:
+    # Given a request signed (with the right or another secret) some seconds from now, its body maybe changed after
+    from dockhand.promote.slack_answers import _signed
+
+    class Clock:
+        def now(self) -> float:
+            return NOW
+
+    headers = signed(body, NOW + age, secret)
+    sent = body + "x" if tamper else body
+    timestamp, signature = headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+    # When both check it / Then they agree
+    expected = SignatureVerifier(SECRET, clock=Clock()).is_valid(sent, timestamp, signature)  # type: ignore[arg-type]
+    assert _signed(SECRET, timestamp, sent, signature, NOW) == expected
