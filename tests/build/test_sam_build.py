@@ -83,9 +83,13 @@ def test_handler_imports_resolve_from_the_built_layout(built: Path, function: st
     # … every module it resolves comes from the function, the layer or the standard library …
     outside = {n: f for n, f in found.items() if not f.startswith((str(built), *map(str, _stdlib_roots())))}
     assert outside == {}
-    # … no Dockhand module it imports is missing …
+    # … no Dockhand module it imports is missing, nor any package a Dockhand module imports (the layer ships it) …
     missing, _maybe = finder.any_missing_maybe()
     assert [m for m in missing if m.split(".")[0] in ("dockhand", "functions")] == []
+    ours = ("dockhand", "functions", "app", "__main__")
+    absent = [m for m in missing if m.split(".")[0] not in finder.modules]  # a whole package the build lacks
+    needed = {m: sorted(i for i in finder.badmodules.get(m, {}) if i.split(".")[0] in ours) for m in absent}
+    assert {m: importers for m, importers in needed.items() if importers} == {}
     # … and nothing the layer build trimmed is among what it imports.
     trimmed = [path.removesuffix(".py").replace("/", ".") for path in build_layer().UNREACHED]
     assert [m for m in [*missing, *finder.modules] if any(m == t or m.startswith(f"{t}.") for t in trimmed)] == []
