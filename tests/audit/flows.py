@@ -26,6 +26,7 @@ import yaml
 from dockhand_local.lambda_context import LambdaContext
 from tests.audit.policies import FunctionPolicy, Request, function_policy
 from tests.audit.recorder import Call, Recorder, tighter_variants
+from tests.support.fargate import launchable_network
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -365,11 +366,7 @@ def _clock() -> Iterator[Any]:
 def _fargate(w: World, cluster: str = "batch", family: str = "nightly") -> dict[str, str]:
     """The watcher tests' Fargate world (a cluster, a task family, a VPC moto launches awsvpc tasks into), the
     task definition with roles."""
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-    sg = ec2.create_security_group(GroupName=family, Description=family, VpcId=vpc)["GroupId"]
+    subnet, sg = launchable_network(boto3.client("ec2", region_name=REGION), family, cidr="10.9")
     cluster_arn = w.ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
     td = _fargate_taskdef(w, family, "job")
     return {"subnet": subnet, "sg": sg, "cluster": cluster_arn, "td": td}

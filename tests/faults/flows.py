@@ -13,6 +13,7 @@ import boto3
 
 from tests.faults.world import ACCOUNT, REGION, JobScript, World, _now
 from tests.support.events import load_event
+from tests.support.fargate import launchable_network, register_fargate_family
 
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 DIGEST = "sha256:" + "7" * 64
@@ -258,21 +259,10 @@ def service_event_flow() -> Flow:
 
 def restart_flow() -> Flow:
     def setup(world: World) -> None:
-        ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-        sg = ec2.create_security_group(GroupName="nightly", Description="nightly", VpcId=vpc)["GroupId"]
+        subnet, sg = launchable_network(boto3.client("ec2", region_name=REGION), "nightly", cidr="10.9")
         ecs = boto3.client("ecs", region_name=REGION)
         cluster = ecs.create_cluster(clusterName="batch")["cluster"]["clusterArn"]
-        td = ecs.register_task_definition(
-            family="nightly",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[{"name": "job", "image": "nightly:1", "memory": 512}],
-        )["taskDefinition"]["taskDefinitionArn"]
+        td = register_fargate_family(ecs, "nightly", container="job", image="nightly:1")
         network = {"subnets": [subnet], "security_groups": [sg]}
         world.declare({"watch": {"restart": {"families": ["nightly"], "backoff_seconds": 30, "network": network}}})
         world.restart_origin = (cluster, td)  # type: ignore[attr-defined]
@@ -310,21 +300,10 @@ def restart_flow() -> Flow:
 
 
 def _batch_world(world: World, **job: Any) -> None:
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-    sg = ec2.create_security_group(GroupName="jobs", Description="jobs", VpcId=vpc)["GroupId"]
+    subnet, sg = launchable_network(boto3.client("ec2", region_name=REGION), "jobs")
     ecs = boto3.client("ecs", region_name=REGION)
     ecs.create_cluster(clusterName="demo")
-    ecs.register_task_definition(
-        family="report",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "main", "image": "busybox", "memory": 512, "essential": True}],
-    )
+    register_fargate_family(ecs, "report")
     spec = {
         "name": "report",
         "schedule": "cron(0 2 * * ? *)",

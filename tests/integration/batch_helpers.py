@@ -19,6 +19,7 @@ from dockhand.batch import schedules
 from dockhand.config import load_config
 from dockhand.state.runs import RunRecord, Runs
 from tests.support.events import load_event, sqs_event
+from tests.support.fargate import launchable_network, register_fargate_family
 
 REGION = "us-east-1"
 
@@ -72,21 +73,9 @@ class BatchWorld:
         self.scheduler = boto3.client("scheduler", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.group = stack.physical["ScheduleGroup"]
-        ec2 = boto3.client("ec2", region_name=REGION)
-        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        # moto's awsvpc RunTask reads the ENI's private DNS name, which exists only with DNS hostnames on.
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-        self.subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        self.security_group = ec2.create_security_group(GroupName="jobs", Description="jobs", VpcId=vpc)["GroupId"]
+        self.subnet, self.security_group = launchable_network(boto3.client("ec2", region_name=REGION), "jobs")
         self.ecs.create_cluster(clusterName="demo")
-        self.ecs.register_task_definition(
-            family="report",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[{"name": "main", "image": "busybox", "memory": 512, "essential": True}],
-        )
+        register_fargate_family(self.ecs, "report")
         # Notifications land in a queue subscribed to the topic (raw: the body is what a chat client gets).
         self.inbox = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
         inbox_arn = self.sqs.get_queue_attributes(QueueUrl=self.inbox, AttributeNames=["QueueArn"])["Attributes"][

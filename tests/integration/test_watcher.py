@@ -20,6 +20,7 @@ from dockhand.watch.delayed import MAX_DELAY
 from dockhand_local.lambda_context import LambdaContext
 from dockhand_local.slack import LoopbackSlack
 from tests.support.events import EVENTS, load_event, sqs_event, with_detail
+from tests.support.fargate import launchable_network, register_fargate_family
 from tests.support.metrics import metric_total
 
 ACCOUNT = "123456789012"
@@ -743,21 +744,10 @@ def test_a_rollback_is_one_alert_not_two(watcher, slack, inbox) -> None:
 @pytest.fixture
 def fargate(stack: Any) -> dict[str, str]:
     """A cluster, a Fargate task family `nightly`, and a VPC moto can launch awsvpc tasks into."""
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
-    sg = ec2.create_security_group(GroupName="nightly", Description="nightly", VpcId=vpc)["GroupId"]
+    subnet, sg = launchable_network(boto3.client("ec2", region_name=REGION), "nightly", cidr="10.9")
     ecs = boto3.client("ecs", region_name=REGION)
     cluster = ecs.create_cluster(clusterName="batch")["cluster"]["clusterArn"]
-    td = ecs.register_task_definition(
-        family="nightly",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "job", "image": "nightly:1", "memory": 512}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    td = register_fargate_family(ecs, "nightly", container="job", image="nightly:1")
     return {"subnet": subnet, "sg": sg, "cluster": cluster, "td": td}
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from dockhand_local.runtime import Runtime, RuntimeOptions
 from dockhand_local.stack import ROOT
+from tests.support.fargate import launchable_network
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
 
@@ -34,10 +35,7 @@ def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
 
 def _service(rt: Runtime, cluster: str, name: str) -> str:
     ec2, ecs = rt.client("ec2"), rt.client("ecs")
-    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.7.1.0/24")["Subnet"]["SubnetId"]
-    sg = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+    subnet, sg = launchable_network(ec2, name, cidr="10.7")
     ecs.create_cluster(clusterName=cluster)
     td = ecs.register_task_definition(
         family=name,

@@ -7,6 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.fargate import register_fargate_family
+
+__all__ = ["register_fargate_family", "wait_until"]
+
 
 def wait_until(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
     """Poll `probe` until it returns something truthy and return that; fail naming `what` after `timeout` s."""
@@ -16,17 +20,3 @@ def wait_until(probe: Callable[[], Any], what: str, timeout: float = 30) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
-
-
-def register_fargate_family(ecs: Any, family: str) -> str:
-    """A one-container awsvpc task definition (moto's RunTask wants container memory)."""
-    return str(
-        ecs.register_task_definition(
-            family=family,
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[{"name": "main", "image": "busybox", "memory": 512, "essential": True}],
-        )["taskDefinition"]["taskDefinitionArn"]
-    )
