@@ -388,27 +388,12 @@ class World:
         return stopped
 
     def stop_job_task(self, task: dict[str, Any], exit_code: int | None, reason: str) -> None:
-        from tests.support.events import load_event
+        from tests.support.events import job_task_stopped
 
         self.ecs.stop_task(cluster=task["clusterArn"], task=task["taskArn"], reason=reason)
-        event = load_event("ecs-task-stopped-job")
-        container: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "image": "busybox"}
-        if exit_code is not None:
-            container["exitCode"] = exit_code
+        event = job_task_stopped(task, exit_code, reason, stop_code="EssentialContainerExited")
         event["id"] = str(uuid.uuid4())
-        event["resources"] = [task["taskArn"]]
-        event["detail"].update(
-            taskArn=task["taskArn"],
-            clusterArn=task["clusterArn"],
-            taskDefinitionArn=task["taskDefinitionArn"],
-            startedBy=task.get("startedBy", ""),
-            group=task.get("group"),
-            lastStatus="STOPPED",
-            stoppedReason=reason,
-            stopCode="EssentialContainerExited",
-            containers=[container],
-            stoppedAt=_now().isoformat(),
-        )
+        event["detail"]["stoppedAt"] = _now().isoformat()
         self.send("BatchQueue", event)
 
     # ------------------------------------------------------------------------------------------- reading

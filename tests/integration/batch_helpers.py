@@ -18,7 +18,7 @@ from dockhand import deps
 from dockhand.batch import schedules
 from dockhand.config import load_config
 from dockhand.state.runs import RunRecord, Runs
-from tests.support.events import load_event, sqs_event
+from tests.support.events import job_task_stopped, sqs_event
 from tests.support.fargate import launchable_network, register_fargate_family
 
 REGION = "us-east-1"
@@ -174,25 +174,8 @@ class BatchWorld:
         self, task_arn: str, exit_code: int | None, reason: str, container_reason: str | None = None
     ) -> dict[str, Any]:
         task = self.ecs.describe_tasks(cluster="demo", tasks=[task_arn])["tasks"][0]
-        event = load_event("ecs-task-stopped-job")
-        container: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "image": "busybox"}
-        if exit_code is not None:
-            container["exitCode"] = exit_code
-        if container_reason:
-            container["reason"] = container_reason
-        event["resources"] = [task_arn]
-        event["detail"].update(
-            taskArn=task_arn,
-            clusterArn=task["clusterArn"],
-            taskDefinitionArn=task["taskDefinitionArn"],
-            startedBy=task.get("startedBy", ""),
-            group=task.get("group"),
-            lastStatus="STOPPED",
-            stoppedReason=reason,
-            stopCode="EssentialContainerExited" if exit_code is not None else "TaskFailedToStart",
-            containers=[container],
-        )
-        return event
+        stop_code = "EssentialContainerExited" if exit_code is not None else "TaskFailedToStart"
+        return job_task_stopped(task, exit_code, reason, stop_code, container_reason)
 
     # ------------------------------------------------------------------------------------------- reading
     def runs(self, job: str = "report") -> list[RunRecord]:

@@ -38,3 +38,28 @@ def sqs_event(*bodies: Any, queue_arn: str = "arn:aws:sqs:us-east-1:123456789012
             }
         )
     return {"Records": records}
+
+
+def job_task_stopped(
+    task: dict[str, Any], exit_code: int | None, reason: str, stop_code: str, container_reason: str | None = None
+) -> dict[str, Any]:
+    """The STOPPED event ECS emits for a job task (`task` as DescribeTasks gives it; no exit code: none reported)."""
+    event = load_event("ecs-task-stopped-job")
+    container: dict[str, Any] = {"name": "main", "lastStatus": "STOPPED", "image": "busybox"}
+    if exit_code is not None:
+        container["exitCode"] = exit_code
+    if container_reason:
+        container["reason"] = container_reason
+    event["resources"] = [task["taskArn"]]
+    event["detail"].update(
+        taskArn=task["taskArn"],
+        clusterArn=task["clusterArn"],
+        taskDefinitionArn=task["taskDefinitionArn"],
+        startedBy=task.get("startedBy", ""),
+        group=task.get("group"),
+        lastStatus="STOPPED",
+        stoppedReason=reason,
+        stopCode=stop_code,
+        containers=[container],
+    )
+    return event
