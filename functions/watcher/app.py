@@ -64,7 +64,7 @@ def watch() -> Watch:
         region=s.region,
         dry_run=s.dry_run,
         taskdef_cache=_TASKDEFS,
-        stage_completed=lambda rec: stage_completed(rec, p),
+        stage_completed=lambda rec, at: stage_completed(rec, p, at),
     )
 
 

@@ -112,7 +112,7 @@ def outcome_flow(name: str, sample: str) -> Flow:
         event = load_event(sample)
         event.update(account=ACCOUNT, region=REGION, time=_now().isoformat())
         event["resources"] = [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/demo/web"]
-        event["detail"]["deploymentId"] = state["deployment"]
+        event["detail"].update(deploymentId=state["deployment"], updatedAt=_now().isoformat())
         world.send("WatchQueue", event)
 
     def check(world: World) -> str | None:
@@ -164,7 +164,7 @@ def promotion_flow() -> Flow:
         event = load_event("ecs-deployment-completed")
         event.update(account=ACCOUNT, region=REGION, time=_now().isoformat())
         event["resources"] = [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/demo/web"]
-        event["detail"]["deploymentId"] = state["deployment"]
+        event["detail"].update(deploymentId=state["deployment"], updatedAt=_now().isoformat())
         world.send("WatchQueue", event)
 
     def check(world: World) -> str | None:

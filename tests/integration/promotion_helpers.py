@@ -127,11 +127,18 @@ class Walk:
         row = Ledger(deps.table()).read(f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/web")
         return str(row.deployment_id)
 
-    def completed(self, cluster: str, name: str = "ecs-deployment-completed") -> dict[str, Any]:
-        """ECS says the deployment Dockhand started on `cluster`/web ended (completed, by default)."""
-        event = with_detail(load_event(name), deploymentId=self.deployment_id(cluster))
+    def completed(
+        self, cluster: str, name: str = "ecs-deployment-completed", at: datetime | None = None
+    ) -> dict[str, Any]:
+        """ECS says the deployment Dockhand started on `cluster`/web ended (completed, by default), at `at` (default:
+        now; ECS stamps the event as it happens, however late it is handled)."""
+        now = (at or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+        event = with_detail(load_event(name), deploymentId=self.deployment_id(cluster), updatedAt=now)
         event.update(
-            region=REGION, account=ACCOUNT, resources=[f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/web"]
+            time=now,
+            region=REGION,
+            account=ACCOUNT,
+            resources=[f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/web"],
         )
         return self.watcher(event)
 

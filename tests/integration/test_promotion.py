@@ -5,6 +5,7 @@ walk stops and says why. The real deployer and watcher handlers, the stack in mo
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -71,6 +72,24 @@ def test_a_task_failure_during_the_bake_stops_the_walk_and_says_why(walk) -> Non
     assert "a task of staging/web failed during the bake" in rec.reason
     stopped = [n for n in w.notes() if n["kind"] == "promotion_stopped"]
     assert len(stopped) == 1 and "failed during the bake" in json.dumps(stopped[0]["body"])
+
+
+def test_a_task_that_failed_before_the_completion_was_handled_still_failed_during_the_bake(walk) -> None:
+    # Given 1.1.0 deployed to staging, whose deployment ECS reports COMPLETED now
+    w = walk()
+    w.push("1.1.0")
+    completed_at = datetime.now(UTC)
+    # When a staging task fails a minute later, and the COMPLETED event is handled only after that
+    w.later(60)
+    w.task_failed("staging")
+    w.later(60)
+    w.completed("staging", at=completed_at)
+    w.later(30 * 60)
+    # Then the bake counted from the completion: the failure stops the walk
+    assert w.to_deployer() == []
+    rec = w.promotion()
+    assert rec.status == "stopped" and "a task of staging/web failed during the bake" in rec.reason
+    assert rec.bake_until == int(completed_at.timestamp()) + 30 * 60
 
 
 def test_an_alarm_not_ok_at_the_end_of_the_bake_stops_the_walk(walk) -> None:

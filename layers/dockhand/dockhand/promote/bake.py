@@ -8,6 +8,8 @@ digest supersedes an older one still pending for the same stage.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from dockhand import arns
 from dockhand.events import PromoteAction
 from dockhand.observability import count
@@ -18,8 +20,11 @@ from dockhand.state.ledger import Ledger
 from dockhand.state.promotions import PENDING, PromotionRecord, Promotions, StageRun
 
 
-def stage_completed(rec: DeploymentRecord, p: Promoter) -> list[str]:
-    """What was done for a completed deployment of a stage's target (nothing for a target without a stage)."""
+def stage_completed(rec: DeploymentRecord, p: Promoter, completed_at: datetime | None = None) -> list[str]:
+    """What was done for a completed deployment of a stage's target (nothing for a target without a stage).
+
+    The bake counts from `completed_at` (when ECS says the deployment completed), not from when the event was
+    handled: a task that failed between the two failed during the bake."""
     target = p.config.deploy.target(rec.target)
     if target is None or target.stage is None:
         return []
@@ -40,7 +45,7 @@ def stage_completed(rec: DeploymentRecord, p: Promoter) -> list[str]:
     for stage in p.config.deploy.next_stages(rec.repository, target.stage):
         gate = p.gate(rec.repository, stage)
         assert gate is not None  # a next stage is one some target is promoted into
-        now = int(p.clock())
+        now = int(min(completed_at.timestamp(), p.clock())) if completed_at else int(p.clock())
         promotion = PromotionRecord(
             repository=rec.repository,
             digest=rec.digest,
@@ -52,7 +57,7 @@ def stage_completed(rec: DeploymentRecord, p: Promoter) -> list[str]:
             stage=stage,
             bake_until=now + gate.bake_minutes * 60,
             waiting_on=f"the bake in {target.stage} ({gate.bake_minutes} min)",
-            started_at=p.now().isoformat(timespec="seconds"),
+            started_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
         )
         if promotions.begin(promotion):
             count("PromotionStarted", stage=stage)

@@ -6,6 +6,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from dockhand.aws.ecs import Ecs
@@ -35,7 +36,7 @@ class Watch:
     taskdef_cache: OrderedDict[str, dict[str, Any] | None] = field(default_factory=OrderedDict)
     # A completed deployment of a stage's target starts the bakes of the stages promoted from it (the promotion
     # wing's, handed in by the handler: a wing never imports another).
-    stage_completed: Callable[[DeploymentRecord], list[str]] | None = None
+    stage_completed: Callable[[DeploymentRecord, datetime], list[str]] | None = None
 
     def send(self, key: str, n: Notification) -> None:
         """Deliver `n` on every routed channel that has not delivered it yet; any failure makes the message retry."""

@@ -60,7 +60,7 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
         target = watch.config.deploy.target(rec.target)
         if status == "COMPLETED" and watch.stage_completed is not None and target is not None and target.stage:
             completed = watch.stage_completed
-            claim.once("promotion", lambda: completed(rec))
+            claim.once("promotion", lambda: completed(rec, detail.updated_at or event.time))
     count("DeployOutcome", status=status)
     watch.send(f"deploy/{detail.deployment_id}/{status}", deploy_notification(event, status, rec, watch.region))
     claim.finish({"outcome": f"deploy:{status}"})
