@@ -13,9 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.notify.slack import SlackCredentialError, load_credentials
+from dockhand.notify.slack_api import API_URL, WebClient
 from dockhand.observability import logger, metrics, traced
 from dockhand.promote.context import Promoter, PromotionQueues
-from dockhand.promote.slack_answers import answer_interaction
+from dockhand.promote.slack_answers import GroupsOf, answer_interaction, slack_groups
 from dockhand.settings import settings
 
 MAX_BODY = 64 * 1024  # Slack's interaction payloads are a few KB
@@ -27,17 +28,30 @@ def promoter() -> Promoter:
     return Promoter(config=deps.config(), table=deps.table(), notifier=deps.notifier(), queues=queues)
 
 
-def signing_secret() -> str:
-    """The Slack app's signing secret: `signing_secret` in the Slack credential (Secrets Manager or SSM)."""
+def credentials() -> dict[str, str]:
+    """The Slack credential (Secrets Manager or SSM): `signing_secret`, and the bot token groups are read with."""
     slack = deps.config().notifications.slack
     name = (slack.secret_name if slack else None) or settings().slack_secret
     if slack is None or not name:
-        return ""
+        return {}
     try:
-        return load_credentials(slack.secret_source, name).get("signing_secret", "")
+        return load_credentials(slack.secret_source, name)
     except SlackCredentialError as exc:
         logger.error("Slack credential not readable", extra={"error": str(exc)})
-        return ""
+        return {}
+
+
+def signing_secret() -> str:
+    """The Slack app's signing secret: `signing_secret` in the Slack credential."""
+    return credentials().get("signing_secret", "")
+
+
+def groups_of() -> GroupsOf | None:
+    """Who is in a declared Slack user group, asked with the bot token (none without one)."""
+    creds = credentials()
+    if not creds.get("bot_token"):
+        return None
+    return slack_groups(WebClient(creds["bot_token"], base_url=creds.get("api_url") or API_URL))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -48,7 +62,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     body = base64.b64decode(raw).decode("utf-8", "replace") if event.get("isBase64Encoded") else raw
     if len(body) > MAX_BODY:
         return _reply(413, "too large")
-    reply = answer_interaction(body, dict(event.get("headers") or {}), signing_secret(), promoter())
+    reply = answer_interaction(
+        body, dict(event.get("headers") or {}), signing_secret(), promoter(), groups_of=groups_of()
+    )
     return _reply(reply.status, reply.text)
 
 

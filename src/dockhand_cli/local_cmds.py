@@ -325,3 +325,20 @@ def demo(
     from dockhand_local.demo import run_demo
 
     raise typer.Exit(run_demo(config, state_dir, _stdout_console()))
+
+
+@local_app.command()
+def press(
+    decision: str = typer.Argument(..., help="approve or reject"),
+    user: str = typer.Option("", help="The Slack user who presses (default: the stage's first Slack approver)"),
+    state_dir: Path = StateDir,
+) -> None:
+    """Press Approve or Reject on the newest approval request in the local Slack: the press is signed with the local
+    Slack app's signing secret and sent to the approver's function URL (the stack's ApproverUrl), as Slack would."""
+    if decision not in ("approve", "reject"):
+        err.print(f"DECISION {decision!r}: expected approve or reject", highlight=False)
+        raise typer.Exit(2)
+    answer = _call(state_dir, "/press", {"decision": decision, "user": user})
+    console.print(f"{answer['status']} {answer['answer']}", highlight=False)
+    if answer["status"] != 200:
+        raise typer.Exit(1)

@@ -11,6 +11,9 @@ POST /sample             {}: the sample world of config/dockhand.yaml
 POST /deploy-config      {path}: deploy a declarations file as `sam deploy` would
 POST /wait               {timeout}: returns when nothing is moving (or what still moves at the timeout)
 POST /channel            {channel: slack | sns, down: bool, seconds?}: an outage of a notification channel
+POST /press              {decision: approve | reject, user?}: the loopback Slack presses a button of the newest
+                         approval request (signed with the local app's signing secret) at the approver's URL
+ANY  /fn/<LogicalId>/…   the function URL of a template function with FunctionUrlConfig (function_urls.py)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from dockhand_local.clock import iso
 from dockhand_local.ecs_sim import JobExit
+from dockhand_local.function_urls import PREFIX
 from dockhand_local.runtime import Runtime
 from dockhand_local.sample import describe
 
@@ -100,6 +104,10 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
             runtime.channel_up(str(body["channel"]))
         return {"down": sorted(runtime.down)}
 
+    def press(body: dict[str, Any]) -> dict[str, Any]:
+        status, text = runtime.press(str(body["decision"]), str(body.get("user") or ""))
+        return {"status": status, "answer": text}
+
     def wait(body: dict[str, Any]) -> dict[str, Any]:
         return {"busy": runtime.wait_idle(float(body.get("timeout", 60)))}
 
@@ -113,6 +121,7 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
         "/deploy-config": deploy_config,
         "/wait": wait,
         "/channel": channel,
+        "/press": press,
     }
 
     class Handler(BaseHTTPRequestHandler):
@@ -127,7 +136,23 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _function_url(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, headers, data = runtime.call_function_url(
+                self.command, self.path, dict(self.headers.items()), body, self.headers.get("Host", "")
+            )
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_GET(self) -> None:
+            if self.path.startswith(PREFIX):
+                self._function_url()
+                return
             action = gets.get(self.path)
             if action is None:
                 self._reply(404, {"error": f"no such resource: {self.path}"})
@@ -135,6 +160,9 @@ def _handler_for(runtime: Runtime) -> type[BaseHTTPRequestHandler]:
             self._reply(200, action())
 
         def do_POST(self) -> None:
+            if self.path.startswith(PREFIX):
+                self._function_url()
+                return
             action = posts.get(self.path)
             if action is None:
                 self._reply(404, {"error": f"no such action: {self.path}"})

@@ -1,8 +1,10 @@
 """`make demo`: the whole story on a local runtime, each step checked against the real state.
 
 The story (config/dockhand.yaml: repository web, cluster demo, service web, job nightly-report):
-push 1.1.0 → new revision, service updated, deploy completed, Slack message updated; push 1.0.9 → skipped as
-older; a bad release crash-loops → one alert, one summary; a circuit-breaker rollback → failure reported,
+push 1.1.0 → new revision, staging's service updated, deploy completed, Slack message updated; staging bakes, an
+approval is asked in Slack, the local Slack presses Approve → the same digest runs in production; push 1.0.9 →
+skipped as older; a bad release crash-loops → one alert, one summary, and its walk to production stops at the
+bake; a circuit-breaker rollback → failure reported,
 digest held; a scheduled job fails, is retried, succeeds. Checks read moto, the loopback Slack and the captured
 SNS deliveries — never the runtime's own bookkeeping — and the exit code says whether every step happened.
 """
@@ -23,7 +25,16 @@ from dockhand.state.deployments import Holds
 from dockhand.state.table import Table
 from dockhand_local.images import image_manifest
 from dockhand_local.runtime import Runtime, RuntimeOptions
-from dockhand_local.sample import CLUSTER, FIRST_TAG, JOB, REPOSITORY, SERVICE, SIDECAR_IMAGE, create_sample
+from dockhand_local.sample import (
+    CLUSTER,
+    FIRST_TAG,
+    JOB,
+    PROD_CLUSTER,
+    REPOSITORY,
+    SERVICE,
+    SIDECAR_IMAGE,
+    create_sample,
+)
 
 WAIT = 15.0  # wall seconds a check may take before it is declared missing
 
@@ -111,8 +122,11 @@ class Demo:
             time.sleep(0.1)
 
     # ------------------------------------------------------------------------------------------ state views
-    def service(self) -> dict[str, Any]:
-        return self.c("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    def service(self, cluster: str = CLUSTER) -> dict[str, Any]:
+        return self.c("ecs").describe_services(cluster=cluster, services=[SERVICE])["services"][0]
+
+    def production_image(self) -> str:
+        return self.image_of(self.service(PROD_CLUSTER)["taskDefinition"])
 
     def image_of(self, task_definition: str, container: str = "web") -> str:
         td = self.c("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
@@ -210,6 +224,49 @@ class Demo:
             lambda: self.slack("post") and self.slack("update"),
         )
 
+    def promotion_step(self) -> None:
+        self.step("Promote web:1.1.0 → bake in staging (10 min) → approval in Slack → pressed → production deployed")
+        digest = self.world.digests["1.1.0"]
+        pinned = f"{self.world.repository_uri}@{digest}"
+        self.wait_for(
+            f"production ({PROD_CLUSTER}/{SERVICE}) still runs {FIRST_TAG} while staging bakes",
+            lambda: self.production_image().endswith(f":{FIRST_TAG}"),
+            timeout=1,
+        )
+
+        def request() -> list[dict[str, Any]]:
+            return [
+                m
+                for m in self.slack("post")
+                if "approval to production" in (m.get("text") or "") and "dockhand_approve" in json.dumps(m)
+            ]
+
+        self.wait_for(
+            "after a clean bake, an approval request with Approve / Reject buttons was posted in Slack",
+            request,
+            timeout=WAIT * 2,
+        )
+        self.settle()
+        self.wait_for(
+            "production was not deployed before anyone approved",
+            lambda: self.production_image().endswith(f":{FIRST_TAG}"),
+            timeout=1,
+        )
+        status, answer = self.rt.press("approve")
+        self.console.print(f"  the local Slack pressed Approve as U0RELEASE: {status} {answer}", highlight=False)
+        self.wait_for("the approver's function URL took the signed press (200)", lambda: status == 200, timeout=1)
+        self.wait_for(
+            f"production ({PROD_CLUSTER}/{SERVICE}) runs the same digest web@{digest[:19]}…",
+            lambda: self.production_image() == pinned,
+        )
+        self.wait_for(
+            "the approval message lost its buttons (answered in place)",
+            lambda: any(
+                m.get("kind") == "update" and "dockhand_approve" not in json.dumps(m) and "approved" in json.dumps(m)
+                for m in self.slack()
+            ),
+        )
+
     def skip_step(self) -> None:
         self.step("Push web:1.0.9 → skipped: older than what runs")
         revisions = len(self.revisions())
@@ -269,6 +326,16 @@ class Demo:
             return len(alert) == 1 and len(summary) == 1 and summary[0].get("thread_ts") == alert[0].get("ts")
 
         self.wait_for("in Slack: one alert, and the summary in its thread", slack_thread, timeout=1)
+        self.wait_for(
+            "the walk to production stopped at staging's bake, saying why (a task failed during the bake)",
+            lambda: any("1.2.0" in n and "not promoted to production" in n and "fail" in n for n in self.notes()),
+            timeout=WAIT * 2,
+        )
+        self.wait_for(
+            "production still runs 1.1.0",
+            lambda: self.production_image().endswith(self.world.digests["1.1.0"]),
+            timeout=1,
+        )
 
     def rollback_step(self) -> None:
         self.step("web:1.3.0 fails to start → circuit-breaker rollback, failure reported, digest held")
@@ -339,7 +406,14 @@ class Demo:
 
     def run(self) -> int:
         started = time.monotonic()
-        steps = [self.deploy_step, self.skip_step, self.crash_loop_step, self.rollback_step, self.job_step]
+        steps = [
+            self.deploy_step,
+            self.promotion_step,
+            self.skip_step,
+            self.crash_loop_step,
+            self.rollback_step,
+            self.job_step,
+        ]
         self.build_world()
         for step in steps:
             try:

@@ -137,7 +137,7 @@ def point_slack_secret(rt: Runtime, config_path: Path, slack: Any) -> None:
     if slack_cfg is not None and slack_cfg.mode == "webhook":
         secret = {"webhook_url": slack.webhook_url}
     else:
-        secret = {"bot_token": "xoxb-local", "api_url": slack.api_url}
+        secret = {"bot_token": "xoxb-local", "api_url": slack.api_url, "signing_secret": rt.signing_secret}
     rt.client("secretsmanager").put_secret_value(
         SecretId=rt.stack.physical["SlackSecret"], SecretString=json.dumps(secret)
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -85,6 +86,7 @@ class Runtime:
         self.control: Any = None
         self.host: FunctionHost | None = None
         self.network: dict[str, str] = {}
+        self.signing_secret = secrets.token_hex(16)  # the local Slack app's: it signs presses, the approver checks
         self.down: set[str] = set()  # notification channels in an outage: "slack", "sns"
         self.lock = threading.RLock()
         self.stopping = threading.Event()
@@ -132,6 +134,7 @@ class Runtime:
             endpoint_url=self.endpoint,
             name=self.options.stack_name,
             extra_outputs={LOCAL_CONTROL_OUTPUT: self.control.url},
+            function_urls=self.control.url,
         )
         provision.shorten_visibility(self)
         self.host = FunctionHost(self.options.handler_log)
@@ -318,6 +321,66 @@ class Runtime:
         where = f" in {message['channel']}" if message.get("channel") else ""
         thread = " (thread)" if message.get("thread_ts") else ""
         self.note("slack", f"Slack {message['kind']}{where}{thread}: {text[0] if text else ''}")
+
+    def call_function_url(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, host: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        """An HTTP request to `/fn/<LogicalId>/…`: the function's handler gets the function URL event and its answer
+        goes back as Lambda's function URL would send it (an error: 502, as Lambda answers)."""
+        from dockhand_local.function_urls import function_of, http_answer, url_event
+
+        assert self.stack is not None and self.host is not None
+        logical, _path = function_of(path)
+        fn = self.stack.functions.get(logical)
+        if fn is None or not fn.url:
+            return (
+                404,
+                {"Content-Type": "application/json"},
+                json.dumps({"Message": f"no function URL {logical}"}).encode(),
+            )
+        event = url_event(method, path, headers, body, host)
+        try:
+            result = self.host.invoke(fn, event, self.function_env(logical), self.stack.arns[logical])
+        except Exception as exc:
+            self.note("handler", f"{logical} raised {type(exc).__name__}: {exc}", function=logical)
+            self.errors.append(f"{logical}: {type(exc).__name__}: {exc}")
+            return 502, {"Content-Type": "application/json"}, b'{"Message":"Internal Server Error"}'
+        status, out_headers, data = http_answer(result)
+        self.note("handler", f"{logical}: {method} {_path} -> {status}", function=logical)
+        return status, out_headers, data
+
+    def press(self, decision: str, user: str = "") -> tuple[int, str]:
+        """The loopback Slack presses Approve or Reject on the newest approval request, as `user` (default: the
+        first Slack user id among the approvers of that stage), signed with the local app's signing secret, at the
+        approver's function URL (the stack's ApproverUrl output). Returns the status and the answer's text."""
+        from dockhand.config import load_config
+
+        if decision not in ("approve", "reject"):
+            raise ValueError(f"decision {decision!r}: expected approve or reject")
+        assert self.stack is not None and self._config_copy is not None
+        if self.slack is None:
+            raise ValueError("the runtime runs without its loopback Slack (--no-slack)")
+        channel, ts, key = self.slack.newest_with_action(f"dockhand_{decision}")
+        repository, _, rest = key.partition("@")
+        stage = rest.rpartition(">")[2]
+        if not user:
+            config = load_config(self._config_copy)
+            approvers = [
+                a
+                for t in config.deploy.stage_targets(repository, stage)
+                if t.approval is not None
+                for a in t.approval.approvers
+                if a.startswith("U")
+            ]
+            if not approvers:
+                raise ValueError(f"stage {stage!r} of {repository!r} declares no Slack user among its approvers")
+            user = approvers[0]
+        status, answer = self.slack.press(
+            self.stack.outputs["ApproverUrl"], channel, ts, f"dockhand_{decision}", user, self.signing_secret
+        )
+        text = json.loads(answer).get("text", answer) if answer.startswith("{") else answer
+        self.note("slack", f"{user} pressed {decision.title()} on {repository} → {stage}: {status} {text}")
+        return status, str(text)
 
     def fire_due_schedules(self) -> int:
         """Send the Input of every schedule due on the local clock to its target queue; return how many fired."""

@@ -1,7 +1,8 @@
 """The sample world of config/dockhand.yaml, made in a running runtime: what a push needs before it can deploy.
 
 ECR repositories `web` and `nightly-report`; cluster `demo`; task definitions `web` (web:1.0.0 and a log-router
-sidecar) and `nightly-report`; the Fargate service `demo/web` (2 tasks, circuit breaker with rollback) in a
+sidecar) and `nightly-report`; the Fargate services `demo/web` (staging) and `prod/web` (production, promoted from
+staging) (2 tasks each, circuit breaker with rollback) in a
 network with DNS hostnames (moto's RunTask wants it) — the jobs' network when the declarations name one.
 `dockhand local sample` and `make demo` both make it here.
 """
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 CLUSTER, SERVICE, REPOSITORY, JOB = "demo", "web", "web", "nightly-report"
+PROD_CLUSTER = "prod"  # the production stage: web is promoted there from staging (demo/web)
 FIRST_TAG = "1.0.0"
 SIDECAR_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 
@@ -60,15 +62,18 @@ def create_sample(client: Any, network: dict[str, str]) -> Sample:
         **common,
         containerDefinitions=[{"name": "report", "image": f"{report_uri}:2.0.0", "memory": 512, "essential": True}],
     )
-    ecs.create_service(
-        cluster=CLUSTER,
-        serviceName=SERVICE,
-        taskDefinition=web,
-        desiredCount=2,
-        launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [security_group]}},
-        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
-    )
+    for cluster in (CLUSTER, PROD_CLUSTER):
+        if cluster != CLUSTER:
+            ecs.create_cluster(clusterName=cluster)
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=SERVICE,
+            taskDefinition=web,
+            desiredCount=2,
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [security_group]}},
+            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+        )
     return Sample(repository_uri, subnet, security_group, str(web))
 
 
@@ -91,6 +96,7 @@ def describe(sample: Sample) -> list[str]:
         f"ECR repositories {REPOSITORY} ({sample.repository_uri}) and {JOB}",
         f"cluster {CLUSTER}; service {SERVICE} on {sample.task_definition.rsplit('/', 1)[-1]} "
         f"({REPOSITORY}:{FIRST_TAG} + a log-router sidecar), 2 tasks, circuit breaker with rollback",
+        f"cluster {PROD_CLUSTER}; service {SERVICE} (production: promoted from staging demo/{SERVICE})",
         f"task definition {JOB} for the job; network {sample.subnet} / {sample.security_group}",
         f"push {REPOSITORY}:1.1.0 to deploy it: dockhand local manifest {REPOSITORY}:1.1.0 > manifest.json",
     ]

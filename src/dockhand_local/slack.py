@@ -42,6 +42,8 @@ class LoopbackSlack:
         self._failures: list[int] = []
         self._last_ts = 0.0
         self._channels: dict[str, list[dict[str, Any]]] = {}  # channel id -> its messages, oldest first
+        self.usergroups: dict[str, list[str]] = {}  # user group id (S…) -> its members' user ids
+        self.calls: list[str] = []  # every Web API method asked, in order
         self._unannounced: list[dict[str, Any]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -149,11 +151,13 @@ class LoopbackSlack:
             self._announce()
             return 200, b"ok"
         method = url.path.removeprefix("/api/")
+        self.calls.append(method)
         handler = {
             "chat.postMessage": self._post,
             "chat.update": self._update,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
+            "usergroups.users.list": self._usergroup_users,
         }.get(method)
         if handler is None:
             return 404, {"ok": False, "error": "unknown_method"}
@@ -201,6 +205,24 @@ class LoopbackSlack:
             "X-Slack-Signature": signature or "",
         }
         return headers, body
+
+    def newest_with_action(self, action_id: str) -> tuple[str, str, str]:
+        """(channel, ts, button value) of the newest message that still carries a button `action_id` (an answered
+        approval request has lost its buttons)."""
+        with self._lock:
+            found = [
+                (m["ts"], channel, e.get("value", ""))
+                for channel, conversation in self._channels.items()
+                for m in conversation
+                for b in m.get("blocks", [])
+                if b.get("type") == "actions"
+                for e in b.get("elements", [])
+                if e.get("action_id") == action_id
+            ]
+        if not found:
+            raise LookupError(f"no Slack message carries a {action_id} button (nothing is waiting for an answer)")
+        ts, channel, value = max(found, key=lambda f: float(f[0]))
+        return channel, ts, value
 
     def press(
         self, url: str, channel: str, ts: str, action_id: str, user_id: str, signing_secret: str
@@ -273,6 +295,12 @@ class LoopbackSlack:
         return _page(thread, payload)
 
     # -------------------------------------------------------------------------------------------- state
+    def _usergroup_users(self, payload: dict[str, Any]) -> dict[str, Any]:
+        group = str(payload.get("usergroup") or "")
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
+
     def _next_ts(self) -> str:
         """Slack's `ts`: the time of the message, unique in the workspace and increasing."""
         self._last_ts = max(round(time.time(), 6), round(self._last_ts + 0.000001, 6))

@@ -77,6 +77,7 @@ class FunctionSpec:
     queue_logical_id: str | None = None
     queue_url: str | None = None
     batch_size: int = 10
+    url: bool = False  # FunctionUrlConfig: served at `<function_urls>/fn/<LogicalId>/`
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Stack:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> {pattern, targets}
     outputs: dict[str, str] = field(default_factory=dict)  # the template's Outputs, resolved
+    function_urls: str = ""  # where function URLs are served (`<base>/fn/<LogicalId>/`); "" : nowhere
 
     def queue_url(self, logical_id: str) -> str:
         return self.queue_urls[logical_id]
@@ -174,6 +176,11 @@ class _Resolver:
     def _getatt(self, logical: str, attr: str) -> str:
         if attr == "Arn":
             return self.stack.arns.get(logical, f"arn:aws:local:::{logical}")
+        if attr == "FunctionUrl":  # SAM's FunctionUrlConfig makes `<Function>Url`
+            from dockhand_local.function_urls import url_of
+
+            function = logical.removesuffix("Url")
+            return url_of(self.stack.function_urls, function) if self.stack.function_urls else ""
         if attr in ("QueueName", "TopicName"):
             return self.stack.arns.get(logical, logical).rsplit(":", 1)[-1]
         return self.stack.physical.get(logical, logical)
@@ -249,11 +256,12 @@ def create_stack(
     *,
     name: str = STACK_NAME,
     extra_outputs: dict[str, str] | None = None,
+    function_urls: str = "",
 ) -> Stack:
     """Create every resource the local world needs and register the stack `name` in CloudFormation with the
     template's Outputs (plus `extra_outputs`), as `sam deploy` would; return the Stack (names, ARNs, wiring)."""
     template = load_template(template_path)
-    stack = Stack(region=region, template=template, name=name)
+    stack = Stack(region=region, template=template, name=name, function_urls=function_urls)
     params = _parameters(template)
     builder = _Builder(
         session, stack, template_path, endpoint_url, _Resolver(stack, params, _conditions(template, params))
@@ -385,7 +393,13 @@ class _Builder:
         env = {**globals_env.get("Variables", {}), **props.get("Environment", {}).get("Variables", {})}
         where = f"{self.where(logical)}.Environment.Variables"
         resolved = {k: str(self.resolve(v, f"{where}.{k}")) for k, v in env.items()}
-        spec = FunctionSpec(logical, code_dir=ROOT / props["CodeUri"], handler=props["Handler"], environment=resolved)
+        spec = FunctionSpec(
+            logical,
+            code_dir=ROOT / props["CodeUri"],
+            handler=props["Handler"],
+            environment=resolved,
+            url="FunctionUrlConfig" in props,
+        )
         for event in props.get("Events", {}).values():
             if event["Type"] == "SQS":
                 queue_logical = event["Properties"]["Queue"]["Fn::GetAtt"][0]

@@ -18,20 +18,31 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 CHANNEL = "C0GATE"
 
 
-@pytest.fixture
-def gated(stack: Any, walk: Any) -> Any:
-    """A walk whose production asks U0ALICE's approval in Slack, 1.1.0 verified in staging and waiting for it."""
+def _waiting(stack: Any, walk: Any, approvers: list[str]) -> Any:
+    """A walk whose production asks `approvers` in Slack, 1.1.0 verified in staging and waiting for them."""
     with LoopbackSlack() as slack:
         creds = {"bot_token": "xoxb-gate", "api_url": slack.api_url, "signing_secret": SIGNING_SECRET}
         boto3.client("secretsmanager", region_name=REGION).put_secret_value(
             SecretId=stack.physical["SlackSecret"], SecretString=json.dumps(creds)
         )
         notifications = {"sns": True, "slack": {"mode": "bot", "channel": CHANNEL}}
-        w = walk(notifications=notifications, approval={"approvers": ["U0ALICE"]}, bake_minutes=5)
+        w = walk(notifications=notifications, approval={"approvers": approvers}, bake_minutes=5)
         w.push("1.1.0")
         w.completed("staging")
         w.later(5 * 60)
         yield w, slack
+
+
+@pytest.fixture
+def gated(stack: Any, walk: Any) -> Any:
+    """Production waits for U0ALICE."""
+    yield from _waiting(stack, walk, ["U0ALICE"])
+
+
+@pytest.fixture
+def group_gated(stack: Any, walk: Any) -> Any:
+    """Production waits for a member of the Slack user group S0RELEASERS (U0BOB is one; the group is Slack's)."""
+    yield from _waiting(stack, walk, ["S0RELEASERS"])
 
 
 def request_message(slack: LoopbackSlack) -> dict[str, Any]:
@@ -90,6 +101,38 @@ def test_a_press_by_someone_not_declared_changes_nothing(gated) -> None:
     headers, body = slack.interaction(CHANNEL, message["ts"], "dockhand_reject", "U0MALLORY", SIGNING_SECRET)
     reply = w.approver(headers, body)
     assert reply["statusCode"] == 200
+    assert "U0MALLORY is not among the approvers of production" in json.loads(reply["body"])["text"]
+    assert w.promotion().status == "awaiting_approval"
+    assert w.later(1) is None
+
+
+def test_a_member_of_a_declared_user_group_approves(group_gated) -> None:
+    w, slack = group_gated
+    # Given the user group S0RELEASERS in Slack, with U0BOB in it
+    slack.usergroups["S0RELEASERS"] = ["U0CAROL", "U0BOB"]
+    message = request_message(slack)
+    # When U0BOB presses Approve
+    headers, body = slack.interaction(CHANNEL, message["ts"], "dockhand_approve", "U0BOB", SIGNING_SECRET)
+    reply = w.approver(headers, body)
+    # Then the press counts (Slack was asked who is in the group), and production is deployed
+    assert reply["statusCode"] == 200 and "Approved by U0BOB" in json.loads(reply["body"])["text"]
+    assert "usergroups.users.list" in slack.calls
+    w.later(1)
+    assert [b["stage"] for b in w.to_deployer()] == ["production"]
+    assert w.image("prod") == f"{REGISTRY}/web@{DIGEST}"
+
+
+@pytest.mark.parametrize("group", [["U0CAROL"], None], ids=["not a member", "group not readable"])
+def test_someone_outside_a_declared_user_group_changes_nothing(group_gated, group: list[str] | None) -> None:
+    w, slack = group_gated
+    # Given S0RELEASERS without U0MALLORY (or a group Slack will not list: no_such_subteam)
+    if group is not None:
+        slack.usergroups["S0RELEASERS"] = group
+    message = request_message(slack)
+    # When U0MALLORY presses Approve
+    headers, body = slack.interaction(CHANNEL, message["ts"], "dockhand_approve", "U0MALLORY", SIGNING_SECRET)
+    reply = w.approver(headers, body)
+    # Then the press is refused as not declared, and production still waits
     assert "U0MALLORY is not among the approvers of production" in json.loads(reply["body"])["text"]
     assert w.promotion().status == "awaiting_approval"
     assert w.later(1) is None

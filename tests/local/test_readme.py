@@ -59,6 +59,13 @@ def test_the_walkthrough_runs_as_written(checkout: Path) -> None:
 
     # Then the push of web:1.1.0 deployed: describe-services printed the service's new revision
     assert re.search(r"^arn:aws:ecs:us-east-1:123456789012:task-definition/web:2$", out.stdout, flags=re.M)
+    # And after staging's bake production waited for an approval; the local Slack's signed press was taken (200)
+    # and production (cluster prod) then ran the same revision
+    status = out.stdout[out.stdout.index("staging -> production") :].splitlines()[0]
+    assert "awaiting_approval" in status and "U0RELEASE" in status, out.stdout
+    assert re.search(r"^200 .*approved", out.stdout, flags=re.M | re.I), out.stdout
+    revisions = re.findall(r"^arn:aws:ecs:us-east-1:123456789012:task-definition/web:\d+$", out.stdout, flags=re.M)
+    assert revisions[:2] == ["arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"] * 2, revisions
     # And the rolled-back web:1.2.0 is held
     assert re.search(r"web\s.*sha256:[0-9a-f]{64}.*1\.2\.0", out.stdout), out.stdout
     # And the job's run failed once (exit 1 after its run time) and then succeeded

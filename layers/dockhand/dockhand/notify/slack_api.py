@@ -160,3 +160,7 @@ class WebClient:
 
     def conversations_replies(self, **params: Any) -> SlackResponse:
         return self.api_get("conversations.replies", **params)
+
+    def usergroups_users_list(self, **params: Any) -> SlackResponse:
+        """The members of a user group (`usergroup=S…`): `users`, a list of user ids (scope usergroups:read)."""
+        return self.api_get("usergroups.users.list", **params)

@@ -33,10 +33,20 @@ class Reply:
     text: str
 
 
+# (user id, declared group ids) -> the declared groups the user is a member of
+GroupsOf = Callable[[str, tuple[str, ...]], tuple[str, ...]]
+
+
 def answer_interaction(
-    body: str, headers: dict[str, str], signing_secret: str, p: Promoter, clock: Callable[[], float] = time.time
+    body: str,
+    headers: dict[str, str],
+    signing_secret: str,
+    p: Promoter,
+    clock: Callable[[], float] = time.time,
+    groups_of: GroupsOf | None = None,
 ) -> Reply:
-    """Check the request's signature, then take the press as its user's answer."""
+    """Check the request's signature, then take the press as its user's answer (a member of a declared Slack user
+    group counts as declared: `groups_of` asks Slack who is in it)."""
     lower = {k.lower(): v for k, v in headers.items()}
     timestamp, signature = lower.get("x-slack-request-timestamp", ""), lower.get("x-slack-signature", "")
     signed = bool(signing_secret) and timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
@@ -53,9 +63,39 @@ def answer_interaction(
     decision, key, user = press
     repository, _, rest = key.partition("@")
     digest, _, stage = rest.partition(">")
-    answer = decide(p, repository, digest, stage, decision, user)
+    answer = decide(p, repository, digest, stage, decision, user, _groups(p, repository, stage, user, groups_of))
     logger.info("Slack answer", extra={"promotion": key, "user": user, "decision": decision, "taken": answer.ok})
     return Reply(200, answer.text)
+
+
+def _groups(p: Promoter, repository: str, stage: str, user: str, groups_of: GroupsOf | None) -> tuple[str, ...]:
+    """The declared user groups (`S…`) of the stage's approval that `user` is in; asked only when the user is not
+    declared by id. Slack unreachable or refusing (scope usergroups:read missing): none, and the log says why."""
+    gate = p.gate(repository, stage)
+    approvers = gate.approval.approvers if gate and gate.approval else []
+    declared = tuple(a for a in approvers if a.startswith("S"))
+    if not declared or groups_of is None or user in approvers:
+        return ()
+    return groups_of(user, declared)
+
+
+def slack_groups(client: Any) -> GroupsOf:
+    """`GroupsOf` through Slack's usergroups.users.list with `client` (a notify.slack_api.WebClient)."""
+
+    def member_of(user: str, groups: tuple[str, ...]) -> tuple[str, ...]:
+        found = []
+        for group in groups:
+            try:
+                users = client.usergroups_users_list(usergroup=group).get("users") or []
+            except Exception as exc:  # an unreadable group admits nobody; the press is refused as not declared
+                logger.warning("Slack user group not readable", extra={"group": group, "error": str(exc)[:200]})
+                count("SlackGroupUnreadable")
+                continue
+            if user in users:
+                found.append(group)
+        return tuple(found)
+
+    return member_of
 
 
 def _signed(secret: str, timestamp: str, body: str, signature: str, now: float) -> bool:
