@@ -126,7 +126,8 @@ class EcsSimulator:
         service.deployments = [primary, *[{**d, "status": "ACTIVE"} for d in previous[:1]]]
         self.rt.note(
             "ecs",
-            f"service {service.name} updated → {service.task_definition.rsplit('/', 1)[-1]} ({deployment_id})",
+            f"service {service.cluster_name}/{service.name} updated → "
+            f"{service.task_definition.rsplit('/', 1)[-1]} ({deployment_id})",
             service=service.name,
             deployment_id=deployment_id,
             task_definition=service.task_definition,
