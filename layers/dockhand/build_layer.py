@@ -5,7 +5,10 @@
 2. The `dockhand` package copied in (sources only).
 3. Trimmed: botocore's (and boto3's) data kept only for the services Dockhand calls (`SERVICES` in
    dockhand/aws/clients.py) plus the endpoint, partition, retry and default-configuration files every client
-   reads; what no handler's import reaches removed (`UNREACHED`).
+   reads; what no handler's import reaches removed (`UNREACHED`). Slimmed: what botocore reads to make a client is
+   most of a client's cost, so the kept models lose their documentation (prose only help and docs generators read),
+   endpoints.json keeps the kept services alone, the examples go, and every file is stored as plain compact JSON
+   (botocore's loader tries `.json` before `.json.gz`; a gzip read costs more than the bytes it saves).
 4. Compiled: `compileall` with unchecked-hash invalidation, so Lambda's read-only /opt never makes a cold start
    compile a module again. Bytecode is for one CPython minor version: this script refuses any other than 3.13.
 
@@ -18,6 +21,8 @@ from __future__ import annotations
 import argparse
 import ast
 import compileall
+import gzip
+import json
 import py_compile
 import shutil
 import subprocess
@@ -38,6 +43,7 @@ ARM64 = (  # what sam's python3.13 builder accepts for arm64 (aws_lambda_builder
 )
 # botocore data every client reads whatever its service: endpoints, partitions, retries, default configuration.
 SHARED_DATA = ("endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json")
+DOC_KEYS = frozenset({"documentation", "documentationUrl"})  # a service model's prose (help() and docs read it)
 # Folders and files under python/ that no handler's import reaches (nor a handler boto3 names by string): services and
 # features Dockhand never uses. tests/build checks that none of them is among what the handlers' imports reach.
 UNREACHED = (
@@ -76,6 +82,74 @@ UNREACHED = (
     "s3transfer/crt.py",
     "s3transfer/processpool.py",
     "urllib3/contrib/socks.py",
+    "_yaml",  # PyYAML's old shim package (yaml imports yaml._yaml)
+    "aws_lambda_powertools/event_handler/openapi/pydantic_loader.py",
+    "aws_lambda_powertools/event_handler/router.py",
+    "aws_lambda_powertools/logging/buffer/handler.py",
+    "aws_lambda_powertools/logging/correlation_paths.py",
+    "aws_lambda_powertools/logging/formatters",
+    "aws_lambda_powertools/logging/utils.py",
+    "aws_lambda_powertools/metrics/metric.py",
+    "aws_lambda_powertools/utilities/jmespath_utils/envelopes.py",
+    "aws_lambda_powertools/utilities/serialization.py",  # only Firehose records' helpers import it
+    # X-Ray: the tracer patches botocore alone (dockhand/observability.py), through aws_xray_sdk/ext/botocore (named
+    # by string, kept with boto_utils, util and resources); Powertools' Tracer imports ext/aiohttp/client and
+    # ext/httplib in its own methods (kept). No plugin is configured, nothing runs async.
+    "aws_xray_sdk/core/async_context.py",
+    "aws_xray_sdk/core/plugins/ec2_plugin.py",
+    "aws_xray_sdk/core/plugins/ecs_plugin.py",
+    "aws_xray_sdk/core/plugins/elasticbeanstalk_plugin.py",
+    "aws_xray_sdk/core/utils/sqs_message_helper.py",
+    *(
+        f"aws_xray_sdk/ext/{name}"
+        for name in (
+            "aiobotocore",
+            "aiohttp/middleware.py",
+            "bottle",
+            "dbapi2.py",
+            "django",
+            "flask",
+            "flask_sqlalchemy",
+            "httpx",
+            "mysql",
+            "pg8000",
+            "psycopg",
+            "psycopg2",
+            "pymongo",
+            "pymysql",
+            "pynamodb",
+            "requests",
+            "sqlalchemy",
+            "sqlalchemy_core",
+            "sqlite3",
+        )
+    ),
+    "botocore/docs/translator.py",
+    "dateutil/utils.py",
+    # pydantic's modules of moved or removed v1 names (its __getattr__ names them when such a name is used; Dockhand
+    # uses none), its experimental API, and v1's generics
+    *(
+        f"pydantic/{name}.py"
+        for name in (
+            "class_validators",
+            "datetime_parse",
+            "decorator",
+            "deprecated/decorator",
+            "env_settings",
+            "error_wrappers",
+            "generics",
+            "json",
+            "parse",
+            "schema",
+            "tools",
+            "typing",
+            "utils",
+            "validators",
+            "v1/generics",
+        )
+    ),
+    "pydantic/experimental",
+    "s3transfer/subscribers.py",  # boto3's S3 transfers (boto3/s3 is gone)
 )
 
 
@@ -112,8 +186,8 @@ def copy_package(target: Path) -> None:
 
 
 def trim(site: Path, keep: Iterable[str] | None = None) -> list[Path]:
-    """Remove what no import reaches: other services' botocore and boto3 data, and the `UNREACHED` packages.
-    Returns what it removed."""
+    """Remove what no import reaches: other services' botocore and boto3 data, and the `UNREACHED` packages; then
+    `slim` what is kept. Returns what it removed."""
     keep = frozenset(services() if keep is None else keep)
     removed: list[Path] = []
     for data in (site / "botocore" / "data", site / "boto3" / "data"):
@@ -130,7 +204,54 @@ def trim(site: Path, keep: Iterable[str] | None = None) -> list[Path]:
     missing += [name for name in SHARED_DATA if not (botocore_data / name).is_file()]
     if missing:
         raise SystemExit(f"botocore data lacks what Dockhand calls: {', '.join(missing)}")
+    slim(site)
     return removed
+
+
+def slim(site: Path) -> None:
+    """The kept botocore data as botocore reads it fastest: service models without their documentation,
+    endpoints.json without other services, no examples, every file compact `.json` (no `.json.gz` left)."""
+    data = site / "botocore" / "data"
+    prefixes: set[str] = set()
+    for packed in sorted(data.rglob("*.json.gz")):
+        packed.with_suffix("").write_bytes(gzip.decompress(packed.read_bytes()))
+        packed.unlink()
+    for example in data.rglob("examples-1.json"):
+        example.unlink()
+    for model in data.glob("*/*/service-2.json"):
+        content = json.loads(model.read_text(encoding="utf-8"))
+        prefixes |= {model.parent.parent.name, content.get("metadata", {}).get("endpointPrefix", "")}
+        for section in ("operations", "shapes"):
+            content[section] = _undocumented(content.get(section, {}))
+        content.pop("documentation", None)
+        _write_compact(model, content)
+    for path in data.rglob("*.json"):
+        if path.name == "endpoints.json" and path.parent == data:
+            content = json.loads(path.read_text(encoding="utf-8"))
+            for partition in content.get("partitions", []):
+                services = partition.get("services", {})
+                partition["services"] = {name: value for name, value in services.items() if name in prefixes}
+            _write_compact(path, content)
+        elif path.name != "service-2.json":
+            _write_compact(path, json.loads(path.read_text(encoding="utf-8")))
+
+
+def _undocumented(node: object) -> object:
+    """`node` without its documentation strings (`documentation`, `documentationUrl`): a member that happens to be
+    called so is a dict, and stays."""
+    if isinstance(node, dict):
+        return {k: _undocumented(v) for k, v in node.items() if not (k in DOC_KEYS and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_undocumented(v) for v in node]
+    return node
+
+
+def _write_compact(path: Path, content: object) -> None:
+    """Written beside and moved over: the installer may have hard-linked `path` to its cache (uv does), and writing
+    into it would change that file for every environment sharing it."""
+    fresh = path.with_name(path.name + ".new")
+    fresh.write_text(json.dumps(content, separators=(",", ":")), encoding="utf-8")
+    fresh.replace(path)
 
 
 def compile_tree(site: Path, prefix: str | None = None, workers: int = 1) -> None:

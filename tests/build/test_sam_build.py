@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from dockhand.aws.clients import SERVICES
-from dockhand_local.bench.artifacts import resolve_imports
+from dockhand_local.bench.artifacts import BY_NAME, resolve_imports
 from dockhand_local.bench.lambda_site import build_layer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +75,8 @@ def test_layer_extension_modules_are_aarch64(built: Path) -> None:
 def test_handler_imports_resolve_from_the_built_layout(built: Path, function: str) -> None:
     layer = built / "DockhandLayer" / "python"
     finder = resolve_imports(built / function, layer)
+    for name in BY_NAME:  # what tracing imports by name
+        finder.import_hook(name)
     found = {name: mod.__file__ for name, mod in finder.modules.items() if mod.__file__}
     # Then the handler reaches the Dockhand library and its dependencies through the layer …
     assert any(name.startswith("dockhand.") for name in found)
@@ -117,6 +119,11 @@ def test_botocore_data_is_the_services_dockhand_calls(built: Path) -> None:
     assert {"endpoints.json", "partitions.json", "_retry.json", "sdk-default-configuration.json"} <= {
         p.name for p in data.iterdir() if p.is_file()
     }
+    # … slimmed: plain JSON only (what botocore's loader tries first), the models without their prose
+    assert list(data.rglob("*.gz")) == []
+    ecs = json.loads(next((data / "ecs").glob("*/service-2.json")).read_text())
+    assert "documentation" not in ecs and "documentation" not in ecs["operations"]["UpdateService"]
+    assert ecs["operations"]["UpdateService"]["input"] == {"shape": "UpdateServiceRequest"}
 
 
 def _services_reached(built: Path, function: str) -> set[str]:
@@ -143,19 +150,45 @@ def test_each_function_s_clients_can_be_made_from_the_built_layer(built: Path, f
         "print(json.dumps([made, boto3.__file__]))\n"
     )
     # When the built layer's own boto3 (pure Python) makes each client, with nothing else on the path
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(built / "DockhandLayer" / "python"), "HOME": "/nonexistent"}
+    made, boto3_file = _run_on_the_layer(built, script, json.dumps(sorted(services)))
+    # Then every client exists, made from the layer
+    assert sorted(made) == sorted([*services, "dynamodb"])
+    assert boto3_file.startswith(str(built / "DockhandLayer" / "python"))
+
+
+def test_the_built_layer_s_xray_sdk_still_patches_botocore(built: Path) -> None:
+    # Given the layer as built, its X-Ray SDK trimmed to what tracing imports (pure Python here: wrapt falls back to
+    # its Python wrappers where its aarch64 extension cannot load)
+    script = (
+        "import json, sys, boto3, botocore.client\n"
+        "from aws_xray_sdk.core import patch, xray_recorder\n"
+        "xray_recorder.configure(context_missing='IGNORE_ERROR')\n"
+        "patch(['botocore'])  # what Tracer(patch_modules=['botocore']) does\n"
+        "p = sys.modules['aws_xray_sdk.ext.botocore.patch']\n"
+        "boto3.session.Session(region_name='us-east-1').client('ecs')\n"
+        "print(json.dumps([type(botocore.client.BaseClient._make_api_call).__name__, p.__file__]))\n"
+    )
+    # When it patches botocore in a Lambda function's environment, with nothing else on the path
+    lambda_env = {"LAMBDA_TASK_ROOT": str(built / "WatcherFunction"), "AWS_LAMBDA_FUNCTION_NAME": "dockhand-watcher"}
+    wrapper, patch_file = _run_on_the_layer(built, script, env=lambda_env)
+    # Then botocore's calls are wrapped, by the layer's own patch module
+    assert wrapper.endswith("FunctionWrapper"), wrapper
+    assert patch_file.startswith(str(built / "DockhandLayer" / "python"))
+
+
+def _run_on_the_layer(built: Path, script: str, *args: str, env: dict[str, str] | None = None) -> list:
+    """`script` in `python -S` with the built layer alone on the path; what it printed, as JSON."""
+    layer = str(built / "DockhandLayer" / "python")
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": layer, "HOME": "/nonexistent"}
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", script, json.dumps(sorted(services))],
-        env={**env, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"},
+        [sys.executable, "-S", "-c", script, *args],
+        env={**base, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    # Then every client exists, made from the layer
     assert proc.returncode == 0, proc.stderr[-2000:]
-    made, boto3_file = json.loads(proc.stdout)
-    assert sorted(made) == sorted([*services, "dynamodb"])
-    assert boto3_file.startswith(str(built / "DockhandLayer" / "python"))
+    return list(json.loads(proc.stdout))
 
 
 def _stdlib_roots() -> list[Path]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import sys
 from pathlib import Path
 
@@ -12,14 +14,42 @@ from dockhand.aws import clients
 from dockhand_local.bench.lambda_site import build_layer
 
 
+def model(service: str) -> dict:
+    """A service model as botocore ships it, its prose included; one structure has a member called documentation."""
+    return {
+        "version": "2.0",
+        "metadata": {"endpointPrefix": f"api.{service}", "protocol": "json"},
+        "documentation": "<p>What the service does.</p>",
+        "clientContextParams": {"Flag": {"type": "boolean", "documentation": "botocore reads this one"}},
+        "operations": {
+            "Describe": {"name": "Describe", "input": {"shape": "In"}, "documentation": "<p>Describes.</p>"}
+        },
+        "shapes": {
+            "In": {
+                "type": "structure",
+                "members": {
+                    "documentation": {"shape": "Text", "documentation": "<p>A member's prose.</p>"},
+                    "Name": {"shape": "Text", "documentationUrl": "https://docs.aws.amazon.com/"},
+                },
+            },
+            "Text": {"type": "string", "documentation": "<p>Text.</p>"},
+        },
+    }
+
+
 def fake_site(root: Path, services: list[str]) -> Path:
     data = root / "botocore" / "data"
     for service in services:
         (data / service / "2020-01-01").mkdir(parents=True)
-        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(b"model")
+        (data / service / "2020-01-01" / "service-2.json.gz").write_bytes(
+            gzip.compress(json.dumps(model(service), indent=2).encode())
+        )
+        (data / service / "2020-01-01" / "examples-1.json").write_text('{"examples": {}}')
         (root / "boto3" / "data" / service).mkdir(parents=True)
     for name in build_layer().SHARED_DATA:
         (data / name).write_text("{}")
+    endpoints = {"partitions": [{"partition": "aws", "services": {f"api.{s}": {"endpoints": {}} for s in services}}]}
+    (data / "endpoints.json").write_text(json.dumps(endpoints, indent=2))
     for path in build_layer().UNREACHED:
         if path.endswith(".py"):
             (root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -50,6 +80,30 @@ def test_trim_keeps_only_the_declared_services_and_the_shared_data(tmp_path: Pat
     assert not any((site / path).exists() for path in build_layer().UNREACHED)
     assert (site / "aws_lambda_powertools" / "utilities" / "batch").is_dir()
     assert site / "botocore" / "data" / "s3" in removed
+
+
+def test_trim_slims_the_kept_models_to_what_botocore_reads_to_make_a_client(tmp_path: Path) -> None:
+    site = fake_site(tmp_path, ["ecs", "sqs", "s3"])
+    # When the site is trimmed to ecs and sqs
+    build_layer().trim(site, keep={"ecs", "sqs"})
+    data = site / "botocore" / "data"
+    # Then every kept file is plain JSON (botocore's loader reads `.json` before `.json.gz`), and no example is left
+    assert list(data.rglob("*.gz")) == [] and list(data.rglob("examples-1.json")) == []
+    slim = json.loads((data / "ecs" / "2020-01-01" / "service-2.json").read_text())
+    # And the model keeps everything but its prose: a member called documentation stays, and so does the
+    # documentation of the client context parameters (botocore reads it when it makes a client)
+    wanted = model("ecs")
+    del (
+        wanted["documentation"],
+        wanted["operations"]["Describe"]["documentation"],
+        wanted["shapes"]["Text"]["documentation"],
+    )
+    del wanted["shapes"]["In"]["members"]["documentation"]["documentation"]
+    del wanted["shapes"]["In"]["members"]["Name"]["documentationUrl"]
+    assert slim == wanted
+    # And endpoints.json keeps the kept services' endpoints alone (named by their endpoint prefix)
+    endpoints = json.loads((data / "endpoints.json").read_text())
+    assert sorted(endpoints["partitions"][0]["services"]) == ["api.ecs", "api.sqs"]
 
 
 def test_trim_refuses_a_layer_without_a_model_for_a_service_the_code_calls(tmp_path: Path) -> None:

@@ -22,6 +22,9 @@ from dockhand_local.stack import ROOT
 FIGURE = "6 artifacts"
 FUNCTIONS = ("DeployerFunction", "WatcherFunction", "BatchFunction", "ScheduleSyncFunction")
 LAYERS = ("DockhandLayer",)
+# Modules a handler's import reaches only by name: with tracing on, Powertools' Tracer(patch_modules=["botocore"])
+# (dockhand/observability.py) has aws_xray_sdk import its botocore patch with importlib.
+BY_NAME = ("aws_xray_sdk.ext.botocore.patch",)
 # Lambda quotas: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (read 2026-12-05)
 UNZIPPED_LIMIT = 250 * 1024 * 1024  # function and all its layers, unzipped
 ZIPPED_LIMIT = 50 * 1024 * 1024  # a .zip uploaded directly
@@ -88,6 +91,8 @@ def measure(built: Path, services_called: set[str], loaded: set[str] | None = No
     reached = {str((layer / path).resolve()) for path in loaded or ()}
     for function in FUNCTIONS:
         finder = resolve_imports(built / function, layer)
+        for name in BY_NAME:
+            finder.import_hook(name)
         reached |= {str(Path(m.__file__).resolve()) for m in finder.modules.values() if m.__file__}
     shipped = [p for name in (*FUNCTIONS, *LAYERS) for p in (built / name).rglob("*.py")]
     lost = unreached(shipped, reached)
