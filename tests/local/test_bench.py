@@ -57,6 +57,9 @@ def test_cold_start_has_every_function_against_one_baseline(bench: tuple[str, di
     for figures in cold["functions"].values():
         assert figures["floor_ms"] > 0 and figures["floor_modules"] > 0
         assert figures["floor_ratio"] == pytest.approx(statistics.median(figures["floor_ratios"]))
+    # And the baseline was also measured on the layer's boto3 (its trimmed botocore data), each function beside it
+    assert cold["baseline_ms"] > 0 and cold["baseline_on_layer_ms"] > 0
+    assert all(figures["ready_ratio_to_layer_baseline"] > 0 for figures in cold["functions"].values())
     # And every function's top import costs name packages and where they came from
     assert all(costs and costs[0]["package"] and costs[0]["via"] for costs in cold["top_import_costs"].values())
 
@@ -85,6 +88,10 @@ def test_warm_flows_make_the_calls_their_work_needs(bench: tuple[str, dict]) -> 
     assert warm["job launch"]["aws_calls"]["ecs:RunTask"] == 1
     assert warm["stop"]["aws_calls"]["sns:Publish"] == 1
     assert "sns:Publish" not in warm["crash-storm stop"]["aws_calls"]  # inside an open window: counted, not sent
+    # what each call billed: one unit for a single-item call, each key for a BatchGetItem
+    push = warm["push"]
+    assert push["billed_units"]["dynamodb:PutItem"] == push["aws_calls"]["dynamodb:PutItem"]
+    assert push["billed_units"]["dynamodb:BatchGetItem"] >= push["aws_calls"]["dynamodb:BatchGetItem"]
 
 
 def test_fan_out_registers_once_per_family_and_updates_every_service(bench: tuple[str, dict]) -> None:
@@ -96,6 +103,8 @@ def test_fan_out_registers_once_per_family_and_updates_every_service(bench: tupl
     assert fan["projected_s"] >= 10.0 - 1e-6
     assert fan["naive"]["projected_s"] > fan["projected_s"]
     assert set(fan["dynamodb_per_push"]) == {"1", "12", "100"}
+    # the ledger's BatchGetItem bills a read unit per key: a push to 100 services reads at least 100 units
+    assert fan["dynamodb_per_push"]["100"]["read_units"] >= FAN_OUT.services > fan["dynamodb_per_push"]["100"]["reads"]
 
 
 def test_the_storm_and_the_local_push_add_up(bench: tuple[str, dict]) -> None:

@@ -15,6 +15,7 @@ from dockhand_local.bench.costs import (
     codepipeline_per_deploy,
     cost,
     cost_figure,
+    request_units,
     snapstart,
     usage_from_calls,
 )
@@ -124,6 +125,22 @@ def test_calls_become_billable_usage() -> None:
     # And usages add up, and scale
     assert (usage + usage).dynamodb_writes == 6
     assert usage.scaled(1000).invocations == 1000
+
+
+def test_a_dynamodb_batch_bills_each_item_and_a_transaction_each_item_twice() -> None:
+    # Given a push's reads: one GetItem and one BatchGetItem of 12 keys, and a transaction writing 3 items
+    calls = {"dynamodb:GetItem": 1, "dynamodb:BatchGetItem": 1, "dynamodb:TransactWriteItems": 1}
+    units = {
+        "dynamodb:GetItem": request_units("GetItem", 1),
+        "dynamodb:BatchGetItem": request_units("BatchGetItem", 12),
+        "dynamodb:TransactWriteItems": request_units("TransactWriteItems", 3),
+    }
+    # When priced as usage
+    usage = usage_from_calls(calls, invocations=1, lambda_ms=1, units=units)
+    # Then the batch is 12 read units, not one, and the transaction 6 write units
+    assert (usage.dynamodb_reads, usage.dynamodb_writes) == (13, 6)
+    # And a call whose billed units were not recorded bills one unit
+    assert usage_from_calls(calls, invocations=1, lambda_ms=1).dynamodb_reads == 2
 
 
 def test_snapstart_costs_its_cached_snapshots_by_the_second_and_each_restore_by_its_memory() -> None:

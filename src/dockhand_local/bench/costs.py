@@ -65,6 +65,14 @@ CODEPIPELINE_ACTION_MINUTES = (6, 11)
 # DynamoDB actions by what they bill (items of at most 1 KB written / 4 KB read: one unit each).
 DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 DYNAMODB_READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+# A batch bills each item it carries as its own read or write; a transaction bills each item twice
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html).
+_PER_ITEM = {"BatchGetItem": 1, "BatchWriteItem": 1, "TransactGetItems": 2, "TransactWriteItems": 2}
+
+
+def request_units(action: str, items: int) -> int:
+    """The request units one call bills: per item (`items`) for DynamoDB's batches and transactions, else one."""
+    return _PER_ITEM[action] * items if action in _PER_ITEM else 1
 
 
 @dataclass
@@ -127,12 +135,20 @@ def codepipeline_per_deploy(prices: dict[str, Price] = PRICES) -> tuple[float, f
 
 
 def usage_from_calls(
-    calls: dict[str, int], *, invocations: int, lambda_ms: float, memory_mb: int = 256, fifo_queue_calls: int = 0
+    calls: dict[str, int],
+    *,
+    invocations: int,
+    lambda_ms: float,
+    memory_mb: int = 256,
+    fifo_queue_calls: int = 0,
+    units: dict[str, int] | None = None,
 ) -> Usage:
-    """Usage from AWS calls counted as `service:Action` (what the handler itself called).
+    """Usage from AWS calls counted as `service:Action` (what the handler itself called), and what they billed
+    (`units`, by the same keys: a DynamoDB batch's items; where absent, one unit a call).
 
     `fifo_queue_calls` of the SQS calls went to a FIFO queue (priced higher); the rest are standard.
     """
+    units = {**calls, **(units or {})}
     sqs = sum(n for key, n in calls.items() if key.startswith("sqs:"))
     return Usage(
         invocations=invocations,
@@ -140,8 +156,8 @@ def usage_from_calls(
         memory_mb=memory_mb,
         sqs_standard=sqs - fifo_queue_calls,
         sqs_fifo=fifo_queue_calls,
-        dynamodb_reads=sum(n for key, n in calls.items() if key.split(":")[-1] in DYNAMODB_READS),
-        dynamodb_writes=sum(n for key, n in calls.items() if key.split(":")[-1] in DYNAMODB_WRITES),
+        dynamodb_reads=sum(n for key, n in units.items() if key.split(":")[-1] in DYNAMODB_READS),
+        dynamodb_writes=sum(n for key, n in units.items() if key.split(":")[-1] in DYNAMODB_WRITES),
         sns_publishes=calls.get("sns:Publish", 0),
         secrets_calls=sum(n for key, n in calls.items() if key.startswith("secretsmanager:")),
     )
@@ -168,14 +184,20 @@ def cost_figure(
     def flow(name: str, fifo: bool = False) -> Usage:
         f = warm[name]
         queued = Usage(sqs_fifo=3) if fifo else Usage(sqs_standard=3)
-        return usage_from_calls(f["aws_calls"], invocations=1, lambda_ms=f["wall_ms"]) + queued
+        usage = usage_from_calls(f["aws_calls"], invocations=1, lambda_ms=f["wall_ms"], units=f.get("billed_units"))
+        return usage + queued
 
     deploy = flow("push", fifo=True) + flow("deployment in progress") + flow("deployment completed")
     deploy_cost = cost(deploy)
     low, high = codepipeline_per_deploy()
     isolated = cost(flow("stop").scaled(1000))
     stops = storm["stops"]
-    storm_usage = usage_from_calls(storm["aws_calls"], invocations=storm["invocations"], lambda_ms=storm["lambda_ms"])
+    storm_usage = usage_from_calls(
+        storm["aws_calls"],
+        invocations=storm["invocations"],
+        lambda_ms=storm["lambda_ms"],
+        units=storm.get("billed_units"),
+    )
     # EventBridge sends each stop; the poller receives and deletes once per batch
     storm_usage = storm_usage + Usage(sqs_standard=stops + 2 * storm["invocations"])
     storm_cost = cost(storm_usage.scaled(1000 / stops))

@@ -43,6 +43,10 @@ class Flow:
     def calls(self) -> Counter[str]:
         return self.runs[-1].counts()
 
+    @property
+    def units(self) -> Counter[str]:
+        return self.runs[-1].units()
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "function": self.function,
@@ -50,6 +54,7 @@ class Flow:
             "handler_ms": self.own_ms,
             "wall_ms": self.ms,
             "aws_calls": dict(sorted(self.calls.items())),
+            "billed_units": dict(sorted(self.units.items())),
         }
 
 
@@ -195,6 +200,10 @@ def fan_out(world: World, flows: dict[str, Flow]) -> Result:
     dynamo = {n: _dynamodb(inv) for n, inv in ((1, one), (FAN_SMALL.services, small), (FAN_OUT.services, big))}
     reads = {n: r for n, (r, _) in dynamo.items()}
     writes = {n: w for n, (_, w) in dynamo.items()}
+    read_units = {
+        n: sum(u for k, u in inv.units().items() if k.startswith("dynamodb:") and k.split(":")[1] in DYNAMODB_READS)
+        for n, inv in ((1, one), (FAN_SMALL.services, small), (FAN_OUT.services, big))
+    }
     # what one more service adds: each service's own exactly-once records (its deploy claim, deployment, ledger row,
     # and its start notification's claim and Slack reference)
     per_service = (writes[FAN_OUT.services] - writes[FAN_SMALL.services]) / (FAN_OUT.services - FAN_SMALL.services)
@@ -227,7 +236,9 @@ def fan_out(world: World, flows: dict[str, Flow]) -> Result:
             + " / ".join(str(r) for r in reads.values())
             + "; writes "
             + " / ".join(map(str, writes.values()))
-            + f" ({per_service:.1f} more for each service past {FAN_SMALL.services})",
+            + f" ({per_service:.1f} more for each service past {FAN_SMALL.services}); read units "
+            + " / ".join(map(str, read_units.values()))
+            + " (a BatchGetItem bills each key)",
             "reads do not grow per service (batched)",
             reads[FAN_OUT.services] <= 2 * max(1, reads[1]),
         ),
@@ -243,7 +254,9 @@ def fan_out(world: World, flows: dict[str, Flow]) -> Result:
         "waited_s": ours.waited,
         "throttled_calls": ours.throttled,
         "naive": {"calls": len(naive_calls), "projected_s": naive.seconds, "throttled_calls": naive.throttled},
-        "dynamodb_per_push": {str(n): {"reads": reads[n], "writes": writes[n]} for n in reads},
+        "dynamodb_per_push": {
+            str(n): {"reads": reads[n], "writes": writes[n], "read_units": read_units[n]} for n in reads
+        },
         "dynamodb_writes_per_service": per_service,
         "handler_ms": big.own_ms,
     }
@@ -262,11 +275,12 @@ class Storm:
     invocations: int = 0
     lambda_ms: float = 0.0
     calls: Counter[str] = field(default_factory=Counter)
+    units: Counter[str] = field(default_factory=Counter)  # what the calls billed (a DynamoDB batch: its items)
     slack: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        reads = sum(n for k, n in self.calls.items() if k.split(":")[-1] in DYNAMODB_READS)
-        writes = sum(n for k, n in self.calls.items() if k.split(":")[-1] in DYNAMODB_WRITES)
+        reads = sum(n for k, n in self.units.items() if k.split(":")[-1] in DYNAMODB_READS)
+        writes = sum(n for k, n in self.units.items() if k.split(":")[-1] in DYNAMODB_WRITES)
         return {
             "stops": self.stops,
             "seconds": self.seconds,
@@ -277,6 +291,7 @@ class Storm:
             "dynamodb_reads": reads,
             "dynamodb_writes": writes,
             "aws_calls": dict(sorted(self.calls.items())),
+            "billed_units": dict(sorted(self.units.items())),
         }
 
 
@@ -310,6 +325,7 @@ def crash_storm(world: World, stops: int, seconds: float) -> Result:
             storm.invocations += 1
             storm.lambda_ms += invocation.ms
             storm.calls.update(invocation.counts())
+            storm.units.update(invocation.units())
 
         clock = 0.0
         for batch in batches(arrivals):
@@ -341,7 +357,7 @@ def crash_storm(world: World, stops: int, seconds: float) -> Result:
         ),
         Row(
             figure,
-            "DynamoDB for the storm",
+            "DynamoDB for the storm (request units: a batch bills each item)",
             f"writes {d['dynamodb_writes']} ({d['dynamodb_writes'] * per:.2f} per stop), "
             f"reads {d['dynamodb_reads']} ({d['dynamodb_reads'] * per:.2f} per stop)",
         ),

@@ -76,6 +76,29 @@ def prepare(root: Path, function_dirs: list[Path], compile_bytecode: bool = Fals
     return site
 
 
+def stock_boto3(root: Path, compile_bytecode: bool = False) -> Path:
+    """boto3 and botocore at the layer's pins, as pip installs them (every service's data, gzip-compressed, with its
+    documentation): where the baseline, `import boto3; boto3.client("ecs")`, runs. Compiled like the layer, so the
+    two differ only in what the layer build does to botocore's data."""
+    pins = [
+        line
+        for line in REQUIREMENTS.read_text().splitlines()
+        if line.startswith(("boto3==", "botocore==", "urllib3=="))
+    ]
+    stamp = root / ".requirements.sha256"
+    wanted = hashlib.sha256("\n".join(pins).encode() + bytes(compile_bytecode)).hexdigest()
+    if not stamp.exists() or stamp.read_text() != wanted:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        uv = Path(sys.executable).with_name("uv")
+        command = [str(uv), "pip", "install", "--quiet", "--python", sys.executable, "--target", str(root), *pins]
+        subprocess.run(command, check=True, capture_output=True, timeout=600)
+        if compile_bytecode:
+            build_layer().compile_tree(root)
+        stamp.write_text(wanted)
+    return root
+
+
 def built_layer_has_bytecode(build_dir: Path) -> bool:
     """Whether `sam build` put compiled modules into the layer (then Lambda need not compile them)."""
     layer = build_dir / "DockhandLayer" / "python"

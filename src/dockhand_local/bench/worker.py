@@ -7,7 +7,9 @@ When it ends, it adds the layer's modules it loaded (paths under opt/python) to 
 artifacts figure counts as reached, beside what the handlers' imports reach on paper.
 
 Requests (one JSON object a line on stdin):
-  {"op": "invoke", "event": {...}}   → {"ms", "aws_ms", "calls": [[service, action, start_ms, end_ms]], "result"}
+  {"op": "invoke", "event": {...}}   → {"ms", "aws_ms", "calls": [[service, action, start_ms, end_ms]], "items"
+                                       (what each call carried: a DynamoDB batch's or transaction's items, else 1),
+                                       "result"}
   {"op": "clock", "start": ISO}      → the process clock (time.time, datetime.now) jumps to ISO and stands still
   {"op": "advance", "seconds": S}    → the process clock moves S seconds ahead
   {"op": "loaded"}                   → {"modules": [...], "clients": [...]}: the layer's modules other than dockhand's,
@@ -24,12 +26,24 @@ FUNCTION_DIR = os.path.abspath(sys.argv[1])
 if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
     sys.path.pop(0)  # the bench's own folder is no part of a Lambda function
 CALLS: list[tuple[str, str, float, float]] = []  # (service, action, start, end) of every AWS call
+ITEMS: list[int] = []  # the items each call carried (a DynamoDB batch or transaction: its items; any other: 1)
 CALLS_CPU: list[float] = []  # the CPU seconds this process spent inside each AWS call (building, signing, parsing)
 CLIENTS: list[str] = []  # the service of every botocore client made, in order
 IMPORTERS: dict[str, str] = {}  # top-level package → the line of ours that first imported it
 
 
 # ------------------------------------------------------------------------------------------------ AWS calls
+def _count_items(params: dict, model: object, context: dict, **_: object) -> None:
+    name = model.name  # type: ignore[attr-defined]
+    requested = params.get("RequestItems") or {}
+    if name == "BatchGetItem":
+        context["bench_items"] = sum(len(table.get("Keys", [])) for table in requested.values())
+    elif name == "BatchWriteItem":
+        context["bench_items"] = sum(len(writes) for writes in requested.values())
+    elif name in ("TransactGetItems", "TransactWriteItems"):
+        context["bench_items"] = len(params.get("TransactItems", []))
+
+
 def _before_call(context: dict, **_: object) -> None:
     context["bench_started"] = time.perf_counter()
     context["bench_cpu"] = time.process_time()
@@ -42,6 +56,7 @@ def _after_call(model: object, context: dict, **_: object) -> None:
         CALLS_CPU.append(time.process_time() - cpu)
         service = model.service_model.service_name  # type: ignore[attr-defined]
         CALLS.append((service, model.name, started, time.perf_counter()))  # type: ignore[attr-defined]
+        ITEMS.append(context.pop("bench_items", 1))
 
 
 def _time_every_client(session_module: object) -> None:
@@ -52,7 +67,8 @@ def _time_every_client(session_module: object) -> None:
     def create_client(self: object, *args: object, **kwargs: object) -> object:
         client = original(self, *args, **kwargs)
         CLIENTS.append(str(args[0] if args else kwargs.get("service_name")))
-        for event, hook in (("before-call", _before_call), ("after-call", _after_call)):
+        hooks = (("before-parameter-build", _count_items), ("before-call", _before_call), ("after-call", _after_call))
+        for event, hook in hooks:
             client.meta.events.register(event, hook)
         client.meta.events.register("after-call-error", _after_call)
         return client
@@ -156,6 +172,7 @@ def _invoke(event: dict) -> dict:
         "cpu_ms": cpu_ms,
         "aws_cpu_ms": sum(CALLS_CPU[before_cpu:]) * 1000,
         "calls": [[svc, action, (s - started) * 1000, (e - started) * 1000] for svc, action, s, e in calls],
+        "items": ITEMS[before:],
         "result": result,
     }
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dockhand_local.bench.costs import request_units
 from dockhand_local.bench.lambda_site import LambdaSite
 from dockhand_local.bench.lambda_site import prepare as prepare_site
 from dockhand_local.stack import ACCOUNT, ROOT, create_stack
@@ -71,6 +72,7 @@ class Invocation:
     rss_mb: float
     cpu_ms: float = 0.0  # the process's CPU time for the invocation
     aws_cpu_ms: float = 0.0  # of which inside AWS calls
+    items: list[int] = field(default_factory=list)  # what each call carried (a DynamoDB batch: its items; else 1)
 
     @property
     def own_cpu_ms(self) -> float:
@@ -82,6 +84,14 @@ class Invocation:
 
     def counts(self) -> Counter[str]:
         return Counter(f"{service}:{action}" for service, action, _, _ in self.calls)
+
+    def units(self) -> Counter[str]:
+        """What the calls bill, by service:Action: DynamoDB's request units (a batch bills each item it carried, a
+        transaction each twice), one for any other call."""
+        billed: Counter[str] = Counter()
+        for (service, action, _, _), items in zip(self.calls, self.items or [1] * len(self.calls), strict=True):
+            billed[f"{service}:{action}"] += request_units(action, items)
+        return billed
 
 
 class Worker:
@@ -123,7 +133,9 @@ class Worker:
     def invoke(self, event: dict[str, Any]) -> Invocation:
         a = self.request(op="invoke", event=event)
         calls = [(str(s), str(op), float(t0), float(t1)) for s, op, t0, t1 in a["calls"]]
-        return Invocation(a["ms"], a["aws_ms"], calls, a["result"], a["rss_mb"], a["cpu_ms"], a["aws_cpu_ms"])
+        return Invocation(
+            a["ms"], a["aws_ms"], calls, a["result"], a["rss_mb"], a["cpu_ms"], a["aws_cpu_ms"], list(a["items"])
+        )
 
     def close(self) -> str:
         """Stop the process; return what it wrote on stderr (the -X importtime report, when asked)."""
