@@ -36,8 +36,9 @@ processor.raise_on_entire_batch_failure = False
 def deployer() -> Deployer:
     table = deps.table()
     queue_url = settings().deploy_queue_url
+    ecs = Ecs(deps.client("ecs"))
     return Deployer(
-        ecs=Ecs(deps.client("ecs")),
+        ecs=ecs,
         ledger=Ledger(table),
         holds=Holds(table),
         deployments=Deployments(table),
@@ -48,6 +49,7 @@ def deployer() -> Deployer:
         table=table,
         ecr=Ecr(deps.client("ecr")),
         retry_later=RetryQueue(deps.client("sqs"), queue_url) if queue_url else None,
+        places=deps.places(ecs),
     )
 
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockhand.aws import clients
 from dockhand.config import DockhandConfig, cached_config
 from dockhand.notify.notifier import Channel, Notifier
 from dockhand.settings import settings
 from dockhand.state.table import Table
+
+if TYPE_CHECKING:
+    from dockhand.aws.ecs import Ecs
+    from dockhand.aws.places import Places
 
 # Powertools Parameters' default provider per Slack secret source, and the service its client calls.
 _PARAMETER_PROVIDERS = {"secretsmanager": ("secrets", "SecretsProvider"), "ssm": ("ssm", "SSMProvider")}
@@ -34,6 +38,13 @@ def client(service: str) -> Any:
     if service not in clients.SERVICES:
         raise ValueError(f"{service!r} is not among the services the layer ships models for (clients.SERVICES)")
     return clients.LazyClient(service)
+
+
+def places(ecs_here: Ecs) -> Places:
+    """Where the declared accounts' work goes (`aws.places.Places`), with `ecs_here` for Dockhand's own."""
+    from dockhand.aws.places import Places
+
+    return Places(config().accounts, settings().region, ecs_here)
 
 
 @lru_cache(maxsize=1)

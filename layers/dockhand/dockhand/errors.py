@@ -29,3 +29,11 @@ class InvalidEvent(BadInputError):
 
 class ConfigError(BadInputError):
     """The user's declaration file is invalid: the message names file, field, given value and expectation."""
+
+
+class AccountUnreachable(BadInputError):
+    """The role declared for another account cannot be assumed (no such role, a trust policy that does not name
+    Dockhand, a wrong external id): nothing is done there until the declaration or the role is fixed."""
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message, reason="account_unreachable", **context)

@@ -7,6 +7,7 @@ reference is a Docker Hub name with no registry.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -55,3 +56,12 @@ def pinned(registry: str, repository: str, digest: str) -> str:
 def ecr_registry(account: str, region: str) -> str:
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{account}.dkr.ecr.{region}.{suffix}"
+
+
+_ECR_HOST = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+def ecr_place(image: str) -> tuple[str, str] | None:
+    """(account, Region) of the ECR registry `image` comes from; None for an image of another registry."""
+    found = _ECR_HOST.match(parse_image(image).registry or "")
+    return (found["account"], found["region"]) if found else None

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from dockhand.config.accounts import Account
 from dockhand.config.base import FileModel, Name
 from dockhand.config.deploy import CircuitBreaker, DeploySection, DeployTarget, TagPolicy
 from dockhand.config.jobs import (
@@ -29,6 +30,7 @@ from dockhand.config.watch import RestartPolicy, WatchSection
 from dockhand.errors import ConfigError
 
 __all__ = [
+    "Account",
     "Approval",
     "CapacityProviderItem",
     "CircuitBreaker",
@@ -63,6 +65,9 @@ class DockhandConfig(FileModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, title="Dockhand configuration")
 
     version: Literal[1] = 1
+    accounts: dict[Name, Account] = Field(
+        default_factory=dict, description="Other accounts Dockhand works in, by name, each with the role it assumes"
+    )
     deploy: DeploySection = Field(default_factory=DeploySection)
     watch: WatchSection = Field(default_factory=WatchSection)
     jobs: list[Job] = Field(default_factory=list)
@@ -75,7 +80,16 @@ class DockhandConfig(FileModel):
             if job.name in seen:
                 raise ValueError(f"job name {job.name!r} is declared twice")
             seen.add(job.name)
+        places = [(f"deploy.targets.{i}", t.account) for i, t in enumerate(self.deploy.targets)]
+        places += [(f"jobs.{i}", j.account) for i, j in enumerate(self.jobs)]
+        for field, name in places:
+            if name is not None and name not in self.accounts:
+                raise ValueError(f"{field}.account: {name!r} is not declared in `accounts` ({sorted(self.accounts)})")
         return self
+
+    def account_by_id(self, account_id: str) -> Account | None:
+        """The declared account with this 12-digit id (an event's `account`); None for Dockhand's own."""
+        return next((a for a in self.accounts.values() if a.id == account_id), None)
 
     def job(self, name: str) -> Job | None:
         return next((j for j in self.jobs if j.name == name), None)

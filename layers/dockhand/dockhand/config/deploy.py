@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from dockhand.config.accounts import Region
 from dockhand.config.base import FileModel, Name
 from dockhand.config.promotion import Approval
 
@@ -79,6 +80,10 @@ class DeployTarget(FileModel):
         default_factory=list, description="CloudWatch alarms that must be OK when the bake ends (names)"
     )
     approval: Approval | None = Field(None, description="A person approves the promotion into this stage")
+    account: Name | None = Field(
+        None, description="The declared account (`accounts:`) the services are in; default: Dockhand's own"
+    )
+    region: Region | None = Field(None, description="The Region the services are in; default: Dockhand's own")
     cluster: str = Field(min_length=1)
     services: list[str] = Field(min_length=1)
     containers: list[str] | None = Field(

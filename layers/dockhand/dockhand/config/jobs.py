@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from dockhand.config.accounts import Region
 from dockhand.config.base import FileModel, Name
 
 _SCHEDULE = re.compile(
@@ -54,6 +55,10 @@ class Job(FileModel):
     schedule: str = Field(description="cron(...), rate(...) or at(yyyy-mm-ddThh:mm:ss)")
     timezone: str = "UTC"
     flexible_window_minutes: int | None = Field(None, ge=1, le=1440)
+    account: Name | None = Field(
+        None, description="The declared account (`accounts:`) the job runs in; default: Dockhand's own"
+    )
+    region: Region | None = Field(None, description="The Region the job runs in; default: Dockhand's own")
     cluster: str
     task_definition: str = Field(description="family or family:revision")
     overrides: list[ContainerOverride] = Field(default_factory=list)

@@ -116,6 +116,16 @@ def accepted_targets(d: Deployer, rep: DeployReport, targets: list[DeployTarget]
     return accepted
 
 
+def unreachable(d: Deployer, rep: DeployReport, targets: list[DeployTarget], why: str) -> None:
+    """The targets' account cannot be reached: each of their services failed, and said so (nothing changed)."""
+    for target in targets:
+        for name in target.services:
+            outcome = Outcome(
+                cluster=target.cluster, service=name, target=target.label, action="failed", reason="account_unreachable"
+            )
+            report.failed(d, rep, outcome, why)
+
+
 def by_cluster(targets: list[DeployTarget]) -> dict[str, list[tuple[DeployTarget, str]]]:
     """(target, service) pairs per cluster; a service named by two targets goes to the first."""
     clusters: dict[str, list[tuple[DeployTarget, str]]] = {}

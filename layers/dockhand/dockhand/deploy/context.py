@@ -4,13 +4,14 @@ ones, the CLI's plan passes no notifier)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from dockhand import images
 from dockhand.aws.ecr import Ecr
 from dockhand.aws.ecs import Ecs
+from dockhand.aws.places import Places, session_name
 from dockhand.config import DeploySection, DeployTarget
 from dockhand.events import EcrImageAction
 from dockhand.notify.model import Notification
@@ -68,11 +69,20 @@ class Deployer:
     ecr: Ecr | None = None  # dates a running image that Dockhand did not deploy
     # Queues a notification a channel failed (key, notification) for a retry of its own; without it the push fails.
     retry_later: Callable[[str, Notification], None] | None = None
+    places: Places | None = None  # the ECS clients of the targets in other accounts and Regions
     _task_definitions: dict[str, tuple[dict[str, Any], list[dict[str, str]]]] = field(default_factory=dict)
 
     def dry(self, target: DeployTarget) -> bool:
         """Plan only: the run, the file's deploy section or the target says so."""
         return self.dry_run or self.section.dry_run or target.dry_run
+
+    def at(self, target: DeployTarget, push: Push) -> Deployer:
+        """This deployer, speaking to ECS in the target's account and Region (AccountUnreachable when its role
+        cannot be assumed). The role's session is named after the push: `dockhand-<repository>-<digest>`."""
+        if self.places is None or (target.account is None and target.region is None):
+            return self
+        session = session_name(push.repository, push.digest.removeprefix("sha256:")[:12])
+        return replace(self, ecs=self.places.ecs(target.account, target.region, session))
 
     def task_definition(self, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
         """DescribeTaskDefinition with its tags, once per revision (a revision never changes)."""

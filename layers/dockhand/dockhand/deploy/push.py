@@ -13,10 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from dockhand.config import DeployTarget
-from dockhand.deploy.admission import Admitted, accepted_targets, admit, by_cluster, described, ignored_reason
+from dockhand.deploy.admission import (
+    Admitted,
+    accepted_targets,
+    admit,
+    by_cluster,
+    described,
+    ignored_reason,
+    unreachable,
+)
 from dockhand.deploy.context import Deployer, Push
 from dockhand.deploy.report import DeployReport
 from dockhand.deploy.rollout import deploy_group, group_key
+from dockhand.errors import AccountUnreachable
 from dockhand.events import EcrImageAction
 from dockhand.notify.delivery import NotDelivered
 from dockhand.observability import count, logger
@@ -42,7 +51,23 @@ def deploy_push(event: EcrImageAction, d: Deployer) -> DeployReport:
 
 
 def roll_out(d: Deployer, report: DeployReport, targets: list[DeployTarget]) -> DeployReport:
-    """The push (or promotion) in `report` to the services of `targets`: admitted, rolled out, reported."""
+    """The push (or promotion) in `report` to the services of `targets`: admitted, rolled out, reported; in each
+    account and Region through its own clients (a role that cannot be assumed fails that place's services)."""
+    places: dict[tuple[str | None, str | None], list[DeployTarget]] = {}
+    for target in targets:
+        places.setdefault((target.account, target.region), []).append(target)
+    for here in places.values():
+        try:
+            there = d.at(here[0], report.push)
+        except AccountUnreachable as exc:
+            unreachable(d, report, here, str(exc))
+            continue
+        _roll_out_here(there, report, here)
+    _retry_undelivered(d, report)
+    return report
+
+
+def _roll_out_here(d: Deployer, report: DeployReport, targets: list[DeployTarget]) -> None:
     candidates = []
     for cluster, entries in by_cluster(targets).items():
         candidates += described(d, report, cluster, entries)
@@ -52,8 +77,6 @@ def roll_out(d: Deployer, report: DeployReport, targets: list[DeployTarget]) -> 
         groups.setdefault(group_key(d, item), []).append(item)
     for group in groups.values():
         deploy_group(d, report, group)
-    _retry_undelivered(d, report)
-    return report
 
 
 def _retry_undelivered(d: Deployer, report: DeployReport) -> None:

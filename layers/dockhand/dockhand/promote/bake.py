@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from dockhand import arns
+from dockhand import arns, images
 from dockhand.events import PromoteAction
 from dockhand.observability import count
 from dockhand.promote import notes
@@ -30,6 +30,9 @@ def stage_completed(rec: DeploymentRecord, p: Promoter, completed_at: datetime |
         return []
     promotions = Promotions(p.table)
     arn = arns.ecs_arn(rec.service_arn, "service")
+    # The digest walks from the registry the stage pulled it from (a central one, when the stage is in another
+    # account or Region): the next stage's default registry and the account its push time is read in.
+    account, region = images.ecr_place(rec.image) or (arn.account, arn.region)
     pushed_at = Ledger(p.table).read(rec.service_arn).pushed_at or ""
     run = StageRun(
         repository=rec.repository,
@@ -37,8 +40,8 @@ def stage_completed(rec: DeploymentRecord, p: Promoter, completed_at: datetime |
         digest=rec.digest,
         tag=rec.tag,
         pushed_at=pushed_at,
-        account=arn.account,
-        region=arn.region,
+        account=account,
+        region=region,
     )
     promotions.ran(run)
     done = [f"{target.stage} runs {rec.digest}"]
@@ -51,8 +54,8 @@ def stage_completed(rec: DeploymentRecord, p: Promoter, completed_at: datetime |
             digest=rec.digest,
             tag=rec.tag,
             pushed_at=pushed_at,
-            account=arn.account,
-            region=arn.region,
+            account=account,
+            region=region,
             from_stage=target.stage,
             stage=stage,
             bake_until=now + gate.bake_minutes * 60,

@@ -14,6 +14,7 @@ from typing import Literal
 from botocore.exceptions import ClientError
 
 from dockhand import arns
+from dockhand.config import DeployTarget
 from dockhand.promote.context import Gate, Promoter
 from dockhand.state.alerts import windows_since
 from dockhand.state.deployments import Deployments, Holds
@@ -34,18 +35,26 @@ def short(digest: str) -> str:
     return digest.split(":", 1)[-1][:12]
 
 
+def _stage_services(rec: PromotionRecord, targets: list[DeployTarget], p: Promoter) -> dict[str, tuple[str, str]]:
+    """The ARN of each service of the earlier stage, in its own account and Region (the digest's own, when the
+    target names none) → (cluster, service)."""
+    services = {}
+    for t in targets:
+        account = p.config.accounts[t.account].id if t.account else rec.account
+        region = t.region or rec.region
+        partition = arns.partition_of(region) or "aws"
+        for name in t.services:
+            services[f"arn:{partition}:ecs:{region}:{account}:service/{t.cluster}/{name}"] = (t.cluster, name)
+    return services
+
+
 def verify(rec: PromotionRecord, gate: Gate, p: Promoter, *, bake: bool = True) -> Verdict:
     """The verdict on promoting `rec` now; `bake=False` skips the bake's own conditions (a person's promote)."""
     hold = Holds(p.table).get(rec.repository, rec.digest)
     if hold is not None:
         return Verdict("stop", f"{rec.repository}@{short(rec.digest)} is held since {hold.created_at}: {hold.reason}")
     targets = p.config.deploy.stage_targets(rec.repository, gate.from_stage)
-    partition = arns.partition_of(rec.region) or "aws"
-    services = {
-        f"arn:{partition}:ecs:{rec.region}:{rec.account}:service/{t.cluster}/{name}": (t.cluster, name)
-        for t in targets
-        for name in t.services
-    }
+    services = _stage_services(rec, targets, p)
     rows = Ledger(p.table).read_many(services)
     deployments = Deployments(p.table)
     for arn, (cluster, name) in services.items():
