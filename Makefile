@@ -39,7 +39,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/dockhand/dockhand
 	$(BIN)/mypy src --exclude 'src/dockhand_local/bench/'
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml workload-account/template.yaml
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
 
 # --skip-download: checkov otherwise fetches guideline links from its vendor (a traceback when offline).

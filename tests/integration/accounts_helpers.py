@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,16 +25,18 @@ ACCOUNT_B, REGION_B = "222222222222", "eu-west-1"
 ROLE = "dockhand-workload"
 EXTERNAL_ID = "dockhand-7f3c9e"
 PLACES = {"staging": (ACCOUNT_A, REGION_A), "prod": (ACCOUNT_B, REGION_B)}
+BUS = f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default"
+WORKLOAD_TEMPLATE = Path(__file__).resolve().parents[2] / "workload-account" / "template.yaml"
 
 
 def role_arn(account: str) -> str:
     return f"arn:aws:iam::{account}:role/{ROLE}"
 
 
-def accounts(external_id: str = EXTERNAL_ID) -> dict[str, Any]:
+def accounts(external_id: str = EXTERNAL_ID, role_a: str = "") -> dict[str, Any]:
     """The `accounts` section naming A and B, each with its role and external id."""
     return {
-        "staging-account": {"id": ACCOUNT_A, "role": role_arn(ACCOUNT_A), "external_id": external_id},
+        "staging-account": {"id": ACCOUNT_A, "role": role_a or role_arn(ACCOUNT_A), "external_id": external_id},
         "production-account": {"id": ACCOUNT_B, "role": role_arn(ACCOUNT_B), "external_id": external_id},
     }
 
@@ -51,25 +54,30 @@ def in_account(account: str, service: str, region: str) -> Any:
     )
 
 
-def workload_role(account: str, external_id: str = EXTERNAL_ID) -> None:
-    """The role Dockhand assumes in `account`: trusting the tooling account, on the external id (and the
-    administrator's role the tests set the world up with, trusting the tooling account)."""
+def workload_stack(account: str, region: str, external_id: str = EXTERNAL_ID, *, create_role: bool = True) -> Any:
+    """workload-account/template.yaml, created by CloudFormation in `account` and `region` (an administrator's role
+    there does it, trusting the tooling account). Returns that account's CloudFormation client."""
     admin = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
-    in_account(account, "iam", "us-east-1").create_role(
-        RoleName="Admin", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [admin]})
-    )
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-            }
-        ],
+    iam = in_account(account, "iam", "us-east-1")
+    if not any(r["RoleName"] == "Admin" for r in iam.list_roles()["Roles"]):
+        iam.create_role(
+            RoleName="Admin", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [admin]})
+        )
+    cfn = in_account(account, "cloudformation", region)
+    parameters = {
+        "DockhandAccountId": ACCOUNT,
+        "ExternalId": external_id,
+        "DockhandBusArn": BUS,
+        "RoleName": ROLE,
+        "CreateRole": str(create_role).lower(),
     }
-    in_account(account, "iam", "us-east-1").create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+    cfn.create_stack(
+        StackName="dockhand-workload",
+        TemplateBody=WORKLOAD_TEMPLATE.read_text(encoding="utf-8"),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    return cfn
 
 
 def _trusted(params: dict[str, Any], **_: Any) -> None:
@@ -111,7 +119,7 @@ class AccountsWalk(Walk):
         ecr.create_repository(repositoryName="web")
         ecr.put_image(repositoryName="web", imageTag="1.0.0", imageManifest=image_manifest("web:1.0.0"))
         for cluster, (account, _) in PLACES.items():
-            workload_role(account)
+            workload_stack(account, PLACES[cluster][1])
             ecs = self.ecs_in(cluster)
             ecs.create_cluster(clusterName=cluster)
             td = ecs.register_task_definition(
