@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from dockhand_local.lambda_context import LambdaContext
-from tests.audit.policies import FunctionPolicy, Request, function_policy
-from tests.audit.recorder import Call, Recorder, tighter_variants
+from tests.audit.policies import FunctionPolicy, Request, function_policy, workload_policy
+from tests.audit.recorder import WORKLOAD, Call, Recorder, tighter_variants
 from tests.support.fargate import launchable_network
 
 REGION = "us-east-1"
@@ -165,7 +165,14 @@ def run_flow(function: str, flow: str, slack: Any) -> FlowRun:
         policies: dict[str, FunctionPolicy] = {}
         result = FlowRun(function, flow, metrics=emitted_metrics(printed.getvalue()))
         for call in w.recorder.calls:
-            policy = policies.setdefault(call.function, function_policy(w.stack, call.function))
+            if call.function not in policies:
+                workload = call.function.startswith(WORKLOAD)
+                policies[call.function] = (
+                    workload_policy(call.function.removeprefix(WORKLOAD))
+                    if workload
+                    else function_policy(w.stack, call.function)
+                )
+            policy = policies[call.function]
             for request in call.requests:
                 allowed = [s.label for s in policy.allowing(request)]
                 loose = [(v, [s.label for s in policy.allowing(v)]) for v in tighter_variants(request)]
@@ -230,6 +237,37 @@ def deploy_to_one_service(w: World) -> None:
     handler = w.handler("DeployerFunction", {"deploy": {"targets": [_target()]}})
     assert handler(_push("2.1.0", DIGEST_A)) == {"batchItemFailures": []}
     assert _image(w, "web").endswith(DIGEST_A)
+
+
+def deploy_in_a_workload_account(w: World) -> None:
+    """A target in account B (eu-west-1) through the role workload-account/template.yaml made there."""
+    from tests.integration.accounts_helpers import (
+        ACCOUNT_B,
+        EXTERNAL_ID,
+        REGION_B,
+        in_account,
+        role_arn,
+        workload_stack,
+    )
+    from tests.integration.test_deployer import DIGEST_A, images_of, register, service_td, web_container
+
+    workload_stack(ACCOUNT_B, REGION_B)
+    ecs = in_account(ACCOUNT_B, "ecs", REGION_B)
+    ecs.create_cluster(clusterName="prod")
+    td = register(
+        ecs,
+        "web",
+        [web_container("2.0.0")],
+        taskRoleArn=f"arn:aws:iam::{ACCOUNT_B}:role/app-task",
+        executionRoleArn=f"arn:aws:iam::{ACCOUNT_B}:role/app-execution",
+        tags=[{"key": "team", "value": "payments"}],
+    )
+    ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
+    b = {"id": ACCOUNT_B, "role": role_arn(ACCOUNT_B), "external_id": EXTERNAL_ID}
+    target = _target(account="b", region=REGION_B)
+    handler = w.handler("DeployerFunction", {"accounts": {"b": b}, "deploy": {"targets": [target]}})
+    assert handler(_push("2.1.0", DIGEST_A)) == {"batchItemFailures": []}
+    assert images_of(service_td(ecs, "prod", "web"))["web"].endswith(DIGEST_A)
 
 
 def deploy_to_many_services(w: World) -> None:
@@ -696,6 +734,7 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
     "DeployerFunction": {
         "push to one service": deploy_to_one_service,
         "push to many services": deploy_to_many_services,
+        "push to a service in a workload account": deploy_in_a_workload_account,
         "skip an older push": deploy_skips_an_older_push,
         "fail on a missing service": deploy_fails_on_a_missing_service,
         "dry run": deploy_dry_run,

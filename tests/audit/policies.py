@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AUDIT_PARAMETERS = {
     "SlackSecretArns": "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/slack-??????",
     "SlackParameterArns": "arn:aws:ssm:us-east-1:123456789012:parameter/team/slack",
+    "WorkloadRoleArns": "arn:aws:iam::222222222222:role/dockhand-workload",
 }
 
 # AWS managed policies SAM attaches. They serve the Lambda service (logs, the SQS poller, X-Ray), not the code;
@@ -157,6 +158,25 @@ def function_policy(stack: Any, function: str) -> FunctionPolicy:
         for i, body in enumerate(MANAGED[name]):
             label = name if len(MANAGED[name]) == 1 else f"{name}[{i}]"
             policy.statements.append(Statement(label, body, managed=True))
+    return policy
+
+
+def workload_policy(account: str) -> FunctionPolicy:
+    """The inline policies of the role workload-account/template.yaml made in `account` (in moto, as deployed)."""
+    import ast
+    import json
+
+    from moto.iam.models import iam_backends
+
+    arn = next(a for a in AUDIT_PARAMETERS["WorkloadRoleArns"].split(",") if f"::{account}:" in a)
+    roles = {r.arn: r for r in iam_backends[account]["aws"].roles.values()}
+    policy = FunctionPolicy(f"role {arn}")
+    for name, stored in roles[arn].policies.items():
+        document = stored
+        if isinstance(stored, str):  # JSON, or (moto's CloudFormation) the text of a Python dict
+            document = json.loads(stored) if stored.lstrip().startswith('{"') else ast.literal_eval(stored)
+        for i, body in enumerate(_list(document.get("Statement"))):
+            policy.statements.append(Statement(body.get("Sid") or f"{name}[{i}]", body))
     return policy
 
 

@@ -31,10 +31,14 @@ How a call becomes the authorizations IAM makes for it (service action → resou
   + Create/Update: iam:PassRole for Target.RoleArn (PassedToService scheduler)
 - scheduler ListSchedules → `*` (supports only `*`)
 - cloudwatch DescribeAlarms (by AlarmNames) → `alarm:<name>` per alarm
+- sts AssumeRole → the role's ARN (a workload account's role: the WorkloadRoleArns parameter)
 - the SQS event source (Lambda's poller, with the function's role) → the function's queue: sqs:ReceiveMessage,
   DeleteMessage, GetQueueAttributes; + kms:Decrypt on the queue's key
 
 A call with no entry in MAPPING fails the audit: a new call is mapped on purpose, never guessed.
+
+A call made with the credentials of a role assumed in another account is that role's, not the function's: it is
+recorded as `WORKLOAD + <account>` and checked against the role the workload-account template made there.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from typing import Any
 from tests.audit.policies import Request
 
 ACCOUNT = "123456789012"
+WORKLOAD = "the workload role in "  # the function a call made through a workload account's role is recorded as
 
 
 @dataclass
@@ -109,6 +114,7 @@ class Recorder:
     def _record(self, client: Any, operation: str, params: dict[str, Any]) -> None:
         service = client.meta.service_model.signing_name
         region = client.meta.region_name
+        account, credentials = _caller(client)
         derive = MAPPING.get(f"{service}:{operation}")
         if derive is None:
             raise AssertionError(
@@ -116,8 +122,9 @@ class Recorder:
                 "add it to tests/audit/recorder.py MAPPING"
             )
         with self.paused():
-            requests = derive(Context(self, region), params)
-        self.calls.append(Call(str(self._function), service, operation, requests))
+            requests = derive(Context(self, region, account, credentials), params)
+        function = str(self._function) if account == ACCOUNT else f"{WORKLOAD}{account}"
+        self.calls.append(Call(function, service, operation, requests))
 
     def _poller(self, function: str) -> list[Request]:
         queue = self.stack.functions[function].queue_logical_id
@@ -137,18 +144,36 @@ class Recorder:
         return None
 
 
+def _caller(client: Any) -> tuple[str, Any]:
+    """The account a client acts in (moto knows it from the access key), and its credentials."""
+    from moto.iam.models import get_account_id_from
+
+    credentials = client._request_signer._credentials.get_frozen_credentials()
+    return get_account_id_from(credentials.access_key), credentials
+
+
 @dataclass
 class Context:
     recorder: Recorder
     region: str
+    account: str = ACCOUNT
+    credentials: Any = None  # the caller's, to read what a call names in its own account
 
     def arn(self, service: str, resource: str) -> str:
-        return f"arn:aws:{service}:{self.region}:{ACCOUNT}:{resource}"
+        return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"
 
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, region_name=self.region)
+        if self.credentials is None:
+            return boto3.client(service, region_name=self.region)
+        return boto3.client(
+            service,
+            region_name=self.region,
+            aws_access_key_id=self.credentials.access_key,
+            aws_secret_access_key=self.credentials.secret_key,
+            aws_session_token=self.credentials.token,
+        )
 
 
 # ------------------------------------------------------------------------------------------------ ecs
@@ -328,6 +353,7 @@ MAPPING: dict[str, Callable[[Context, dict[str, Any]], list[Request]]] = {
     "scheduler:DeleteSchedule": _schedule("DeleteSchedule"),
     "scheduler:GetSchedule": _schedule("GetSchedule"),
     "scheduler:ListSchedules": _star("scheduler:ListSchedules"),
+    "sts:AssumeRole": lambda c, p: [Request("sts:AssumeRole", p["RoleArn"])],
     # CloudWatch signs as `monitoring`; IAM knows its actions as cloudwatch:*, on `alarm:<name>`.
     "monitoring:DescribeAlarms": lambda c, p: [
         Request("cloudwatch:DescribeAlarms", c.arn("cloudwatch", f"alarm:{name}")) for name in p.get("AlarmNames", [])
