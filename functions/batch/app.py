@@ -38,9 +38,10 @@ def queue_arn_from_url(url: str | None) -> str | None:
 
 def batch_context() -> BatchContext:
     s = settings()
+    ecs = Ecs(deps.client("ecs"))
     return BatchContext(
         config=deps.config(),
-        ecs=Ecs(deps.client("ecs")),
+        ecs=ecs,
         runs=Runs(deps.table()),
         scheduler=deps.client("scheduler"),
         notifier=deps.notifier(),
@@ -50,6 +51,7 @@ def batch_context() -> BatchContext:
         role_arn=s.scheduler_role_arn or "",
         dlq_arn=queue_arn_from_url(s.dlq_url),
         region=s.region,
+        places=deps.places(ecs),
     )
 
 

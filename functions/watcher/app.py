@@ -55,9 +55,10 @@ def watch() -> Watch:
     s = settings()
     queue = DelayedMessages(deps.client("sqs"), s.watch_queue_url) if s.watch_queue_url else None
     p = promoter()
+    ecs = Ecs(deps.client("ecs"))
     return Watch(
         config=deps.config(),
-        ecs=Ecs(deps.client("ecs")),
+        ecs=ecs,
         table=deps.table(),
         notifier=deps.notifier(),
         delayed=queue,
@@ -65,6 +66,7 @@ def watch() -> Watch:
         dry_run=s.dry_run,
         taskdef_cache=_TASKDEFS,
         stage_completed=lambda rec, at: stage_completed(rec, p, at),
+        places=deps.places(ecs),
     )
 
 

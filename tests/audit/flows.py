@@ -241,18 +241,10 @@ def deploy_to_one_service(w: World) -> None:
 
 def deploy_in_a_workload_account(w: World) -> None:
     """A target in account B (eu-west-1) through the role workload-account/template.yaml made there."""
-    from tests.integration.accounts_helpers import (
-        ACCOUNT_B,
-        EXTERNAL_ID,
-        REGION_B,
-        in_account,
-        role_arn,
-        workload_stack,
-    )
+    from tests.integration.accounts_helpers import ACCOUNT_B, REGION_B
     from tests.integration.test_deployer import DIGEST_A, images_of, register, service_td, web_container
 
-    workload_stack(ACCOUNT_B, REGION_B)
-    ecs = in_account(ACCOUNT_B, "ecs", REGION_B)
+    ecs, _, declared = _workload_account()
     ecs.create_cluster(clusterName="prod")
     td = register(
         ecs,
@@ -263,9 +255,8 @@ def deploy_in_a_workload_account(w: World) -> None:
         tags=[{"key": "team", "value": "payments"}],
     )
     ecs.create_service(cluster="prod", serviceName="web", taskDefinition=td, desiredCount=1)
-    b = {"id": ACCOUNT_B, "role": role_arn(ACCOUNT_B), "external_id": EXTERNAL_ID}
     target = _target(account="b", region=REGION_B)
-    handler = w.handler("DeployerFunction", {"accounts": {"b": b}, "deploy": {"targets": [target]}})
+    handler = w.handler("DeployerFunction", {"accounts": declared, "deploy": {"targets": [target]}})
     assert handler(_push("2.1.0", DIGEST_A)) == {"batchItemFailures": []}
     assert images_of(service_td(ecs, "prod", "web"))["web"].endswith(DIGEST_A)
 
@@ -410,20 +401,38 @@ def _fargate(w: World, cluster: str = "batch", family: str = "nightly") -> dict[
     return {"subnet": subnet, "sg": sg, "cluster": cluster_arn, "td": td}
 
 
-def _fargate_taskdef(w: World, family: str, container: str) -> str:
-    """A Fargate task definition as real ones are: a task role and an execution role."""
+def _fargate_taskdef(w: World, family: str, container: str, ecs: Any = None, account: str = ACCOUNT) -> str:
+    """A Fargate task definition as real ones are: a task role and an execution role (of `account`, registered with
+    `ecs`: Dockhand's own by default)."""
     return str(
-        w.ecs.register_task_definition(
+        (ecs or w.ecs).register_task_definition(
             family=family,
             networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"],
             cpu="256",
             memory="512",
-            taskRoleArn=TASK_ROLE,
-            executionRoleArn=EXECUTION_ROLE,
+            taskRoleArn=f"arn:aws:iam::{account}:role/app-task",
+            executionRoleArn=f"arn:aws:iam::{account}:role/app-execution",
             containerDefinitions=[{"name": container, "image": f"{family}:1", "memory": 512}],
         )["taskDefinition"]["taskDefinitionArn"]
     )
+
+
+def _workload_account() -> tuple[Any, Any, dict[str, Any]]:
+    """Account B (eu-west-1) with the workload-account template's stack: its ECS and EC2 clients, and the `accounts`
+    section that declares it as `b`."""
+    from tests.integration.accounts_helpers import (
+        ACCOUNT_B,
+        EXTERNAL_ID,
+        REGION_B,
+        in_account,
+        role_arn,
+        workload_stack,
+    )
+
+    workload_stack(ACCOUNT_B, REGION_B)
+    declared = {"b": {"id": ACCOUNT_B, "role": role_arn(ACCOUNT_B), "external_id": EXTERNAL_ID}}
+    return in_account(ACCOUNT_B, "ecs", REGION_B), in_account(ACCOUNT_B, "ec2", REGION_B), declared
 
 
 def watch_every_sample_event(w: World) -> None:
@@ -462,6 +471,26 @@ def watch_restarts_a_standalone_task(w: World) -> None:
         assert "restart" in [b["action"] for b in restarts], restarts
         assert handle(*restarts) == {"batchItemFailures": []}
     assert w.ecs.list_tasks(cluster="batch")["taskArns"]
+
+
+def watch_restarts_a_task_in_a_workload_account(w: World) -> None:
+    """A failed task of account B (eu-west-1), its event forwarded to Dockhand's bus: restarted through B's role."""
+    from tests.integration.accounts_helpers import ACCOUNT_B, REGION_B
+    from tests.integration.test_watcher import Inbox, stopped
+
+    ecs, ec2, declared = _workload_account()
+    subnet, sg = launchable_network(ec2, "nightly", cidr="10.9")
+    cluster = ecs.create_cluster(clusterName="batch")["cluster"]["clusterArn"]
+    td = _fargate_taskdef(w, "nightly", "job", ecs, ACCOUNT_B)
+    network = {"subnets": [subnet], "security_groups": [sg]}
+    handle = _watcher(w, accounts=declared, watch={"restart": {"families": ["nightly"], "network": network}})
+    task = {"taskArn": f"arn:aws:ecs:{REGION_B}:{ACCOUNT_B}:task/batch/{'e' * 32}", "startedBy": "cron"}
+    with _clock() as clock:
+        inbox = Inbox(w.stack, clock)
+        handle(stopped(task, {"cluster": cluster, "td": td}) | {"account": ACCOUNT_B, "region": REGION_B})
+        restarts = [b for b in inbox.drain() if b.get("action") == "restart"]
+        assert restarts and handle(*restarts) == {"batchItemFailures": []}
+    assert ecs.list_tasks(cluster="batch")["taskArns"]
 
 
 def watch_completed_deploy_prunes_revisions(w: World) -> None:
@@ -595,6 +624,27 @@ def batch_run_fails(w: World) -> None:
         b.declare(_job(b))
         b.fire("report", T1)
         b.stop(b.tasks()[0]["taskArn"], 2)
+        assert [r.status for r in b.runs()] == ["failed"]
+
+
+def batch_runs_a_job_in_a_workload_account(w: World) -> None:
+    """A job of account B (eu-west-1) launched and, on its forwarded STOPPED event, finished through B's role."""
+    from tests.integration.accounts_helpers import ACCOUNT_B, REGION_B
+    from tests.support.events import job_task_stopped
+
+    ecs, ec2, declared = _workload_account()
+    subnet, sg = launchable_network(ec2, "jobs")
+    ecs.create_cluster(clusterName="demo")
+    _fargate_taskdef(w, "report", "main", ecs, ACCOUNT_B)
+    with _batch(w) as b:
+        job = _job(b, account="b", region=REGION_B) | {"network": {"subnets": [subnet], "security_groups": [sg]}}
+        b.declare(job, accounts=declared)
+        b.fire("report", T1)
+        (task_arn,) = ecs.list_tasks(cluster="demo")["taskArns"]
+        ecs.stop_task(cluster="demo", task=task_arn, reason="Essential container in task exited")
+        task = ecs.describe_tasks(cluster="demo", tasks=[task_arn])["tasks"][0]
+        event = job_task_stopped(task, 2, "Essential container in task exited", "EssentialContainerExited")
+        assert b.deliver(event | {"account": ACCOUNT_B, "region": REGION_B}) == {"batchItemFailures": []}
         assert [r.status for r in b.runs()] == ["failed"]
 
 
@@ -749,6 +799,7 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "every sample event (each stop cause, deployments, service events)": watch_every_sample_event,
         "crash loop and window close": watch_crash_loop_and_window_close,
         "restart a standalone task": watch_restarts_a_standalone_task,
+        "restart a task in a workload account": watch_restarts_a_task_in_a_workload_account,
         "deployment completed, old revisions pruned": watch_completed_deploy_prunes_revisions,
         "deployment rolled back, digest held": watch_rolled_back_deploy_holds_the_digest,
         "bad input parked": watch_parks_bad_input,
@@ -765,6 +816,7 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "deadline": batch_deadline_stops_a_run,
         "completion before the deadline": batch_run_ends_before_its_deadline,
         "failure": batch_run_fails,
+        "a job in a workload account": batch_runs_a_job_in_a_workload_account,
         "launch finds no capacity": batch_launch_finds_no_capacity,
         "run now": batch_run_now,
         "launch redelivered after its task could not be recorded": batch_launch_finds_the_task_it_could_not_record,

@@ -101,7 +101,9 @@ class BatchWorld:
         job.update(overrides)
         return job
 
-    def declare(self, *jobs: dict[str, Any], slack_webhook: str | None = None) -> None:
+    def declare(
+        self, *jobs: dict[str, Any], slack_webhook: str | None = None, accounts: dict[str, Any] | None = None
+    ) -> None:
         """Write the declarations, give the process the batch function's env, and sync the schedules.
 
         With `slack_webhook`, Slack (webhook mode, its URL in the stack's secret) is a channel beside SNS."""
@@ -114,7 +116,10 @@ class BatchWorld:
             )
             parameters.clear_caches()
             notifications["slack"] = {"mode": "webhook"}
-        self.config_path = self._write_config({"version": 1, "jobs": list(jobs), "notifications": notifications})
+        declared = {"version": 1, "jobs": list(jobs), "notifications": notifications} | (
+            {"accounts": accounts} if accounts else {}
+        )
+        self.config_path = self._write_config(declared)
         self._function_env("BatchFunction", self.config_path)
         self.sync()
 

@@ -25,6 +25,9 @@ from tests.integration.accounts_helpers import (
     role_arn,
 )
 from tests.integration.promotion_helpers import APPROVER, DIGEST, REGISTRY
+from tests.integration.test_watcher import inbox, slack, watcher
+
+__all__ = ["inbox", "slack", "watcher"]  # the watcher tests' fixtures
 
 SESSION = f"dockhand-web-{DIGEST.removeprefix('sha256:')[:12]}"
 
@@ -151,3 +154,105 @@ def test_the_workload_template_makes_the_role_and_forwards_ecs_events_to_dockhan
     }
     (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
     assert target["Arn"] == BUS and ":role/" in target["RoleArn"]
+
+
+def _restart_world(watcher: Any, external_id: str) -> tuple[Any, Any, dict[str, Any]]:
+    """An opted-in standalone task family in account A, whose ECS events reach Dockhand's bus; the watcher with A
+    declared (its external id as given); the STOPPED event of A's failed task, as forwarded."""
+    from tests.integration.accounts_helpers import in_account, workload_stack
+    from tests.integration.test_watcher import stopped
+    from tests.support.fargate import launchable_network, register_fargate_family
+
+    workload_stack(ACCOUNT_A, REGION_A)
+    subnet, sg = launchable_network(in_account(ACCOUNT_A, "ec2", REGION_A), "nightly", cidr="10.9")
+    ecs = in_account(ACCOUNT_A, "ecs", REGION_A)
+    cluster = ecs.create_cluster(clusterName="batch")["cluster"]["clusterArn"]
+    td = register_fargate_family(ecs, "nightly", container="job", image="nightly:1")
+    network = {"subnets": [subnet], "security_groups": [sg]}
+    handle = watcher(
+        accounts=accounts(external_id),
+        watch={"restart": {"families": ["nightly"], "backoff_seconds": 30, "network": network}},
+    )
+    task = {"taskArn": f"arn:aws:ecs:{REGION_A}:{ACCOUNT_A}:task/batch/{'e' * 32}", "startedBy": "cron"}
+    event = stopped(task, {"cluster": cluster, "td": td}) | {"account": ACCOUNT_A, "region": REGION_A}
+    return handle, ecs, event
+
+
+def test_a_failed_task_in_account_a_is_restarted_there_through_its_role(watcher, inbox, monkeypatch) -> None:
+    # Given an opted-in standalone task family in account A
+    from tests.integration.test_watcher import restarts_in
+
+    handle, ecs, event = _restart_world(watcher, EXTERNAL_ID)
+    enforce_trust(monkeypatch)
+    # When its task fails (the event forwarded from account A carries that account) and the backoff passes
+    assert handle(event)["batchItemFailures"] == []
+    restarts = restarts_in(inbox.after(30))
+    assert len(restarts) == 1
+    assert handle(*restarts)["batchItemFailures"] == []
+    # Then the task runs again in account A, launched through A's role by the watcher's session
+    launched = ecs.list_tasks(cluster="batch")["taskArns"]
+    assert len(launched) == 1 and f":{ACCOUNT_A}:task/batch/" in launched[0]
+    assert (role_arn(ACCOUNT_A), "dockhand-watch", EXTERNAL_ID) in assumed_sessions(ACCOUNT_A)
+
+
+def test_a_restart_whose_role_cannot_be_assumed_is_told_and_not_retried(watcher, inbox, monkeypatch) -> None:
+    # Given account A declared with an external id its role does not trust
+    from tests.integration.test_watcher import restarts_in
+
+    handle, ecs, event = _restart_world(watcher, "not-the-trusted-one")
+    enforce_trust(monkeypatch)
+    # When its task fails: the failure is still told (without its task definition), and a restart scheduled
+    assert handle(event)["batchItemFailures"] == []
+    restarts = restarts_in(inbox.after(30))
+    # And the restart's time comes
+    assert handle(*restarts)["batchItemFailures"] == []
+    # Then nothing runs in account A, and the launch's failure names the role
+    assert ecs.list_tasks(cluster="batch")["taskArns"] == []
+    failed = [n for n in inbox.sns() if "restart 1 failed to launch" in json.dumps(n["body"])]
+    assert len(failed) == 1 and role_arn(ACCOUNT_A) in json.dumps(failed[0]["body"])
+    # And a redelivery of the same restart launches nothing and tells nothing again
+    assert handle(*restarts)["batchItemFailures"] == []
+    assert len([n for n in inbox.sns() if "failed to launch" in json.dumps(n["body"])]) == 1
+
+
+def test_a_job_runs_in_account_b_and_its_completion_comes_back_through_the_bus(
+    stack, function_env, write_config, lambda_context, monkeypatch
+) -> None:
+    # Given a job declared in account B (eu-west-1), its cluster, network and task family there
+    from dockhand.batch import spec
+    from tests.integration.accounts_helpers import in_account, workload_stack
+    from tests.integration.batch_helpers import BatchWorld, tasks_stay_running
+    from tests.support.events import job_task_stopped
+    from tests.support.fargate import launchable_network, register_fargate_family
+
+    workload_stack(ACCOUNT_B, REGION_B)
+    with tasks_stay_running():
+        world = BatchWorld(stack, function_env, write_config, lambda_context)
+        ecs_b = in_account(ACCOUNT_B, "ecs", REGION_B)
+        subnet, sg = launchable_network(in_account(ACCOUNT_B, "ec2", REGION_B), "jobs")
+        ecs_b.create_cluster(clusterName="demo")
+        register_fargate_family(ecs_b, "report")
+        job = world.job(account="production-account", region=REGION_B)
+        job["network"] = {"subnets": [subnet], "security_groups": [sg]}
+        world.declare(job, accounts=accounts())
+        enforce_trust(monkeypatch)
+        # When its schedule fires
+        assert world.fire("report", datetime(2026, 11, 29, 2, 0, tzinfo=UTC)) == {"batchItemFailures": []}
+        # Then its task runs in account B, launched through B's role by the batch session; none in Dockhand's
+        (task_arn,) = ecs_b.list_tasks(cluster="demo")["taskArns"]
+        assert f":{ACCOUNT_B}:task/demo/" in task_arn and REGION_B in task_arn
+        assert world.tasks() == []
+        assert (role_arn(ACCOUNT_B), "dockhand-batch", EXTERNAL_ID) in assumed_sessions(ACCOUNT_B)
+        (run,) = world.runs()
+        assert run.status == "running" and run.task_arn == task_arn
+        # When the task exits 0 in account B, and account B's rule forwards its STOPPED event to Dockhand's bus
+        ecs_b.stop_task(cluster="demo", task=task_arn, reason="Essential container in task exited")
+        task = ecs_b.describe_tasks(cluster="demo", tasks=[task_arn])["tasks"][0]
+        event = job_task_stopped(task, 0, "Essential container in task exited", "EssentialContainerExited")
+        event.update(account=ACCOUNT_B, region=REGION_B)
+        assert task["startedBy"] == spec.started_by("report", run.run_id, 1)
+        assert world.deliver(event) == {"batchItemFailures": []}
+    # Then the run succeeded, and said so
+    (run,) = world.runs()
+    assert run.status == "succeeded"
+    assert "job_succeeded" in world.kinds(world.notifications())

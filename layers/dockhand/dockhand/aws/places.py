@@ -49,6 +49,13 @@ class Places:
         declared = next((a for a in self.accounts.values() if a.id == account_id), None)
         return self._ecs(declared, region or self.region, session)
 
+    def ecs_at(self, arn: str, session: str) -> Ecs:
+        """The ECS adapter of the account and Region an ECS ARN names (a bare name: Dockhand's own)."""
+        parts = arn.split(":")
+        if len(parts) < 6 or parts[0] != "arn":
+            return self.ecs_here
+        return self.ecs_of(parts[4], parts[3], session)
+
     def _ecs(self, declared: Account | None, region: str, session: str) -> Ecs:
         if declared is None and region == self.region:
             return self.ecs_here

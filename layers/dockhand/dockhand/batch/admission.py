@@ -72,7 +72,7 @@ def _task_still_running(ctx: BatchContext, run: RunRecord) -> bool:
     if not run.task_arn or not run.cluster:
         return True
     try:
-        tasks = ctx.ecs.describe_tasks(run.cluster, [run.task_arn])
+        tasks = ctx.ecs_for(run.task_arn).describe_tasks(run.cluster, [run.task_arn])
     except RetryableError:
         raise
     except Exception as exc:  # the record is the truth when ECS cannot say

@@ -76,7 +76,7 @@ def _by_tags(ctx: BatchContext, detail: TaskDetail) -> tuple[str, str, int] | No
     """A job task whose launch could not record it yet: its run, from the tags RunTask gave it."""
     if not is_job_task(detail.started_by) or not detail.cluster_arn:
         return None
-    tasks = ctx.ecs.describe_tasks(detail.cluster_arn, [detail.task_arn])
+    tasks = ctx.ecs_for(detail.task_arn).describe_tasks(detail.cluster_arn, [detail.task_arn])
     tags = {t.get("key"): t.get("value") for task in tasks for t in task.get("tags", [])}
     job, run_id, attempt = tags.get(spec.TAG_JOB), tags.get(spec.TAG_RUN), tags.get(spec.TAG_ATTEMPT)
     if not (job and run_id and attempt and attempt.isdigit()):

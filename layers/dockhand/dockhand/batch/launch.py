@@ -104,7 +104,7 @@ def _run_task(ctx: BatchContext, job: Job, run: RunRecord) -> dict[str, Any]:
     """RunTask: the task it started, or why it started none. Throttling and 5xx raise (the message retries:
     the next delivery looks for the task first, and RunTask's clientToken makes a repeat return the same one)."""
     try:
-        result = results.from_response(*ctx.ecs.run_task(**spec.run_task_request(job, run.run_id, run.attempt)))
+        result = results.from_response(*ctx.ecs_of(job).run_task(**spec.run_task_request(job, run.run_id, run.attempt)))
     except RetryableError:
         raise
     except Exception as exc:
@@ -120,11 +120,11 @@ def _find_task(ctx: BatchContext, job: Job, run: RunRecord) -> dict[str, Any] | 
     arns = [
         arn
         for status in ("RUNNING", "STOPPED")
-        for arn in ctx.ecs.list_tasks(job.cluster, startedBy=started_by, desiredStatus=status)
+        for arn in ctx.ecs_of(job).list_tasks(job.cluster, startedBy=started_by, desiredStatus=status)
     ]
     if not arns:
         return None
-    tasks = ctx.ecs.describe_tasks(job.cluster, arns[:1])
+    tasks = ctx.ecs_of(job).describe_tasks(job.cluster, arns[:1])
     logger.info("found the attempt's task launched earlier", extra={"job": job.name, "task_arn": arns[0]})
     return _launched(tasks[0], ctx.clock()) if tasks else None
 

@@ -43,7 +43,7 @@ def stop_once(ctx: BatchContext, claim: Claim, cluster: str, task_arn: str, reas
         return True
 
     def stopping() -> bool | None:
-        tasks = ctx.ecs.describe_tasks(cluster, [task_arn])
+        tasks = ctx.ecs_for(task_arn).describe_tasks(cluster, [task_arn])
         return True if any(t.get("desiredStatus") == "STOPPED" for t in tasks) else None
 
     claim.once(f"stopped:{task_arn}", stop, stopping)

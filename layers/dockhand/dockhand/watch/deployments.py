@@ -92,7 +92,7 @@ def _follow_up(rec: DeploymentRecord, status: Outcome, reason: str | None, watch
         )
         count("DigestHeld")
         return [f"held {rec.repository}@{rec.digest}"]
-    return prune_revisions(watch.ecs, watch.config.deploy, rec, dry_run=watch.dry_run)
+    return prune_revisions(watch.ecs_for(rec.service_arn), watch.config.deploy, rec, dry_run=watch.dry_run)
 
 
 def deploy_notification(

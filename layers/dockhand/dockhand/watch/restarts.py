@@ -17,7 +17,7 @@ from dockhand import arns
 from dockhand.arns import last_part
 from dockhand.backoff import exponential
 from dockhand.config import RestartPolicy
-from dockhand.errors import BadInputError
+from dockhand.errors import AccountUnreachable, BadInputError
 from dockhand.events import TaskDetail
 from dockhand.notify.model import Notification
 from dockhand.observability import count
@@ -196,10 +196,12 @@ def launch_restart(action: WatchAction, watch: Watch) -> str:
 def _run(rec: RestartAttempt, watch: Watch) -> dict[str, Any]:
     """RunTask: the task launched, or the failures ECS gave (a retryable error raises: the message retries)."""
     try:
-        tasks, failures = watch.ecs.run_task(**rec.params)
+        tasks, failures = watch.ecs_for(str(rec.params["cluster"])).run_task(**rec.params)
     except ClientError as exc:
         failures = [{"reason": exc.response["Error"]["Code"], "detail": exc.response["Error"].get("Message", "")}]
         tasks = []
+    except AccountUnreachable as exc:  # told as the launch's failure, not retried
+        failures, tasks = [{"reason": exc.reason, "detail": str(exc)}], []
     if failures or not tasks:
         return {"failures": [{k: str(v) for k, v in f.items()} for f in failures] or [{"reason": "no task"}]}
     return {"task_arn": tasks[0]["taskArn"]}
@@ -208,7 +210,8 @@ def _run(rec: RestartAttempt, watch: Watch) -> dict[str, Any]:
 def _find(rec: RestartAttempt, watch: Watch) -> dict[str, Any] | None:
     """The task an earlier try of this attempt launched, by its `startedBy` (running, or stopped already)."""
     for status in ("RUNNING", "STOPPED"):
-        found = watch.ecs.list_tasks(rec.params["cluster"], startedBy=rec.params["startedBy"], desiredStatus=status)
+        cluster = str(rec.params["cluster"])
+        found = watch.ecs_for(cluster).list_tasks(cluster, startedBy=rec.params["startedBy"], desiredStatus=status)
         if found:
             return {"task_arn": found[0]}
     return None
