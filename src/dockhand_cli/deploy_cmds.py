@@ -70,6 +70,7 @@ def plan_push(
     from dockhand.aws import clients
     from dockhand.aws.ecr import Ecr
     from dockhand.aws.ecs import Ecs
+    from dockhand.aws.places import Places
     from dockhand.deploy.push import Deployer, deploy_push
     from dockhand.events import EcrImageAction
 
@@ -81,8 +82,9 @@ def plan_push(
         push_event(repository, tag, digest, account=account, region=region, time=datetime.now(UTC), prefix="plan")
     )
     ledger, holds = _state(stack, region)
+    ecs = Ecs(clients.client("ecs"))
     deployer = Deployer(
-        ecs=Ecs(clients.client("ecs")),
+        ecs=ecs,
         ledger=ledger,
         holds=holds,
         deployments=None,
@@ -90,6 +92,7 @@ def plan_push(
         section=cfg.deploy,
         dry_run=True,
         ecr=Ecr(clients.client("ecr", region)),
+        places=Places(cfg.accounts, region, ecs),  # targets of other accounts: through their roles, as the deployer
     )
     return deploy_push(event, deployer)
 

@@ -149,14 +149,17 @@ class AccountsWalk(Walk):
 
         return str(Ledger(deps.table()).read(self.service_arn(cluster)).deployment_id)
 
-    def completed(self, cluster: str, name: str = "ecs-deployment-completed") -> dict[str, Any]:
-        """ECS in the cluster's account says the deployment Dockhand started there completed; the workload
-        account's rule forwarded the event to Dockhand's bus, so it carries that account and Region."""
+    def completed(self, cluster: str, name: str = "ecs-deployment-completed", at: Any = None) -> dict[str, Any]:
+        """ECS in the cluster's account says the deployment Dockhand started there completed (now, by default); the
+        workload account's rule forwarded the event to Dockhand's bus, so it carries that account and Region."""
+        from datetime import UTC, datetime
+
         from tests.support.events import load_event, with_detail
 
         account, region = PLACES[cluster]
-        event = with_detail(load_event(name), deploymentId=self.deployment_id(cluster))
-        event.update(region=region, account=account, resources=[self.service_arn(cluster)])
+        now = (at or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
+        event = with_detail(load_event(name), deploymentId=self.deployment_id(cluster), updatedAt=now)
+        event.update(time=now, region=region, account=account, resources=[self.service_arn(cluster)])
         return self.watcher(event)
 
 
