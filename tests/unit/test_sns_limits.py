@@ -60,6 +60,17 @@ def test_any_notification_publishes_a_valid_subject_and_a_message_within_256_kb(
     assert json.loads(call["Message"])["content"]["title"]
 
 
+def test_a_lone_surrogate_in_an_attribute_is_sent_as_a_question_mark() -> None:
+    # Given a notification whose cluster name came from JSON with an escaped lone surrogate
+    n = Notification(kind="task_failed", severity="error", title="t", text="x", cluster="prod-\ud800")
+    sns = RecordingSns()
+    # When the SNS channel sends it
+    SnsChannel(sns, "arn:aws:sns:us-east-1:123456789012:t").send(n)
+    # Then the attribute is valid UTF-8, the surrogate replaced
+    [call] = sns.sent
+    assert call["MessageAttributes"]["cluster"]["StringValue"] == "prod-?"
+
+
 def test_an_ordinary_notification_is_published_untouched() -> None:
     # Given the notification of a crashed service (a real-sized one)
     n = Notification(

@@ -67,7 +67,8 @@ def chat_body(n: Notification, keep: int | None = None) -> dict[str, Any]:
 
 def attributes_of(n: Notification) -> dict[str, str]:
     values = (("kind", n.kind), ("severity", n.severity), ("cluster", n.cluster), ("service", n.service))
-    return {k: v[:ATTRIBUTE_MAX] for k, v in (*values, ("job", n.job)) if v}
+    # A lone surrogate (JSON may carry one, escaped) cannot be sent as UTF-8: it becomes "?".
+    return {k: v.encode("utf-8", "replace").decode()[:ATTRIBUTE_MAX] for k, v in (*values, ("job", n.job)) if v}
 
 
 def message_of(n: Notification, room: int) -> str:
