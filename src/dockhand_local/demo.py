@@ -29,7 +29,9 @@ from dockhand_local.sample import (
     CLUSTER,
     FIRST_TAG,
     JOB,
+    PROD_ACCOUNT,
     PROD_CLUSTER,
+    PROD_REGION,
     REPOSITORY,
     SERVICE,
     SIDECAR_IMAGE,
@@ -66,8 +68,8 @@ class Demo:
         self._step = ""
 
     # ------------------------------------------------------------------------------------------ plumbing
-    def c(self, service: str) -> Any:
-        return self.rt.client(service)
+    def c(self, service: str, account: str | None = None, region: str | None = None) -> Any:
+        return self.rt.client(service, account, region)
 
     def show_timeline(self) -> None:
         entries = self.rt.timeline[self._shown :]
@@ -122,14 +124,27 @@ class Demo:
             time.sleep(0.1)
 
     # ------------------------------------------------------------------------------------------ state views
-    def service(self, cluster: str = CLUSTER) -> dict[str, Any]:
-        return self.c("ecs").describe_services(cluster=cluster, services=[SERVICE])["services"][0]
+    def service(self) -> dict[str, Any]:
+        return self.c("ecs").describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
 
     def production_image(self) -> str:
-        return self.image_of(self.service(PROD_CLUSTER)["taskDefinition"])
+        """What production (the production account, eu-west-1) runs, read there."""
+        ecs = self.rt.client("ecs", PROD_ACCOUNT, PROD_REGION)
+        service = ecs.describe_services(cluster=PROD_CLUSTER, services=[SERVICE])["services"][0]
+        return self.image_of(service["taskDefinition"], ecs=ecs)
 
-    def image_of(self, task_definition: str, container: str = "web") -> str:
-        td = self.c("ecs").describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+    def production_completed(self) -> bool:
+        """The watcher recorded production's deployment (in the production account, eu-west-1) as COMPLETED."""
+        from dockhand.state.deployments import Deployments
+        from dockhand.state.ledger import Ledger
+
+        arn = f"arn:aws:ecs:{PROD_REGION}:{PROD_ACCOUNT}:service/{PROD_CLUSTER}/{SERVICE}"
+        row = Ledger(self.table()).read(arn)
+        record = Deployments(self.table()).get(row.deployment_id) if row.deployment_id else None
+        return record is not None and record.status == "COMPLETED"
+
+    def image_of(self, task_definition: str, container: str = "web", ecs: Any = None) -> str:
+        td = (ecs or self.c("ecs")).describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
         return next(c["image"] for c in td["containerDefinitions"] if c["name"] == container)
 
     def revisions(self) -> list[str]:
@@ -225,7 +240,10 @@ class Demo:
         )
 
     def promotion_step(self) -> None:
-        self.step("Promote web:1.1.0 → bake in staging (10 min) → approval in Slack → pressed → production deployed")
+        self.step(
+            "Promote web:1.1.0 → bake in staging (10 min) → approval in Slack → pressed → production deployed "
+            f"(account {PROD_ACCOUNT}, {PROD_REGION})"
+        )
         digest = self.world.digests["1.1.0"]
         pinned = f"{self.world.repository_uri}@{digest}"
         self.wait_for(
@@ -252,12 +270,19 @@ class Demo:
             lambda: self.production_image().endswith(f":{FIRST_TAG}"),
             timeout=1,
         )
+        completions = self.sns_kinds().count("deploy_completed")
         status, answer = self.rt.press("approve")
         self.console.print(f"  the local Slack pressed Approve as U0RELEASE: {status} {answer}", highlight=False)
         self.wait_for("the approver's function URL took the signed press (200)", lambda: status == 200, timeout=1)
         self.wait_for(
-            f"production ({PROD_CLUSTER}/{SERVICE}) runs the same digest web@{digest[:19]}…",
+            f"production ({PROD_CLUSTER}/{SERVICE} in {PROD_ACCOUNT}, {PROD_REGION}) runs the same digest "
+            f"web@{digest[:19]}…",
             lambda: self.production_image() == pinned,
+        )
+        self.wait_for(
+            "production's deployment completed: its ECS event came from the production account's bus, forwarded by "
+            "the workload account's rule",
+            lambda: self.production_completed() and self.sns_kinds().count("deploy_completed") > completions,
         )
         self.wait_for(
             "the approval message lost its buttons (answered in place)",

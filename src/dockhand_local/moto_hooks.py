@@ -16,19 +16,15 @@ from dockhand_local.stack import ACCOUNT
 
 
 def install(region: str, ecs_sim: EcsSimulator, sns_down: Callable[[], bool]) -> None:
+    """Hook Dockhand's own account and Region: ECR, ECS and SNS."""
     from moto.ecr.models import ecr_backends
-    from moto.ecs.models import ecs_backends
     from moto.sns.exceptions import SNSException
     from moto.sns.models import sns_backends
 
     ecr = ecr_backends[ACCOUNT][region]
-    ecs = ecs_backends[ACCOUNT][region]
     sns = sns_backends[ACCOUNT][region]
     original_publish = sns.publish
     original_put_image = ecr.put_image
-    original_update_service = ecs.update_service
-    original_run_task = ecs.run_task
-    original_stop_task = ecs.stop_task
 
     def put_image(
         repository_name: str,
@@ -40,6 +36,30 @@ def install(region: str, ecs_sim: EcsSimulator, sns_down: Callable[[], bool]) ->
         image = original_put_image(repository_name, image_manifest, image_tag, image_manifest_mediatype, digest)  # type: ignore[arg-type]
         ecs_sim.on_push(repository_name, image.get_image_digest(), image_tag or "")
         return image
+
+    def publish(*args: Any, **kwargs: Any) -> Any:
+        if sns_down():  # an outage: what SNS answers then (HTTP 500, retried by the SDK, then by the queue)
+            raise SNSException("InternalError", "SNS is down (dockhand local channel-down sns)")
+        return original_publish(*args, **kwargs)
+
+    # moto's backends are plain objects: the instance attribute shadows the method for every caller.
+    ecr.put_image = put_image  # type: ignore[method-assign]
+    sns.publish = publish  # type: ignore[method-assign]
+    install_ecs(ecs_sim, ((ACCOUNT, region),))
+
+
+def install_ecs(ecs_sim: EcsSimulator, places: tuple[tuple[str, str], ...]) -> None:
+    """Hook ECS in each (account, Region) of `places` (Dockhand's own, and the workload accounts')."""
+    from moto.ecs.models import ecs_backends
+
+    for account, region in places:
+        _hook_ecs(ecs_backends[account][region], ecs_sim)
+
+
+def _hook_ecs(ecs: Any, ecs_sim: EcsSimulator) -> None:
+    original_update_service = ecs.update_service
+    original_run_task = ecs.run_task
+    original_stop_task = ecs.stop_task
 
     def update_service(service_properties: dict[str, Any]) -> Any:
         cluster = service_properties.get("cluster") or "default"
@@ -71,17 +91,9 @@ def install(region: str, ecs_sim: EcsSimulator, sns_down: Callable[[], bool]) ->
         ecs_sim.on_stop_task(task, was_running, reason)
         return task
 
-    def publish(*args: Any, **kwargs: Any) -> Any:
-        if sns_down():  # an outage: what SNS answers then (HTTP 500, retried by the SDK, then by the queue)
-            raise SNSException("InternalError", "SNS is down (dockhand local channel-down sns)")
-        return original_publish(*args, **kwargs)
-
-    # moto's backends are plain objects: the instance attribute shadows the method for every caller.
-    ecr.put_image = put_image  # type: ignore[method-assign]
-    ecs.update_service = update_service  # type: ignore[method-assign]
-    ecs.run_task = run_task  # type: ignore[method-assign]
-    ecs.stop_task = stop_task  # type: ignore[method-assign]
-    sns.publish = publish  # type: ignore[method-assign]
+    ecs.update_service = update_service
+    ecs.run_task = run_task
+    ecs.stop_task = stop_task
 
 
 def load_aws_managed_policies(load: bool) -> bool:

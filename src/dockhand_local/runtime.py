@@ -27,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from dockhand_local import moto_hooks, provision
+from dockhand_local.accounts import Accounts, Place, keep_forwarded_envelopes, places
 from dockhand_local.clock import LocalClock, Timers, iso
 from dockhand_local.ecs_sim import EcsSimulator, JobExit
 from dockhand_local.host import FunctionHost
 from dockhand_local.pump import Delivery, Pump
 from dockhand_local.sample import SERVICE, Sample, create_sample
 from dockhand_local.schedules import ScheduleFirer
-from dockhand_local.stack import LOCAL_CONTROL_OUTPUT, STACK_NAME, Stack, create_stack
+from dockhand_local.stack import ACCOUNT, LOCAL_CONTROL_OUTPUT, STACK_NAME, Stack, create_stack
 
 __all__ = ["STATE_FILE", "Delivery", "Runtime", "RuntimeOptions", "TimelineEntry", "read_state"]
 
@@ -100,6 +101,9 @@ class Runtime:
         self._threads: list[threading.Thread] = []
         self._config_copy: Path | None = None
         self._managed_policies = False  # moto's setting before this runtime started
+        self.accounts: Accounts | None = None
+        self.places: list[Place] = []  # the workload accounts' (account, Region)s the declarations name
+        self._restore_forwarding: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------------------------------ lifecycle
     def start(self) -> Runtime:
@@ -147,6 +151,9 @@ class Runtime:
             self.errors.append(f"schedule sync: {type(exc).__name__}: {exc}")
             self.note("error", f"job schedules not created: {type(exc).__name__}: {exc}")
         moto_hooks.install(self.region, self.ecs, sns_down=lambda: "sns" in self.down)
+        self.accounts = Accounts(self._session, self.endpoint, self.region)
+        self._restore_forwarding = keep_forwarded_envelopes()
+        self._provision_places(self._config_copy)
         self.pump = Pump(self, self.stack, self.host, provision.capture_sns(self))
         if self.options.slack:
             from dockhand_local.slack import LoopbackSlack
@@ -175,6 +182,8 @@ class Runtime:
         if self.slack:
             with suppress(Exception):
                 self.slack.stop()
+        if self._restore_forwarding:
+            self._restore_forwarding()
         if self._server:
             self._server.stop()
             moto_hooks.load_aws_managed_policies(self._managed_policies)
@@ -215,8 +224,23 @@ class Runtime:
         self.errors.append(f"{type(exc).__name__}: {exc}")
         self.note("error", f"{type(exc).__name__}: {exc}")
 
+    def _provision_places(self, config: Path) -> None:
+        """The workload accounts the file names that are not set up yet: their workload stack, their ECS hooked."""
+        assert self.accounts is not None
+        new = [p for p in places(config) if (p.account, p.region) not in {(q.account, q.region) for q in self.places}]
+        if not new:
+            return
+        for line in self.accounts.deploy_workload_stacks(new):
+            self.note("runtime", f"workload account {line}")
+        moto_hooks.install_ecs(self.ecs, tuple((p.account, p.region) for p in new))
+        self.places += new
+
     # ------------------------------------------------------------------------------------------ services
-    def client(self, service: str) -> Any:
+    def client(self, service: str, account: str | None = None, region: str | None = None) -> Any:
+        """A client of the runtime's account and Region, or (naming them) of a workload account's Region."""
+        if account is not None or region is not None:
+            assert self.accounts is not None
+            return self.accounts.client(service, account or ACCOUNT, region or self.region)
         with self.lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(service, endpoint_url=self.endpoint)
@@ -252,25 +276,34 @@ class Runtime:
         return self.emit_many(source, detail_type, [(detail, resources or [])])[0]
 
     def emit_many(self, source: str, detail_type: str, events: list[tuple[dict[str, Any], list[str]]]) -> list[str]:
-        """Put events of one kind on the bus, ten to a PutEvents call (its limit); return their ids."""
-        ids: list[str] = []
-        events_client = self.client("events")
-        for start in range(0, len(events), 10):
-            entries = [
-                {
-                    "Source": source,
-                    "DetailType": detail_type,
-                    "Detail": json.dumps(detail),
-                    "Resources": resources,
-                    "Time": self.clock.now(),
-                }
-                for detail, resources in events[start : start + 10]
-            ]
-            for entry in events_client.put_events(Entries=entries)["Entries"]:
-                if "ErrorCode" in entry:
-                    self.errors.append(f"put_events {detail_type}: {entry['ErrorCode']}")
-                ids.append(str(entry.get("EventId", "")))
-        return ids
+        """Put events of one kind on the bus, ten to a PutEvents call (its limit); return their ids. An event of a
+        workload account's resource (one the declarations name) is put on that account's bus in its Region: the
+        workload-account template's rule forwards it to Dockhand's, as on AWS. Any other goes on Dockhand's bus."""
+        ids: dict[int, str] = {}
+        by_place: dict[tuple[str | None, str | None], list[int]] = {}
+        known = {(p.account, p.region) for p in self.places}
+        for i, (_detail, resources) in enumerate(events):
+            place = _place_of(resources)
+            by_place.setdefault(place if place in known else (None, None), []).append(i)
+        for (account, region), indexes in by_place.items():
+            events_client = self.client("events", account, region) if account else self.client("events")
+            for start in range(0, len(indexes), 10):
+                chunk = indexes[start : start + 10]
+                entries = [
+                    {
+                        "Source": source,
+                        "DetailType": detail_type,
+                        "Detail": json.dumps(events[i][0]),
+                        "Resources": events[i][1],
+                        "Time": self.clock.now(),
+                    }
+                    for i in chunk
+                ]
+                for i, entry in zip(chunk, events_client.put_events(Entries=entries)["Entries"], strict=True):
+                    if "ErrorCode" in entry:
+                        self.errors.append(f"put_events {detail_type}: {entry['ErrorCode']}")
+                    ids[i] = str(entry.get("EventId", ""))
+        return [ids[i] for i in range(len(events))]
 
     def put_event(self, event: dict[str, Any]) -> str:
         """Put a whole sample event (events/*.json shape) on the bus."""
@@ -404,6 +437,7 @@ class Runtime:
             staged = self._config_copy.with_name(f".{self._config_copy.name}.deploying")
             shutil.copyfile(source, staged)
             self.network = provision.provision_network(self, staged, self.network) or self.network
+            self._provision_places(staged)
             os.replace(staged, self._config_copy)  # a handler reads the old file or the new one, never half of one
             report = provision.sync_schedules(self, self._config_copy, self.host.out)
             if self.slack is not None:
@@ -453,6 +487,14 @@ class Runtime:
     def timeline_dicts(self) -> list[dict[str, Any]]:
         with self.lock:
             return [e.as_dict() for e in self.timeline]
+
+
+def _place_of(resources: list[str]) -> tuple[str | None, str | None]:
+    """(account, Region) of the first resource ARN when it is not the runtime's own account; (None, None) else."""
+    parts = resources[0].split(":") if resources else []
+    if len(parts) >= 6 and parts[4] and parts[4] != ACCOUNT:
+        return parts[4], parts[3]
+    return None, None
 
 
 def read_state(path: Path = STATE_FILE) -> dict[str, Any]:

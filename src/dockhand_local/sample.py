@@ -2,7 +2,7 @@
 
 ECR repositories `web` and `nightly-report`; cluster `demo`; task definitions `web` (web:1.0.0 and a log-router
 sidecar) and `nightly-report`; the Fargate services `demo/web` (staging) and `prod/web` (production, promoted from
-staging) (2 tasks each, circuit breaker with rollback) in a
+staging, in the production account 210987654321 and eu-west-1) (2 tasks each, circuit breaker with rollback) in a
 network with DNS hostnames (moto's RunTask wants it) — the jobs' network when the declarations name one.
 `dockhand local sample` and `make demo` both make it here.
 """
@@ -14,6 +14,7 @@ from typing import Any
 
 CLUSTER, SERVICE, REPOSITORY, JOB = "demo", "web", "web", "nightly-report"
 PROD_CLUSTER = "prod"  # the production stage: web is promoted there from staging (demo/web)
+PROD_ACCOUNT, PROD_REGION = "210987654321", "eu-west-1"  # config/dockhand.yaml's `accounts.production`, its Region
 FIRST_TAG = "1.0.0"
 SIDECAR_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 
@@ -30,7 +31,8 @@ class Sample:
 
 
 def create_sample(client: Any, network: dict[str, str]) -> Sample:
-    """Make the sample world with `client(service)`; `network` is the runtime's (name → id) job network."""
+    """Make the sample world with `client(service)` (`client(service, account, region)`: in another account);
+    `network` is the runtime's (name → id) job network."""
     ecr, ecs = client("ecr"), client("ecs")
     repository_uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
     report_uri = ecr.create_repository(repositoryName=JOB)["repository"]["repositoryUri"]
@@ -62,18 +64,27 @@ def create_sample(client: Any, network: dict[str, str]) -> Sample:
         **common,
         containerDefinitions=[{"name": "report", "image": f"{report_uri}:2.0.0", "memory": 512, "essential": True}],
     )
-    for cluster in (CLUSTER, PROD_CLUSTER):
-        if cluster != CLUSTER:
-            ecs.create_cluster(clusterName=cluster)
-        ecs.create_service(
-            cluster=cluster,
-            serviceName=SERVICE,
-            taskDefinition=web,
-            desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [security_group]}},
-            deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
-        )
+    service = {
+        "serviceName": SERVICE,
+        "desiredCount": 2,
+        "launchType": "FARGATE",
+        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
+    }
+    network_of = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [security_group]}}
+    ecs.create_service(cluster=CLUSTER, taskDefinition=web, networkConfiguration=network_of, **service)
+    # Production: the production account, in its Region, running the same image from this account's registry.
+    prod_ecs = client("ecs", PROD_ACCOUNT, PROD_REGION)
+    prod_ecs.create_cluster(clusterName=PROD_CLUSTER)
+    prod_subnet, prod_group = _network(client("ec2", PROD_ACCOUNT, PROD_REGION), {})
+    prod_web = prod_ecs.register_task_definition(
+        family=SERVICE,
+        **common,
+        containerDefinitions=[
+            {"name": "web", "image": f"{repository_uri}:{FIRST_TAG}", "memory": 384, "essential": True},
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    prod_network = {"awsvpcConfiguration": {"subnets": [prod_subnet], "securityGroups": [prod_group]}}
+    prod_ecs.create_service(cluster=PROD_CLUSTER, taskDefinition=prod_web, networkConfiguration=prod_network, **service)
     return Sample(repository_uri, subnet, security_group, str(web))
 
 
@@ -96,7 +107,8 @@ def describe(sample: Sample) -> list[str]:
         f"ECR repositories {REPOSITORY} ({sample.repository_uri}) and {JOB}",
         f"cluster {CLUSTER}; service {SERVICE} on {sample.task_definition.rsplit('/', 1)[-1]} "
         f"({REPOSITORY}:{FIRST_TAG} + a log-router sidecar), 2 tasks, circuit breaker with rollback",
-        f"cluster {PROD_CLUSTER}; service {SERVICE} (production: promoted from staging demo/{SERVICE})",
+        f"cluster {PROD_CLUSTER} in account {PROD_ACCOUNT}, {PROD_REGION}; service {SERVICE} on web:1.0.0 "
+        f"(production: promoted from staging, demo/{SERVICE})",
         f"task definition {JOB} for the job; network {sample.subnet} / {sample.security_group}",
         f"push {REPOSITORY}:1.1.0 to deploy it: dockhand local manifest {REPOSITORY}:1.1.0 > manifest.json",
     ]

@@ -245,6 +245,8 @@ def test_a_failure_carries_cause_container_image_times_and_links(watcher, slack,
     assert ("log-group/$252Fecs$252Fexample-api/log-events/ecs$252Fapp$252Fa6eaf0150a4248dAA1bcbd688121014e") in text
     assert "eu-central-1.console.aws.amazon.com/cloudwatch" in text
     assert "/ecs/v2/clusters/test/tasks/a6eaf0150a4248dAA1bcbd688121014e" in text
+    # And the console link is in the Region the task stopped in (the event's: eu-central-1), not the watcher's
+    assert "https://eu-central-1.console.aws.amazon.com/ecs/v2/clusters/test/tasks/" in text
 
 
 def test_duplicates_and_older_versions_are_dropped(watcher, slack, inbox, capsys) -> None:

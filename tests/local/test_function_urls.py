@@ -15,7 +15,7 @@ from dockhand.state.promotions import Promotions
 from dockhand.state.table import Table
 from dockhand_local.images import image_manifest
 from dockhand_local.runtime import Runtime, RuntimeOptions
-from dockhand_local.sample import PROD_CLUSTER, REPOSITORY, SERVICE
+from dockhand_local.sample import PROD_ACCOUNT, PROD_CLUSTER, PROD_REGION, REPOSITORY, SERVICE
 from tests.support.local import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local-runtime")]
@@ -25,8 +25,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "config" / "dockhand.yaml"
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
-    """config/dockhand.yaml's world (staging demo/web, production prod/web behind an approval), web:1.1.0 pushed and
-    baked in staging: production waits for U0RELEASE."""
+    """config/dockhand.yaml's world (staging demo/web; production prod/web behind an approval, in the production
+    account and eu-west-1), web:1.1.0 pushed and baked in staging: production waits for U0RELEASE."""
     here = tmp_path_factory.mktemp("urls")
     options = RuntimeOptions(
         config_path=CONFIG, state_dir=here / "state", speed=60.0, deploy_delay=0.3, handler_log=here / "handlers.log"
@@ -68,7 +68,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
 
 
 def _production_image(rt: Runtime) -> str:
-    ecs = rt.client("ecs")
+    ecs = rt.client("ecs", PROD_ACCOUNT, PROD_REGION)
     service = ecs.describe_services(cluster=PROD_CLUSTER, services=[SERVICE])["services"][0]
     task_definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
     return str(task_definition["containerDefinitions"][0]["image"])

@@ -64,8 +64,11 @@ def test_the_walkthrough_runs_as_written(checkout: Path) -> None:
     status = out.stdout[out.stdout.index("staging -> production") :].splitlines()[0]
     assert "awaiting_approval" in status and "U0RELEASE" in status, out.stdout
     assert re.search(r"^200 .*approved", out.stdout, flags=re.M | re.I), out.stdout
-    revisions = re.findall(r"^arn:aws:ecs:us-east-1:123456789012:task-definition/web:\d+$", out.stdout, flags=re.M)
-    assert revisions[:2] == ["arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"] * 2, revisions
+    # and production, in the other account and Region, then ran what staging ran (the second `status`)
+    after = out.stdout[out.stdout.index("Approved by U0RELEASE") :]
+    staging = re.search(r"^staging: runs web:1\.1\.0 (sha256:[0-9a-f]+)", after, flags=re.M)
+    production = re.search(r"^production: runs web:1\.1\.0 (sha256:[0-9a-f]+)", after, flags=re.M)
+    assert staging and production and staging[1] == production[1], after[:2000]
     # And the rolled-back web:1.2.0 is held
     assert re.search(r"web\s.*sha256:[0-9a-f]{64}.*1\.2\.0", out.stdout), out.stdout
     # And the job's run failed once (exit 1 after its run time) and then succeeded

@@ -62,7 +62,9 @@ def handle_deployment(event: DeploymentStateChange, watch: Watch) -> str:
             completed = watch.stage_completed
             claim.once("promotion", lambda: completed(rec, detail.updated_at or event.time))
     count("DeployOutcome", status=status)
-    watch.send(f"deploy/{detail.deployment_id}/{status}", deploy_notification(event, status, rec, watch.region))
+    watch.send(
+        f"deploy/{detail.deployment_id}/{status}", deploy_notification(event, status, rec, event.region or watch.region)
+    )
     claim.finish({"outcome": f"deploy:{status}"})
     return f"deploy:{status}"
 

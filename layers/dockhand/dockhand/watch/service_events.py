@@ -24,7 +24,7 @@ def handle_service_action(event: ServiceAction, watch: Watch) -> str:
     if detail.event_type not in ("WARN", "ERROR"):
         return "service:ignored"
     count("ServiceEvent", event=detail.event_name)
-    watch.send(f"event/{event.id}", service_event_notification(event, watch.region))
+    watch.send(f"event/{event.id}", service_event_notification(event, event.region or watch.region))
     return f"service:{detail.event_name}"
 
 

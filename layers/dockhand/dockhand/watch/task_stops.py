@@ -60,7 +60,7 @@ def _handle(event: TaskStateChange, claim: Claim, watch: Watch) -> str:
         if placement != "opened":
             count("CrashLoopSuppressed", cause=stop.cause.value)
             return f"counted:{stop.cause.value}"
-    n = stop_notification(task, stop, taskdef, watch.region, restart_note, thread_key)
+    n = stop_notification(task, stop, taskdef, event.region or watch.region, restart_note, thread_key)
     watch.send(f"task/{task.task_arn}", n)
     return f"alerted:{stop.cause.value}"
 
