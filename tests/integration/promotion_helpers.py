@@ -80,6 +80,15 @@ class Walk:
         }
         return app.lambda_handler(event, LambdaContext())
 
+    def hook(self, sample: str = "post-test-traffic-shift", before: Callable[[], Any] | None = None) -> dict[str, Any]:
+        """ECS calls the lifecycle hook with a sample payload of `events/hooks/` (the service prod/web)."""
+        from functions.hook import app
+
+        self.function_env("HookFunction", self.config)
+        if before is not None:
+            before()
+        return app.lambda_handler(load_event(f"hooks/{sample}"), LambdaContext())
+
     def watcher(self, *bodies: Any) -> dict[str, Any]:
         from functions.watcher import app
 
@@ -190,6 +199,34 @@ class Walk:
         from dockhand.state.promotions import Promotions
 
         return Promotions(deps.table()).get("web", stage, digest)
+
+    def gate(self, stage: str = "production", digest: str = DIGEST) -> Any:
+        """The traffic gate the hook holds on `stage` for `digest`."""
+        from dockhand import deps
+        from dockhand.state.promotions import TrafficGates
+
+        return TrafficGates(deps.table()).get("web", stage, digest)
+
+    def deployed_to_production(self, tag: str = "1.1.0") -> None:
+        """`tag` pushed, completed in staging, baked, released and deployed to production (bake_minutes=1)."""
+        self.push(tag)
+        self.completed("staging")
+        self.later(60)
+        assert [b["stage"] for b in self.to_deployer()] == ["production"]
+
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_CHANNEL = "C0GATE"
+
+
+def slack_bot(stack: Any, slack: Any) -> dict[str, Any]:
+    """The stack's Slack credential names the loopback Slack (bot mode, with the app's signing secret); the
+    notifications section that posts to it."""
+    creds = {"bot_token": "xoxb-gate", "api_url": slack.api_url, "signing_secret": SIGNING_SECRET}
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=stack.physical["SlackSecret"], SecretString=json.dumps(creds)
+    )
+    return {"sns": True, "slack": {"mode": "bot", "channel": SLACK_CHANNEL}}
 
 
 def web_5xx_alarm(state: str) -> None:

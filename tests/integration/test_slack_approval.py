@@ -8,25 +8,17 @@ import json
 import time
 from typing import Any
 
-import boto3
 import pytest
 
 from dockhand_local.slack import LoopbackSlack
-from tests.integration.promotion_helpers import DIGEST, REGION, REGISTRY
-
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-CHANNEL = "C0GATE"
+from tests.integration.promotion_helpers import DIGEST, REGISTRY, SIGNING_SECRET, slack_bot
+from tests.integration.promotion_helpers import SLACK_CHANNEL as CHANNEL
 
 
 def _waiting(stack: Any, walk: Any, approvers: list[str]) -> Any:
     """A walk whose production asks `approvers` in Slack, 1.1.0 verified in staging and waiting for them."""
     with LoopbackSlack() as slack:
-        creds = {"bot_token": "xoxb-gate", "api_url": slack.api_url, "signing_secret": SIGNING_SECRET}
-        boto3.client("secretsmanager", region_name=REGION).put_secret_value(
-            SecretId=stack.physical["SlackSecret"], SecretString=json.dumps(creds)
-        )
-        notifications = {"sns": True, "slack": {"mode": "bot", "channel": CHANNEL}}
-        w = walk(notifications=notifications, approval={"approvers": approvers}, bake_minutes=5)
+        w = walk(notifications=slack_bot(stack, slack), approval={"approvers": approvers}, bake_minutes=5)
         w.push("1.1.0")
         w.completed("staging")
         w.later(5 * 60)

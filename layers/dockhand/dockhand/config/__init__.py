@@ -25,7 +25,7 @@ from dockhand.config.jobs import (
     RetryRule,
 )
 from dockhand.config.notifications import Kind, NotificationsSection, Route, Severity, SlackChannel
-from dockhand.config.promotion import Approval
+from dockhand.config.promotion import Approval, TrafficGate
 from dockhand.config.watch import RestartPolicy, WatchSection
 from dockhand.errors import ConfigError
 
@@ -51,6 +51,7 @@ __all__ = [
     "Severity",
     "SlackChannel",
     "TagPolicy",
+    "TrafficGate",
     "WatchSection",
     "cached_config",
     "json_schema",

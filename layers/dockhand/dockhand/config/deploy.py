@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from dockhand.config.accounts import Region
 from dockhand.config.base import FileModel, Name
-from dockhand.config.promotion import Approval
+from dockhand.config.promotion import Approval, TrafficGate
 
 
 class TagPolicy(FileModel):
@@ -84,6 +84,9 @@ class DeployTarget(FileModel):
         None, description="The declared account (`accounts:`) the services are in; default: Dockhand's own"
     )
     region: Region | None = Field(None, description="The Region the services are in; default: Dockhand's own")
+    traffic_gate: TrafficGate | None = Field(
+        None, description="Blue/green services: Dockhand's lifecycle hook holds the new revision on test traffic"
+    )
     cluster: str = Field(min_length=1)
     services: list[str] = Field(min_length=1)
     containers: list[str] | None = Field(
@@ -103,6 +106,8 @@ class DeployTarget(FileModel):
             raise ValueError("promote_from needs `stage`: the name of the stage this target is")
         if self.promote_from is not None and self.promote_from == self.stage:
             raise ValueError(f"promote_from: a stage cannot be promoted from itself ({self.stage!r})")
+        if self.traffic_gate is not None and self.stage is None:
+            raise ValueError("traffic_gate needs `stage`: approvals and `dockhand status` name the gate by its stage")
         return self
 
     @property
@@ -144,6 +149,13 @@ class DeploySection(FileModel):
                     raise ValueError(f"{field}: the stages of {t.repository!r} go round in a circle through {stage!r}")
                 seen.add(stage)
                 stage = next((s.promote_from for s in self.stage_targets(t.repository, stage)), None)
+        for i, t in enumerate(self.targets):
+            held = t.traffic_gate is not None and t.traffic_gate.approval is not None
+            if held and any(o.approval for o in self.stage_targets(t.repository, t.stage or "")):
+                raise ValueError(
+                    f"deploy.targets.{i}.traffic_gate.approval: stage {t.stage!r} of {t.repository!r} asks an "
+                    "approval before the deploy already (`approval`): declare it in one place"
+                )
         return self
 
     def targets_for(self, repository: str) -> list[DeployTarget]:
@@ -157,6 +169,14 @@ class DeploySection(FileModel):
         """The stages promoted from `stage`, in the file's order."""
         found = [t.stage for t in self.targets if t.repository == repository and t.promote_from == stage and t.stage]
         return list(dict.fromkeys(found))
+
+    def gated_targets(self, cluster: str, service: str) -> list[DeployTarget]:
+        """The targets with a traffic gate that name `service` of `cluster` (a name or an ARN)."""
+        return [
+            t
+            for t in self.targets
+            if t.traffic_gate is not None and service in t.services and t.cluster.rsplit("/", 1)[-1] == cluster
+        ]
 
     def stages(self, repository: str) -> list[str]:
         return list(dict.fromkeys(t.stage for t in self.targets if t.repository == repository and t.stage))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from dockhand.config.base import FileModel
 
@@ -35,6 +35,28 @@ class Approval(FileModel):
             return True
         # An assumed-role session approves as its role: arn:aws:sts::1:assumed-role/Role/session → role/Role.
         return any(_same_role(who, a) for a in self.approvers)
+
+
+class TrafficGate(FileModel):
+    """For services on ECS blue/green deployments: the gate holds the green revision on test traffic (Dockhand's
+    deployment lifecycle hook, at POST_TEST_TRAFFIC_SHIFT) until it passes, instead of holding the deploy."""
+
+    bake_minutes: int = Field(
+        0, ge=0, le=1440, description="Test traffic on the new revision this long with no failure alert of the service"
+    )
+    alarms: list[str] = Field(
+        default_factory=list, description="CloudWatch alarms that must not be in ALARM while the gate holds (names)"
+    )
+    approval: Approval | None = Field(None, description="A person lets production traffic in (Slack or the CLI)")
+    callback_seconds: int = Field(
+        60, ge=10, le=900, description="How soon ECS asks the hook again while the gate holds"
+    )
+
+    @model_validator(mode="after")
+    def _holds_something(self) -> TrafficGate:
+        if self.bake_minutes == 0 and not self.alarms and self.approval is None:
+            raise ValueError("traffic_gate holds nothing: declare bake_minutes above 0, alarms or an approval")
+        return self
 
 
 def _same_role(who: str, declared: str) -> bool:

@@ -12,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from dockhand.config import Approval
 from dockhand.errors import BadInputError
 from dockhand.events import PromoteAction
 from dockhand.observability import count, logger
 from dockhand.promote import notes
 from dockhand.promote.context import Gate, Promoter
 from dockhand.promote.steps import finish, moved, release
+from dockhand.promote.traffic import held_approval
 from dockhand.state.claims import Claim, Claims
-from dockhand.state.promotions import PromotionRecord, Promotions, Status
+from dockhand.state.promotions import PromotionRecord, Promotions, Status, TrafficGates
 
 Decision = Literal["approve", "reject"]
 
@@ -77,29 +79,50 @@ def decide(
     groups: tuple[str, ...] = (),
 ) -> Answer:
     """A person's answer to a pending approval: taken only from a declared approver, only while it is pending and
-    not expired (one conditional write); then a `decided` message finishes it (release or rejection)."""
-    gate = p.gate(repository, stage)
-    rec = Promotions(p.table).get(repository, stage, digest)
-    if gate is None or gate.approval is None or rec is None:
+    not expired (one conditional write); then a `decided` message finishes it (release or rejection). The approval
+    of a stage whose traffic gate holds it is answered on the gate instead: the lifecycle hook's next call reads
+    it (nothing is released: the deployment is under way already)."""
+    held = held_approval(p, repository, stage)
+    store = TrafficGates(p.table) if held else Promotions(p.table)
+    approval = _approval_of(p, repository, stage, held)
+    rec = store.get(repository, stage, digest)
+    if approval is None or rec is None:
         return Answer(False, f"no approval is asked for {repository}@{digest} into {stage}")
-    if not gate.approval.allows(who, groups):
+    if not approval.allows(who, groups):
         logger.warning("approval refused: not an approver", extra={"who": who, "promotion": rec.key})
         count("PromotionAnswerRefused", reason="not_an_approver")
         return Answer(False, f"{who} is not among the approvers of {stage}")
     to: Status = "approved" if decision == "approve" else "rejected"
+    taken = f"{to.capitalize()} by {who}: {rec.repository}:{rec.tag or digest} to {stage}"
+    if held:
+        taken += " (the traffic gate answers ECS at its next call)"
     if rec.status == to and rec.decided_by == who:
         # The same answer again (the first one's `decided` message may not have gone out): send it again.
-        p.later(_action(rec, "decided"))
-        return Answer(True, f"{to.capitalize()} by {who}: {rec.repository}:{rec.tag or digest} to {stage}")
+        _finish_later(p, rec, held)
+        return Answer(True, taken)
     if rec.status != "awaiting_approval":
         return Answer(False, f"the promotion of {rec.repository}:{rec.tag} to {stage} is {rec.status}, not pending")
     if p.clock() >= rec.approval_expires:
         return Answer(False, f"the approval request expired at {rec.approval_expires}")
-    if Promotions(p.table).move(rec, to, ("awaiting_approval",), decided_by=who, waiting_on="") is None:
+    if store.move(rec, to, ("awaiting_approval",), decided_by=who, waiting_on="") is None:
         return Answer(False, "the promotion was answered or ended meanwhile")
-    p.later(_action(rec, "decided"))
+    _finish_later(p, rec, held)
     count("PromotionAnswered", decision=to)
-    return Answer(True, f"{to.capitalize()} by {who}: {rec.repository}:{rec.tag or digest} to {stage}")
+    return Answer(True, taken)
+
+
+def _approval_of(p: Promoter, repository: str, stage: str, held: bool) -> Approval | None:
+    if held:
+        traffic = p.traffic_gate(repository, stage)
+        return traffic.approval if traffic else None
+    gate = p.gate(repository, stage)
+    return gate.approval if gate else None
+
+
+def _finish_later(p: Promoter, rec: PromotionRecord, held: bool) -> None:
+    """A promotion's answer is finished by the watcher (`decided`); a held gate's by the hook's next call."""
+    if not held:
+        p.later(_action(rec, "decided"))
 
 
 def decided(action: PromoteAction, p: Promoter) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 from dockhand.aws.clients import reraise_retryable
 from dockhand.aws.protocols import SqsClient
-from dockhand.config import Approval, DockhandConfig
+from dockhand.config import Approval, DockhandConfig, TrafficGate
 from dockhand.events import PromoteAction, PromotionMessage
 from dockhand.notify.delivery import deliver_or_retry
 from dockhand.notify.model import Notification
@@ -89,6 +89,19 @@ class Promoter:
             bake_minutes=max(t.bake_minutes for t in targets),
             alarms=tuple(dict.fromkeys(a for t in targets for a in t.alarms)),
             approval=next((t.approval for t in targets if t.approval is not None), None),
+        )
+
+    def traffic_gate(self, repository: str, stage: str) -> TrafficGate | None:
+        """The traffic gate the lifecycle hook holds on `stage` (None when no target of it declares one): the
+        conditions of every target of the stage together, like `gate`."""
+        gates = [t.traffic_gate for t in self.config.deploy.stage_targets(repository, stage) if t.traffic_gate]
+        if not gates:
+            return None
+        return TrafficGate(
+            bake_minutes=max(g.bake_minutes for g in gates),
+            alarms=list(dict.fromkeys(a for g in gates for a in g.alarms)),
+            approval=next((g.approval for g in gates if g.approval is not None), None),
+            callback_seconds=min(g.callback_seconds for g in gates),
         )
 
     def later(self, action: PromoteAction) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from dockhand import arns
 from dockhand.config import Kind, Severity
 from dockhand.notify.model import Button, Notification
 from dockhand.promote.context import Gate
@@ -19,7 +20,7 @@ def _fields(rec: PromotionRecord) -> dict[str, str]:
         "Repository": rec.repository,
         "Tag": rec.tag or "-",
         "Digest": rec.digest,
-        "From": rec.from_stage,
+        "From": rec.from_stage or "-",
         "To": rec.stage,
     }
 
@@ -51,13 +52,48 @@ def ended(rec: PromotionRecord, how: str, why: str) -> Notification:
 
 
 def approval(rec: PromotionRecord, gate: Gate, expires: int) -> Notification:
+    who = ", ".join(gate.approval.approvers) if gate.approval else ""
+    return _approval(rec, f"Verified in {rec.from_stage}.", who, expires)
+
+
+def traffic_approval(rec: PromotionRecord, approvers: list[str], expires: int) -> Notification:
+    """The lifecycle hook holds a blue/green deployment on test traffic until a person answers."""
+    lead = f"The new revision takes test traffic in {rec.stage}; production traffic waits for an answer."
+    return _approval(rec, lead, ", ".join(approvers), expires)
+
+
+def _approval(rec: PromotionRecord, lead: str, who: str, expires: int) -> Notification:
     until = datetime.fromtimestamp(expires, UTC).isoformat(timespec="minutes")
     cli = f"dockhand approve {rec.repository} {rec.digest} --stage {rec.stage}"
-    text = f"Verified in {rec.from_stage}. Approve or reject before {until} (or `{cli}`)."
-    who = ", ".join(gate.approval.approvers) if gate.approval else ""
+    text = f"{lead} Approve or reject before {until} (or `{cli}`)."
     note = _note(rec, "promotion_approval", "warning", f"waits for approval to {rec.stage}", text, Approvers=who)
     buttons = [
         Button(label="Approve", action_id=APPROVE, value=rec.key, style="primary"),
         Button(label="Reject", action_id=REJECT, value=rec.key, style="danger"),
     ]
     return note.model_copy(update={"buttons": buttons})
+
+
+def gate_passed(rec: PromotionRecord, by: str) -> Notification:
+    """The traffic gate let production traffic in."""
+    return _note(rec, "promotion_released", "info", f"passed the traffic gate of {rec.stage}", by)
+
+
+def gate_failed(rec: PromotionRecord, why: str) -> Notification:
+    """The traffic gate failed: ECS rolls the deployment back."""
+    text = f"ECS rolls the deployment of {rec.stage} back: {why}."
+    return _note(rec, "promotion_stopped", "error", f"failed the traffic gate of {rec.stage}", text, Reason=why)
+
+
+def gate_refused(service_arn: str, why: str) -> Notification:
+    """The hook refused a deployment it cannot gate (fail closed): ECS rolls it back."""
+    cluster, service = arns.cluster_and_service(service_arn)
+    return Notification(
+        kind="promotion_stopped",
+        severity="error",
+        title=f"{cluster}/{service}: deployment refused by the traffic gate",
+        text=f"ECS rolls the deployment back: {why}.",
+        fields={"Service": service_arn, "Reason": why},
+        cluster=cluster,
+        service=service,
+    )

@@ -86,17 +86,28 @@ def verify(rec: PromotionRecord, gate: Gate, p: Promoter, *, bake: bool = True) 
 def _alarms(gate: Gate, p: Promoter) -> Verdict:
     if not gate.alarms or p.cloudwatch is None:
         return Verdict("ok")
+    states = alarm_states(gate.alarms, p)
+    for name in gate.alarms:
+        if states[name] == MISSING:
+            return Verdict("stop", f"alarm {name} does not exist")
+        if states[name] != "OK":
+            return Verdict("stop", f"alarm {name} is {states[name]}")
+    return Verdict("ok")
+
+
+MISSING = "MISSING"
+
+
+def alarm_states(names: tuple[str, ...] | list[str], p: Promoter) -> dict[str, str]:
+    """The state of each named CloudWatch alarm (metric or composite); MISSING for one that does not exist."""
+    if not names or p.cloudwatch is None:
+        return {}
     try:
-        found = p.cloudwatch.describe_alarms(AlarmNames=list(gate.alarms), AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        found = p.cloudwatch.describe_alarms(AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"])
     except ClientError as exc:
         from dockhand.aws.clients import reraise_retryable
 
         reraise_retryable(exc, "cloudwatch:DescribeAlarms")
         raise
     states = {a["AlarmName"]: a["StateValue"] for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])}
-    for name in gate.alarms:
-        if name not in states:
-            return Verdict("stop", f"alarm {name} does not exist")
-        if states[name] != "OK":
-            return Verdict("stop", f"alarm {name} is {states[name]}")
-    return Verdict("ok")
+    return {name: str(states.get(name, MISSING)) for name in names}

@@ -8,9 +8,11 @@ Query:
 | `TO#<stage>#<digest>`   | the promotion of a digest into a stage: its status, since when, waiting on what |
 | `RAN#<stage>#<digest>`  | the digest completed a deployment in the stage (a promotion from it may start) |
 | `AT#<stage>`            | the digest the stage completed last, and since when                          |
+| `GATE#<stage>#<digest>` | a traffic gate the deployment lifecycle hook holds (`TrafficGates`): same shape |
 
 A promotion's status only moves forward, by conditional writes (`move`): baking → awaiting_approval → approved →
 deploying → deployed, or it ends stopped (a failed verification), rejected, expired or superseded (a newer digest).
+A traffic gate moves baking → awaiting_approval → approved → passed, or ends failed, rejected or expired.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ from pydantic import BaseModel, ConfigDict
 from dockhand.state.table import Table, now_iso, ttl_after
 
 Status = Literal[
-    "baking", "awaiting_approval", "approved", "deploying", "deployed", "stopped", "rejected", "expired", "superseded"
+    "baking",
+    "awaiting_approval",
+    "approved",
+    "deploying",
+    "deployed",
+    "stopped",
+    "rejected",
+    "expired",
+    "superseded",
+    "passed",
+    "failed",
 ]
 PENDING: tuple[Status, ...] = ("baking", "awaiting_approval")
 _TTL = 180 * 86400
@@ -72,22 +84,27 @@ class StageRun(BaseModel):
 
 
 class Promotions:
+    _prefix = "TO"
+
     def __init__(self, table: Table) -> None:
         self._t = table
+
+    def _sk(self, stage: str, digest: str = "") -> str:
+        return f"{self._prefix}#{stage}#{digest}"
 
     @staticmethod
     def _pk(repository: str) -> str:
         return f"PROMOTION#{repository}"
 
     def get(self, repository: str, stage: str, digest: str) -> PromotionRecord | None:
-        item = self._t.get(self._pk(repository), f"TO#{stage}#{digest}")
+        item = self._t.get(self._pk(repository), self._sk(stage, digest))
         return PromotionRecord.model_validate(item) if item else None
 
     def begin(self, rec: PromotionRecord) -> bool:
         """Write a new promotion; False when this digest's promotion into this stage exists already."""
         now = now_iso()
         data = rec.model_dump() | {"since": rec.since or now, "started_at": rec.started_at or now}
-        item = {"pk": self._pk(rec.repository), "sk": f"TO#{rec.stage}#{rec.digest}", **data}
+        item = {"pk": self._pk(rec.repository), "sk": self._sk(rec.stage, rec.digest), **data}
         return self._t.put(item | {"expires_at": ttl_after(_TTL)}, condition="attribute_not_exists(pk)")
 
     def move(
@@ -106,7 +123,7 @@ class Promotions:
             allowed.append(f":from{i}")
         item = self._t.update(
             self._pk(rec.repository),
-            f"TO#{rec.stage}#{rec.digest}",
+            self._sk(rec.stage, rec.digest),
             "SET " + ", ".join(sets),
             values=values,
             names=names,
@@ -116,7 +133,7 @@ class Promotions:
 
     def into(self, repository: str, stage: str) -> list[PromotionRecord]:
         """Every promotion of the repository into `stage`."""
-        items = self._t.query(self._pk(repository), sk_prefix=f"TO#{stage}#")
+        items = self._t.query(self._pk(repository), sk_prefix=self._sk(stage))
         return [PromotionRecord.model_validate(i) for i in items]
 
     def ran(self, run: StageRun) -> None:
@@ -137,3 +154,15 @@ class Promotions:
         runs = [StageRun.model_validate(i) for i in items if str(i["sk"]).startswith("AT#")]
         promotions = [PromotionRecord.model_validate(i) for i in items if str(i["sk"]).startswith("TO#")]
         return runs, promotions
+
+
+class TrafficGates(Promotions):
+    """The gates the deployment lifecycle hook holds on a blue/green stage: one per (repository, stage, digest),
+    whatever number of services and calls; the same record shape and conditional moves as a promotion."""
+
+    _prefix = "GATE"
+
+    def held(self, repository: str) -> list[PromotionRecord]:
+        """Every traffic gate of the repository (for `dockhand status`)."""
+        items = self._t.query(self._pk(repository), sk_prefix=f"{self._prefix}#")
+        return [PromotionRecord.model_validate(i) for i in items]
