@@ -38,6 +38,7 @@ HANDLERS = {
     "BatchFunction": "functions.batch.app",
     "ScheduleSyncFunction": "functions.schedule_sync.app",
     "ApproverFunction": "functions.approver.app",
+    "HookFunction": "functions.hook.app",
 }
 
 
@@ -776,6 +777,29 @@ def _slack_press(where: str, forged: bool = False) -> Callable[[World], None]:
     return flow
 
 
+def _traffic_gate(where: str | None = None, crash: bool = False) -> Callable[[World], None]:
+    """Production (blue/green) deployed behind a traffic gate (a bake on test traffic, an alarm that must not fire):
+    ECS calls the hook while the gate holds, then after the bake — or after a task crashed on test traffic. With
+    `where`, the notifications go to Slack too, its credential where `where` says."""
+
+    def flow(w: World) -> None:
+        from tests.integration.promotion_helpers import web_5xx_alarm
+
+        web_5xx_alarm("OK")
+        notifications = w.slack_credentials(where) if where else None
+        gate = {"bake_minutes": 5, "alarms": ["web-5xx"]}
+        with _clock() as clock:
+            walk = _walk(w, clock, notifications=notifications, bake_minutes=1, traffic_gate=gate)
+            walk.deployed_to_production()
+            assert walk.hook()["hookStatus"] == "IN_PROGRESS"
+            if crash:
+                walk.task_failed("prod")
+            clock.shift(5 * 60)
+            assert walk.hook() == {"hookStatus": "FAILED" if crash else "SUCCEEDED"}
+
+    return flow
+
+
 # ------------------------------------------------------------------------------------------- the catalogue
 
 SLACK_PLACES = ("stack secret", "ssm under /dockhand/", "secret named by the user", "ssm named by the user")
@@ -829,5 +853,10 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
     "ApproverFunction": {
         "a forged press is refused": _slack_press("stack secret", forged=True),
         **{f"a signed press approves, Slack credential in the {p}": _slack_press(p) for p in SLACK_PLACES},
+    },
+    "HookFunction": {
+        "the gate holds, then passes after a clean bake (alarm OK)": _traffic_gate(),
+        "a task crashes on test traffic: the gate fails": _traffic_gate(crash=True),
+        **{f"Slack credential in the {p}": _traffic_gate(p) for p in SLACK_PLACES},
     },
 }

@@ -26,7 +26,14 @@ from dockhand_local.bench.artifacts import BY_NAME, resolve_imports
 from dockhand_local.bench.lambda_site import build_layer
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("DeployerFunction", "WatcherFunction", "BatchFunction", "ScheduleSyncFunction", "ApproverFunction")
+FUNCTIONS = (
+    "DeployerFunction",
+    "WatcherFunction",
+    "BatchFunction",
+    "ScheduleSyncFunction",
+    "ApproverFunction",
+    "HookFunction",
+)
 EM_AARCH64 = 183
 LOCAL_ONLY = ("moto", "dockhand_local", "dockhand_cli", "flask", "werkzeug", "pytest")
 _CLIENT_CALL = re.compile(r"""\bclient\(\s*["']([a-z0-9-]+)["']""")
