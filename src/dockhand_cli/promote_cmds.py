@@ -37,22 +37,33 @@ def status(
     stack: str = StackOption,
     region: str | None = RegionOption,
 ) -> None:
-    """Which digest runs in which stage, and every promotion: its status, since when, waiting on what."""
-    from dockhand.state.promotions import Promotions
+    """Which digest runs in which stage, every promotion and every traffic gate (the blue/green lifecycle hook's):
+    its status, since when, waiting on what."""
+    from dockhand.state.promotions import Promotions, TrafficGates
 
     found = find_stack(stack, region)
     with aws_errors(found, "cannot read the promotions"):
         runs, promotions = Promotions(found.table()).walk(repository)
+        gates = TrafficGates(found.table()).held(repository)
     console = stdout()
-    if not runs and not promotions:
+    if not runs and not promotions and not gates:
         console.print(f"no stage has run {repository} yet", highlight=False)
         return
     for run in sorted(runs, key=lambda r: r.since):
         typer.echo(f"{run.stage}: runs {repository}:{run.tag or '-'} {run.digest} since {run.since}")
     for p in sorted(promotions, key=lambda r: r.since, reverse=True):
-        what = f"waiting on {p.waiting_on}" if p.pending and p.waiting_on else (p.reason or p.waiting_on)
         line = f"{p.from_stage} -> {p.stage}: {repository}:{p.tag or '-'} {p.digest} {p.status} since {p.since}"
-        typer.echo(f"{line}{': ' + what if what else ''}")
+        typer.echo(line + _what(p))
+    for g in sorted(gates, key=lambda r: r.since, reverse=True):
+        line = f"traffic gate of {g.stage}: {repository}:{g.tag or '-'} {g.digest} {g.status} since {g.since}"
+        typer.echo(line + _what(g))
+
+
+def _what(p: Any) -> str:
+    """`: waiting on …` for a pending promotion or gate, `: <reason>` for one that ended."""
+    holding = p.pending or p.status == "approved"
+    what = f"waiting on {p.waiting_on}" if holding and p.waiting_on else (p.reason or p.waiting_on)
+    return f": {what}" if what else ""
 
 
 def promote(

@@ -151,3 +151,25 @@ def test_promote_overrides_a_walk_stopped_by_a_failure_during_the_bake(walk) -> 
     assert w.image("prod") == f"{REGISTRY}/web@{DIGEST}"
     released = [n for n in w.notes() if n["kind"] == "promotion_released"]
     assert len(released) == 1 and "promoted by arn:aws:sts::" in json.dumps(released[0]["body"])
+
+
+def test_status_shows_a_traffic_gate_the_hook_holds(walk) -> None:
+    # Given production (blue/green) deployed behind a traffic gate that waits for an approval, and ECS called the hook
+    w = walk(bake_minutes=1, traffic_gate={"approval": {"approvers": [APPROVER]}})
+    w.deployed_to_production()
+    assert w.hook()["hookStatus"] == "IN_PROGRESS"
+    # When a person asks for the status of web
+    result = CliRunner().invoke(app, ["status", "web"], env={"COLUMNS": "250"})
+    # Then the gate is there: what it holds, since when, waiting on whom
+    assert result.exit_code == 0, result.output
+    gate = [line for line in result.output.splitlines() if line.startswith("traffic gate of production: ")]
+    assert gate == [
+        f"traffic gate of production: web:1.1.0 {DIGEST} awaiting_approval since {w.gate().since}: "
+        f"waiting on an approval by {APPROVER}"
+    ], result.output
+    # And `dockhand approve` answers the gate: the hook's next call lets traffic in
+    approved = cli(w, "approve", "web", DIGEST, "--stage", "production", env=as_role("Releaser", "alice"))
+    assert approved.exit_code == 0, approved.output
+    assert w.hook() == {"hookStatus": "SUCCEEDED"}
+    status = CliRunner().invoke(app, ["status", "web"], env={"COLUMNS": "250"}).output
+    assert f"traffic gate of production: web:1.1.0 {DIGEST} passed since " in status

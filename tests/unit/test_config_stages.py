@@ -46,6 +46,28 @@ def test_a_promoted_stage_takes_no_push_and_follows_its_stage() -> None:
         (targets(approval={"approvers": ["bob"]}), "deploy.targets.1.approval.approvers.0"),
         (targets(approval={"approvers": []}), "deploy.targets.1.approval.approvers"),
         (targets(bake_minutes=-1), "deploy.targets.1.bake_minutes"),
+        (targets(traffic_gate={}), "deploy.targets.1.traffic_gate: Value error, traffic_gate holds nothing"),
+        (targets(traffic_gate={"bake_minutes": 2000}), "deploy.targets.1.traffic_gate.bake_minutes"),
+        (
+            targets(traffic_gate={"alarms": ["a"], "callback_seconds": 1}),
+            "deploy.targets.1.traffic_gate.callback_seconds",
+        ),
+        (
+            targets(traffic_gate={"approval": {"approvers": ["U0ALICE"]}}, approval={"approvers": ["U0BOB"]}),
+            "deploy.targets.1.traffic_gate.approval: stage 'production' of 'web' asks an approval before the deploy",
+        ),
+        (
+            targets(
+                {
+                    "repository": "api",
+                    "tags": "latest",
+                    "cluster": "q",
+                    "services": ["a"],
+                    "traffic_gate": {"bake_minutes": 5},
+                }
+            ),
+            "deploy.targets.2: Value error, traffic_gate needs `stage`",
+        ),
     ],
 )
 def test_a_mistake_in_the_stages_names_the_field(data: dict[str, Any], expected: str) -> None:
@@ -62,3 +84,16 @@ def test_stages_that_go_round_in_a_circle_are_refused() -> None:
     )
     with pytest.raises(ConfigError, match="go round in a circle"):
         parse_config(data)
+
+
+def test_a_traffic_gate_belongs_to_the_services_it_names() -> None:
+    # Given production's target holds its traffic behind a gate
+    cfg = parse_config(targets(traffic_gate={"bake_minutes": 10, "approval": {"approvers": ["U0ALICE"]}}))
+    # Then the gate is found by the cluster and service ECS names (a cluster ARN in the file matches too)
+    [gated] = cfg.deploy.gated_targets("p", "web")
+    assert gated.stage == "production" and gated.traffic_gate.callback_seconds == 60
+    assert cfg.deploy.gated_targets("s", "web") == [] and cfg.deploy.gated_targets("p", "api") == []
+    by_arn = parse_config(
+        targets(cluster="arn:aws:ecs:us-east-1:123456789012:cluster/p", traffic_gate={"alarms": ["x"]})
+    )
+    assert [t.stage for t in by_arn.deploy.gated_targets("p", "web")] == ["production"]
