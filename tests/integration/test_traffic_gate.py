@@ -186,22 +186,40 @@ def test_a_rollback_is_never_held(walk, sample: str) -> None:
     assert w.gate().status == "awaiting_approval"
 
 
-def test_a_throttled_call_answers_in_progress_and_the_next_call_finishes(walk) -> None:
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [
+        ("ecs", "DescribeServices"),
+        ("ecs", "DescribeTaskDefinition"),
+        ("dynamodb", "GetItem"),
+        ("dynamodb", "Query"),
+        ("cloudwatch", "DescribeAlarms"),
+        ("dynamodb", "UpdateItem"),
+        ("sns", "Publish"),
+    ],
+)
+def test_a_throttled_call_answers_in_progress_and_the_next_call_finishes_once(
+    walk, service: str, operation: str
+) -> None:
     from dockhand import deps
 
     web_5xx_alarm("OK")
     w = gated(walk, bake_minutes=5, alarms=["web-5xx"])
     w.hook()
     w.clock.shift(5 * 60)
-    # When CloudWatch throttles the hook's read of the alarms
-    answer = w.hook(
-        before=lambda: deps.client("cloudwatch").meta.events.register("before-call", throttle("DescribeAlarms"))
-    )
-    # Then the hook answers IN_PROGRESS (try again) instead of failing the deployment, and the gate is unchanged
+
+    def throttled() -> None:
+        client = deps.table().raw.meta.client if service == "dynamodb" else deps.client(service)
+        client.meta.events.register("before-call", throttle(operation))
+
+    # When AWS throttles one call of the call that would pass the gate
+    answer = w.hook(before=throttled)
+    # Then the hook answers IN_PROGRESS (try again in 30 s) instead of failing the deployment
     assert answer == {"hookStatus": "IN_PROGRESS", "callBackDelay": 30}
-    assert w.gate().status == "baking"
-    # And the next call finishes
+    # And ECS's next call finishes: the gate passes, said once
     assert w.hook() == {"hookStatus": "SUCCEEDED"}
+    assert w.gate().status == "passed"
+    assert [k for k, _ in gate_notes(w)] == ["promotion_released"]
 
 
 def test_concurrent_first_calls_hold_one_gate_and_ask_once(walk, monkeypatch) -> None:
