@@ -125,7 +125,8 @@ def test_a_rejection_fails_the_gate_and_ecs_rolls_back(walk) -> None:
     # Then the next call answers FAILED (ECS rolls back), and people are told why
     assert w.hook() == {"hookStatus": "FAILED"}
     assert w.gate().status == "rejected"
-    assert ("promotion_stopped", "web:1.1.0 failed the traffic gate of production") in gate_notes(w)
+    [failed] = [n["body"] for n in w.notes() if "failed the traffic gate" in json.dumps(n["body"])]
+    assert f"rolls the deployment of production back: rejected by {APPROVER}." in json.dumps(failed)
 
 
 def test_an_unanswered_approval_expires_and_fails_the_gate(walk) -> None:

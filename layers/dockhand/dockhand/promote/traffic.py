@@ -204,11 +204,12 @@ def _end(rec: PromotionRecord, to: Status, why: str, p: Promoter) -> HookAnswer:
 
 def _ended(rec: PromotionRecord, p: Promoter) -> HookAnswer:
     """The answer of an ended gate, once its notification is delivered (a failed delivery: ECS asks again)."""
+    why = rec.reason or (f"rejected by {rec.decided_by}" if rec.status == "rejected" else rec.status)
     if rec.status == "passed":
-        p.send(f"promote/{rec.key}/gate-passed", notes.gate_passed(rec, rec.reason))
+        p.send(f"promote/{rec.key}/gate-passed", notes.gate_passed(rec, why))
     else:
-        p.send(f"promote/{rec.key}/gate-{rec.status}", notes.gate_failed(rec, rec.reason))
-    return HookAnswer(ENDED[rec.status], rec.reason)
+        p.send(f"promote/{rec.key}/gate-{rec.status}", notes.gate_failed(rec, why))
+    return HookAnswer(ENDED[rec.status], why)
 
 
 def _refuse(call: HookInvocation, p: Promoter, why: str) -> HookAnswer:
