@@ -149,6 +149,10 @@ class DeploySection(FileModel):
                     raise ValueError(f"{field}: the stages of {t.repository!r} go round in a circle through {stage!r}")
                 seen.add(stage)
                 stage = next((s.promote_from for s in self.stage_targets(t.repository, stage)), None)
+        return self
+
+    @model_validator(mode="after")
+    def _one_approval_per_stage(self) -> DeploySection:
         for i, t in enumerate(self.targets):
             held = t.traffic_gate is not None and t.traffic_gate.approval is not None
             if held and any(o.approval for o in self.stage_targets(t.repository, t.stage or "")):
