@@ -6,11 +6,13 @@ through the real approver with a request the loopback Slack signs, the stack in 
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import strategies as st
 
 from dockhand_local.slack import LoopbackSlack
 from tests.integration.promotion_helpers import (
@@ -275,3 +277,56 @@ def test_a_payload_that_breaks_the_contract_answers_failed_naming_the_field(
     assert app.lambda_handler(payload, LambdaContext()) == {"hookStatus": "FAILED"}
     [refused] = [r for r in caplog.records if r.getMessage() == "lifecycle hook payload refused"]
     assert refused.error.startswith("lifecycle hook payload: ") and field in refused.error
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=8,
+)
+PATHS = [
+    ("executionId",),
+    ("lifecycleStage",),
+    ("resourceArn",),
+    ("executionDetails",),
+    ("executionDetails", "serviceArn"),
+    ("executionDetails", "targetServiceRevisionArn"),
+    ("executionDetails", "testTrafficWeights"),
+    ("executionDetails", "productionTrafficWeights"),
+    ("hookDetails",),
+]
+
+
+def test_whatever_the_payload_the_hook_answers_and_never_raises(walk) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    from dockhand_local.lambda_context import LambdaContext
+    from functions.hook import app
+    from tests.support.events import load_event
+
+    # Given production deployed behind a gate that waits for an approval
+    w = gated(walk, **APPROVAL)
+    assert w.hook()["hookStatus"] == "IN_PROGRESS"
+    sample = load_event("hooks/post-test-traffic-shift")
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(st.tuples(st.sampled_from(PATHS), JSON | st.just(DROP)), min_size=1, max_size=3))
+    def each(changes: list[tuple[tuple[str, ...], Any]]) -> None:
+        event = copy.deepcopy(sample)
+        for path, value in changes:
+            node = event
+            for part in path[:-1]:
+                node = node.setdefault(part, {}) if isinstance(node, dict) else {}
+            if isinstance(node, dict):
+                node.pop(path[-1], None) if value is DROP else node.__setitem__(path[-1], value)
+        # When ECS (or anything) calls the hook with it
+        answer = app.lambda_handler(event, LambdaContext())
+        # Then the answer is one ECS reads, and the gate never passes on a payload that is not ECS's
+        assert set(answer) <= {"hookStatus", "callBackDelay"} and answer["hookStatus"] in STATUSES, answer
+        assert w.gate().status == "awaiting_approval"
+
+    each()
+
+
+DROP = object()
+STATUSES = ("SUCCEEDED", "FAILED", "IN_PROGRESS")
