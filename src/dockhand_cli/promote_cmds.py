@@ -112,9 +112,13 @@ def _answer_command(decision: Literal["approve", "reject"], doc: str) -> Callabl
 
 
 approve = _answer_command(
-    "approve", "Approve a pending promotion (as the caller's IAM principal, which the stage must declare)."
+    "approve",
+    "Approve a pending promotion, or a traffic gate's approval (as the caller's IAM principal, which the stage must "
+    "declare).",
 )
-reject = _answer_command("reject", "Reject a pending promotion: the walk stops at this stage.")
+reject = _answer_command(
+    "reject", "Reject a pending promotion (the walk stops at this stage), or a traffic gate (ECS rolls back)."
+)
 
 
 def _answer(
