@@ -96,6 +96,22 @@ def test_an_approval_pressed_in_slack_lets_production_traffic_in(slack_gate) -> 
     assert updates and "passed the traffic gate of production" in updates[-1]["text"]
 
 
+def test_a_member_of_a_declared_slack_user_group_answers_the_gate(stack, walk) -> None:
+    with LoopbackSlack() as slack:
+        # Given a gate that asks the Slack user group S0RELEASERS, with U0BOB in it
+        w = gated(walk, slack_bot(stack, slack), approval={"approvers": ["S0RELEASERS"]})
+        slack.usergroups["S0RELEASERS"] = ["U0CAROL", "U0BOB"]
+        w.hook()
+        [request] = requests_in(slack)
+        # When U0BOB presses Approve
+        headers, body = slack.interaction(CHANNEL, request["ts"], "dockhand_approve", "U0BOB", SIGNING_SECRET)
+        reply = w.approver(headers, body)
+        # Then the press counts (Slack was asked who is in the group), and ECS's next call lets traffic in
+        assert "Approved by U0BOB" in json.loads(reply["body"])["text"]
+        assert "usergroups.users.list" in slack.calls
+        assert w.hook() == {"hookStatus": "SUCCEEDED"}
+
+
 def test_a_forged_press_changes_nothing(slack_gate) -> None:
     w, slack = slack_gate
     w.hook()

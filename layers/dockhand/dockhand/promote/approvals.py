@@ -84,7 +84,7 @@ def decide(
     it (nothing is released: the deployment is under way already)."""
     held = held_approval(p, repository, stage)
     store = TrafficGates(p.table) if held else Promotions(p.table)
-    approval = _approval_of(p, repository, stage, held)
+    approval = stage_approval(p, repository, stage)
     rec = store.get(repository, stage, digest)
     if approval is None or rec is None:
         return Answer(False, f"no approval is asked for {repository}@{digest} into {stage}")
@@ -111,8 +111,9 @@ def decide(
     return Answer(True, taken)
 
 
-def _approval_of(p: Promoter, repository: str, stage: str, held: bool) -> Approval | None:
-    if held:
+def stage_approval(p: Promoter, repository: str, stage: str) -> Approval | None:
+    """The approval `stage` asks: its traffic gate's when the gate holds it, else the promotion's."""
+    if held_approval(p, repository, stage):
         traffic = p.traffic_gate(repository, stage)
         return traffic.approval if traffic else None
     gate = p.gate(repository, stage)

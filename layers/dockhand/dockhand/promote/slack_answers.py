@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dockhand.observability import count, logger
-from dockhand.promote.approvals import Decision, decide
+from dockhand.promote.approvals import Decision, decide, stage_approval
 from dockhand.promote.context import Promoter
 from dockhand.promote.notes import APPROVE, REJECT
 
@@ -71,8 +71,8 @@ def answer_interaction(
 def _groups(p: Promoter, repository: str, stage: str, user: str, groups_of: GroupsOf | None) -> tuple[str, ...]:
     """The declared user groups (`S…`) of the stage's approval that `user` is in; asked only when the user is not
     declared by id. Slack unreachable or refusing (scope usergroups:read missing): none, and the log says why."""
-    gate = p.gate(repository, stage)
-    approvers = gate.approval.approvers if gate and gate.approval else []
+    approval = stage_approval(p, repository, stage)
+    approvers = approval.approvers if approval else []
     declared = tuple(a for a in approvers if a.startswith("S"))
     if not declared or groups_of is None or user in approvers:
         return ()
