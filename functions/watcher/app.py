@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
+from dockhand.aws.places import Places
 from dockhand.events import (
     DeploymentStateChange,
     Envelope,
@@ -37,7 +38,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 _TASKDEFS: OrderedDict[str, dict[str, Any] | None] = OrderedDict()
 
 
-def promoter() -> Promoter:
+def promoter(places: Places | None = None) -> Promoter:
     s = settings()
     queues = None
     if s.watch_queue_url and s.deploy_queue_url:
@@ -48,14 +49,15 @@ def promoter() -> Promoter:
         notifier=deps.notifier(),
         queues=queues,
         cloudwatch=deps.client("cloudwatch"),
+        places=places,
     )
 
 
 def watch() -> Watch:
     s = settings()
     queue = DelayedMessages(deps.client("sqs"), s.watch_queue_url) if s.watch_queue_url else None
-    p = promoter()
     ecs = Ecs(deps.client("ecs"))
+    p = promoter(deps.places(ecs))
     return Watch(
         config=deps.config(),
         ecs=ecs,
@@ -66,7 +68,7 @@ def watch() -> Watch:
         dry_run=s.dry_run,
         taskdef_cache=_TASKDEFS,
         stage_completed=lambda rec, at: stage_completed(rec, p, at),
-        places=deps.places(ecs),
+        places=p.places,
     )
 
 
@@ -82,7 +84,7 @@ def parse(body: dict[str, Any]) -> Envelope | WatchAction | PromoteAction:
 def handle_record(record: SQSRecord) -> None:
     message = parse(record_json(record.body))
     if isinstance(message, PromoteAction):
-        outcome = handle_promote(message, promoter())
+        outcome = handle_promote(message, promoter(deps.places(Ecs(deps.client("ecs")))))
     else:
         if isinstance(message, Envelope):
             logger.set_correlation_id(message.id)

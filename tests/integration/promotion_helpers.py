@@ -229,11 +229,11 @@ def slack_bot(stack: Any, slack: Any) -> dict[str, Any]:
     return {"sns": True, "slack": {"mode": "bot", "channel": SLACK_CHANNEL}}
 
 
-def web_5xx_alarm(state: str) -> None:
-    """The CloudWatch alarm `web-5xx`, in `state` (OK or ALARM)."""
-    cw = boto3.client("cloudwatch", region_name=REGION)
+def web_5xx_alarm(state: str, cw: Any = None, name: str = "web-5xx") -> None:
+    """The CloudWatch alarm `name` (with `cw`: in its account and Region), in `state` (OK or ALARM)."""
+    cw = cw or boto3.client("cloudwatch", region_name=REGION)
     cw.put_metric_alarm(
-        AlarmName="web-5xx",
+        AlarmName=name,
         MetricName="5xx",
         Namespace="Web",
         Statistic="Sum",
@@ -242,7 +242,7 @@ def web_5xx_alarm(state: str) -> None:
         Threshold=1,
         ComparisonOperator="GreaterThanThreshold",
     )
-    cw.set_alarm_state(AlarmName="web-5xx", StateValue=state, StateReason="set by the test")
+    cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="set by the test")
 
 
 @pytest.fixture

@@ -22,9 +22,10 @@ from tests.integration.accounts_helpers import (
     accounts,
     assumed_sessions,
     enforce_trust,
+    in_account,
     role_arn,
 )
-from tests.integration.promotion_helpers import APPROVER, DIGEST, REGISTRY
+from tests.integration.promotion_helpers import APPROVER, DIGEST, REGISTRY, web_5xx_alarm
 from tests.integration.test_watcher import inbox, slack, watcher
 
 __all__ = ["inbox", "slack", "watcher"]  # the watcher tests' fixtures
@@ -32,7 +33,7 @@ __all__ = ["inbox", "slack", "watcher"]  # the watcher tests' fixtures
 SESSION = f"dockhand-web-{DIGEST.removeprefix('sha256:')[:12]}"
 
 
-def targets() -> list[dict[str, Any]]:
+def targets(alarms: list[str] | None = None) -> list[dict[str, Any]]:
     staging = {"name": "web-staging", "repository": "web", "tags": "semver:^1.0", "stage": "staging"}
     prod = {"name": "web-prod", "repository": "web", "stage": "production", "promote_from": "staging"}
     return [
@@ -46,6 +47,7 @@ def targets() -> list[dict[str, Any]]:
             "services": ["web"],
             "bake_minutes": 10,
             "approval": {"approvers": [APPROVER], "expires_minutes": 60},
+            "alarms": alarms or [],
         },
     ]
 
@@ -54,9 +56,10 @@ def targets() -> list[dict[str, Any]]:
 def walk_accounts(stack: Any, time_machine: Any, function_env: Any, write_config: Any, monkeypatch: Any) -> Any:
     time_machine.move_to(datetime.now(UTC), tick=False)
 
-    def make(external_id: str = EXTERNAL_ID, role_a: str = "") -> AccountsWalk:
+    def make(external_id: str = EXTERNAL_ID, role_a: str = "", alarms: list[str] | None = None) -> AccountsWalk:
         declared = accounts(external_id, role_a)
-        config = write_config({"accounts": declared, "deploy": {"targets": targets()}, "notifications": {"sns": True}})
+        deploy = {"targets": targets(alarms)}
+        config = write_config({"accounts": declared, "deploy": deploy, "notifications": {"sns": True}})
         w = AccountsWalk(stack, time_machine, function_env, config)
         enforce_trust(monkeypatch)
         return w
@@ -256,3 +259,21 @@ def test_a_job_runs_in_account_b_and_its_completion_comes_back_through_the_bus(
     (run,) = world.runs()
     assert run.status == "succeeded"
     assert "job_succeeded" in world.kinds(world.notifications())
+
+
+@pytest.mark.parametrize("state", ["OK", "ALARM"])
+def test_the_alarms_a_stage_names_are_read_where_the_earlier_stage_runs(walk_accounts, state: str) -> None:
+    # Given production names the alarm web-staging-5xx, which lives with staging: account A, its Region
+    w = walk_accounts(alarms=["web-staging-5xx"])
+    web_5xx_alarm(state, in_account(ACCOUNT_A, "cloudwatch", REGION_A), "web-staging-5xx")
+    # When 1.1.0 is pushed, staging completes in account A, and the bake ends
+    w.push("1.1.0")
+    w.completed("staging")
+    w.later(10 * 60)
+    # Then the alarm was read in account A through its role: OK lets the walk go on, ALARM stops it, saying so
+    rec = w.promotion()
+    if state == "OK":
+        assert rec.status == "awaiting_approval", rec.reason
+    else:
+        assert rec.status == "stopped" and rec.reason == "alarm web-staging-5xx is ALARM"
+    assert (role_arn(ACCOUNT_A), "dockhand-alarms", EXTERNAL_ID) in assumed_sessions(ACCOUNT_A)

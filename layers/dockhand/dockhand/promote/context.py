@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dockhand.aws.clients import reraise_retryable
 from dockhand.aws.protocols import SqsClient
@@ -19,6 +19,9 @@ from dockhand.notify.model import Notification
 from dockhand.notify.notifier import NotifierLike
 from dockhand.state.deliveries import Deliveries
 from dockhand.state.table import Table
+
+if TYPE_CHECKING:
+    from dockhand.aws.places import Places
 
 MAX_DELAY = 900  # SQS DelaySeconds ceiling: a longer wait is a chain of delays (`not_before`)
 GROUP = "promote"  # the deploy queue's message group of promotions (pushes keep theirs)
@@ -70,11 +73,23 @@ class Promoter:
     notifier: NotifierLike
     queues: PromotionQueues | None
     cloudwatch: Any | None = None  # reads the alarms a stage names
+    places: Places | None = None  # the declared accounts: a stage's alarms are read where the stage runs
     clock: Callable[[], float] = time.time
 
     def send(self, key: str, n: Notification) -> None:
         """Deliver `n` on every routed channel that has not delivered it yet; any failure makes the message retry."""
         deliver_or_retry(self.notifier, Deliveries(self.table), key, n)
+
+    def cloudwatch_in(self, account: str | None, region: str | None) -> Any | None:
+        """The CloudWatch client of the declared account `account` (None: Dockhand's own) in `region`: through the
+        account's role (its session `dockhand-alarms`), or this function's own client for its own account and
+        Region."""
+        if self.places is None or (account is None and region in (None, self.places.region)):
+            return self.cloudwatch
+        from dockhand.aws.places import session_name
+
+        declared = self.config.accounts[account] if account else None
+        return self.places.client("cloudwatch", declared, region or self.places.region, session_name("alarms"))
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)

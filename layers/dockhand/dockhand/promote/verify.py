@@ -80,13 +80,15 @@ def verify(rec: PromotionRecord, gate: Gate, p: Promoter, *, bake: bool = True) 
             cause, w = failures[0]
             at = datetime.fromtimestamp(w.anchor, UTC).isoformat(timespec="seconds")
             return Verdict("stop", f"a task of {cluster}/{name} failed during the bake ({cause}, at {at})")
-    return _alarms(gate, p)
+    # The alarms are read where the earlier stage runs (its first target's account and Region).
+    where = (targets[0].account, targets[0].region) if targets else (None, None)
+    return _alarms(gate, p, *where)
 
 
-def _alarms(gate: Gate, p: Promoter) -> Verdict:
+def _alarms(gate: Gate, p: Promoter, account: str | None = None, region: str | None = None) -> Verdict:
     if not gate.alarms or p.cloudwatch is None:
         return Verdict("ok")
-    states = alarm_states(gate.alarms, p)
+    states = alarm_states(gate.alarms, p, account, region)
     for name in gate.alarms:
         if states[name] == MISSING:
             return Verdict("stop", f"alarm {name} does not exist")
@@ -98,12 +100,18 @@ def _alarms(gate: Gate, p: Promoter) -> Verdict:
 MISSING = "MISSING"
 
 
-def alarm_states(names: tuple[str, ...] | list[str], p: Promoter) -> dict[str, str]:
-    """The state of each named CloudWatch alarm (metric or composite); MISSING for one that does not exist."""
+def alarm_states(
+    names: tuple[str, ...] | list[str], p: Promoter, account: str | None = None, region: str | None = None
+) -> dict[str, str]:
+    """The state of each named CloudWatch alarm (metric or composite) of the declared account `account` (None:
+    Dockhand's own) in `region`; MISSING for one that does not exist."""
     if not names or p.cloudwatch is None:
         return {}
+    cloudwatch = p.cloudwatch_in(account, region)
+    if cloudwatch is None:
+        return {}
     try:
-        found = p.cloudwatch.describe_alarms(AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+        found = cloudwatch.describe_alarms(AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"])
     except ClientError as exc:
         from dockhand.aws.clients import reraise_retryable
 
