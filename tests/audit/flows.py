@@ -746,6 +746,23 @@ def promote_after_a_clean_bake(w: World) -> None:
     assert walk.image("prod") == f"{REGISTRY}/web@{DIGEST}"
 
 
+def promote_reads_the_alarms_where_the_earlier_stage_runs(w: World) -> None:
+    """Staging in workload account A, production in B naming an alarm that lives with staging: the bake's end reads
+    it in account A, through the role workload-account/template.yaml made there."""
+    from tests.integration.accounts_helpers import ACCOUNT_A, REGION_A, AccountsWalk, accounts, in_account
+    from tests.integration.promotion_helpers import web_5xx_alarm
+    from tests.integration.test_accounts import targets
+
+    web_5xx_alarm("OK", in_account(ACCOUNT_A, "cloudwatch", REGION_A), "web-staging-5xx")
+    declared = {"accounts": accounts(), "deploy": {"targets": targets(["web-staging-5xx"])}, "notifications": {}}
+    with _clock() as clock:
+        walk = AccountsWalk(w.stack, clock, w.function_env, w.config(declared, "accounts-walk.yaml"))
+        walk.push("1.1.0")
+        walk.completed("staging")
+        walk.later(10 * 60)
+    assert walk.promotion().status == "awaiting_approval"
+
+
 def promote_stops_on_a_failure_during_the_bake(w: World) -> None:
     with _clock() as clock:
         walk = _walk(w, clock)
@@ -829,6 +846,9 @@ FLOWS: dict[str, dict[str, Callable[[World], None]]] = {
         "bad input parked": watch_parks_bad_input,
         "promotion: bake ends clean (alarm OK), released to the deployer": promote_after_a_clean_bake,
         "promotion: a failure during the bake stops the walk": promote_stops_on_a_failure_during_the_bake,
+        "promotion: the earlier stage's alarm read in its workload account": (
+            promote_reads_the_alarms_where_the_earlier_stage_runs
+        ),
         "Slack bot": _watch_notifies_through("stack secret", mode="bot"),
         **{f"Slack credential in the {p}": _watch_notifies_through(p) for p in SLACK_PLACES},
     },

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AUDIT_PARAMETERS = {
     "SlackSecretArns": "arn:aws:secretsmanager:us-east-1:123456789012:secret:team/slack-??????",
     "SlackParameterArns": "arn:aws:ssm:us-east-1:123456789012:parameter/team/slack",
-    "WorkloadRoleArns": "arn:aws:iam::222222222222:role/dockhand-workload",
+    "WorkloadRoleArns": ",".join(f"arn:aws:iam::{a}:role/dockhand-workload" for a in ("111111111111", "222222222222")),
 }
 
 # AWS managed policies SAM attaches. They serve the Lambda service (logs, the SQS poller, X-Ray), not the code;
