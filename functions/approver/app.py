@@ -12,8 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
-from dockhand.notify.slack import SlackCredentialError, load_credentials
-from dockhand.notify.slack_api import API_URL, WebClient
+from dockhand.notify.slack import SlackCredentialError, load_credentials, web_client
 from dockhand.observability import logger, metrics, traced
 from dockhand.promote.context import Promoter, PromotionQueues
 from dockhand.promote.slack_answers import GroupsOf, answer_interaction, slack_groups
@@ -41,17 +40,9 @@ def credentials() -> dict[str, str]:
         return {}
 
 
-def signing_secret() -> str:
-    """The Slack app's signing secret: `signing_secret` in the Slack credential."""
-    return credentials().get("signing_secret", "")
-
-
-def groups_of() -> GroupsOf | None:
+def groups_of(creds: dict[str, str]) -> GroupsOf | None:
     """Who is in a declared Slack user group, asked with the bot token (none without one)."""
-    creds = credentials()
-    if not creds.get("bot_token"):
-        return None
-    return slack_groups(WebClient(creds["bot_token"], base_url=creds.get("api_url") or API_URL))
+    return slack_groups(web_client(creds)) if creds.get("bot_token") else None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -62,9 +53,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     body = base64.b64decode(raw).decode("utf-8", "replace") if event.get("isBase64Encoded") else raw
     if len(body) > MAX_BODY:
         return _reply(413, "too large")
-    reply = answer_interaction(
-        body, dict(event.get("headers") or {}), signing_secret(), promoter(), groups_of=groups_of()
-    )
+    creds = credentials()  # read once: the signing secret, and the bot token that reads user groups
+    headers = dict(event.get("headers") or {})
+    reply = answer_interaction(body, headers, creds.get("signing_secret", ""), promoter(), groups_of=groups_of(creds))
     return _reply(reply.status, reply.text)
 
 

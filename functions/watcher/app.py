@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -11,7 +11,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dockhand import deps
 from dockhand.aws.ecs import Ecs
-from dockhand.aws.places import Places
 from dockhand.events import (
     DeploymentStateChange,
     Envelope,
@@ -31,6 +30,9 @@ from dockhand.settings import settings
 from dockhand.watch.context import Watch
 from dockhand.watch.delayed import DelayedMessages
 from dockhand.watch.dispatch import route
+
+if TYPE_CHECKING:  # made on the first record that needs it (deps.places)
+    from dockhand.aws.places import Places
 
 # Report the failed records only, even when all of them failed (no exception, no noisy stack trace).
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -119,7 +119,7 @@ def keep_forwarded_envelopes() -> Callable[[], None]:
     original = Rule.send_to_targets
 
     def send_to_targets(self: Any, event: Any, transform_input: bool = True) -> None:
-        buses = [t for t in self.targets if t["Arn"].split(":")[2:3] == ["events"] and ":event-bus/" in t["Arn"]]
+        buses = [t for t in self.targets if parse_arn(t["Arn"]).resource_type == "event-bus"]
         if not buses or not self.event_pattern.matches_event(event):
             original(self, event, transform_input)
             return

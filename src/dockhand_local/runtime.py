@@ -227,7 +227,8 @@ class Runtime:
     def _provision_places(self, config: Path) -> None:
         """The workload accounts the file names that are not set up yet: their workload stack, their ECS hooked."""
         assert self.accounts is not None
-        new = [p for p in places(config) if (p.account, p.region) not in {(q.account, q.region) for q in self.places}]
+        made = {(q.account, q.region) for q in self.places}
+        new = [p for p in places(config) if (p.account, p.region) not in made]
         if not new:
             return
         for line in self.accounts.deploy_workload_stacks(new):
@@ -393,9 +394,10 @@ class Runtime:
         assert self.stack is not None and self._config_copy is not None
         if self.slack is None:
             raise ValueError("the runtime runs without its loopback Slack (--no-slack)")
+        from dockhand.state.promotions import PromotionRecord
+
         channel, ts, key = self.slack.newest_with_action(f"dockhand_{decision}")
-        repository, _, rest = key.partition("@")
-        stage = rest.rpartition(">")[2]
+        repository, _digest, stage = PromotionRecord.split_key(key)
         if not user:
             config = load_config(self._config_copy)
             approvers = [

@@ -138,6 +138,15 @@ def test_a_newer_digest_supersedes_an_older_pending_one(walk) -> None:
     assert "promotion_stopped" in kinds(w.notes())
 
 
+def _waiting_for_approval(walk: Any) -> Walk:
+    """1.1.0 deployed to staging, baked clean: production waits for the approval `APPROVAL` declares."""
+    w = walk(**APPROVAL)
+    w.push("1.1.0")
+    w.completed("staging")
+    w.later(10 * 60)
+    return w
+
+
 def _decide(w: Walk, decision: str, who: str, digest: str = DIGEST) -> Any:
     from dockhand.promote.approvals import decide
     from functions.watcher import app
@@ -151,10 +160,7 @@ APPROVAL = {"approval": {"approvers": [APPROVER], "expires_minutes": 60}, "bake_
 
 def test_an_approval_gate_waits_for_a_declared_approver_then_releases(walk) -> None:
     # Given production asks for an approval, and 1.1.0's bake in staging ends clean
-    w = walk(**APPROVAL)
-    w.push("1.1.0")
-    w.completed("staging")
-    w.later(10 * 60)
+    w = _waiting_for_approval(walk)
     # Then the promotion waits for an approval, and nothing is released
     assert w.promotion().status == "awaiting_approval"
     assert w.to_deployer() == []
@@ -177,10 +183,7 @@ def test_an_approval_gate_waits_for_a_declared_approver_then_releases(walk) -> N
 
 
 def test_a_rejection_stops_the_walk(walk) -> None:
-    w = walk(**APPROVAL)
-    w.push("1.1.0")
-    w.completed("staging")
-    w.later(10 * 60)
+    w = _waiting_for_approval(walk)
     assert _decide(w, "reject", APPROVER).ok
     w.later(1)
     assert w.to_deployer() == []
@@ -190,10 +193,7 @@ def test_a_rejection_stops_the_walk(walk) -> None:
 
 def test_an_unanswered_approval_expires_and_a_late_answer_changes_nothing(walk) -> None:
     # Given a promotion waiting for an approval that expires after 60 minutes
-    w = walk(**APPROVAL)
-    w.push("1.1.0")
-    w.completed("staging")
-    w.later(10 * 60)
+    w = _waiting_for_approval(walk)
     # When nobody answers for an hour
     for _ in range(4):
         w.later(15 * 60)
@@ -208,10 +208,7 @@ def test_an_unanswered_approval_expires_and_a_late_answer_changes_nothing(walk) 
 
 def test_a_newer_digest_supersedes_one_waiting_for_approval(walk) -> None:
     # Given 1.1.0 waits for an approval
-    w = walk(**APPROVAL)
-    w.push("1.1.0")
-    w.completed("staging")
-    w.later(10 * 60)
+    w = _waiting_for_approval(walk)
     # When 1.2.0 completes in staging
     w.push("1.2.0", NEWER)
     w.completed("staging")
@@ -222,10 +219,7 @@ def test_a_newer_digest_supersedes_one_waiting_for_approval(walk) -> None:
 
 def test_an_answer_whose_message_was_lost_is_finished_by_the_same_answer_again(walk) -> None:
     # Given an approval was taken but its `decided` message never reached the watcher
-    w = walk(**APPROVAL)
-    w.push("1.1.0")
-    w.completed("staging")
-    w.later(10 * 60)
+    w = _waiting_for_approval(walk)
     assert _decide(w, "approve", APPROVER).ok
     assert [b["action"] for b in w.inbox.after(1)] == ["decided"]  # taken off the queue, never handled
     assert w.to_deployer() == []

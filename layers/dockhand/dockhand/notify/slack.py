@@ -66,6 +66,14 @@ def load_credentials(source: str, name: str, max_age: int = SECRET_MAX_AGE) -> d
     return {k: str(v) for k, v in value.items() if isinstance(v, str)}
 
 
+def web_client(creds: dict[str, str]) -> Any:
+    """The Web API client of a bot credential (`bot_token`, and `api_url` where Slack is elsewhere)."""
+    from dockhand.notify.slack_api import WebClient
+
+    elsewhere = {"base_url": creds["api_url"]} if creds.get("api_url") else {}
+    return WebClient(creds["bot_token"], timeout=TIMEOUT, logger=_sdk_logger, **elsewhere)
+
+
 # ------------------------------------------------------------------------------------------------ layout
 
 
@@ -170,7 +178,7 @@ class SlackChannel:
         creds = self._credentials()
         if self._mode != "bot" or not creds.get("bot_token"):
             return Delivery(channel=self.name, ok=True, assumed=True)
-        client = self._client(creds)
+        client = web_client(creds)
         try:
             ref = self._find(client, n, since)
         except SlackApiError as exc:
@@ -195,14 +203,6 @@ class SlackChannel:
         posted = slack_history.search(client, channel, mine, oldest=since)
         return f"{channel}/{posted}" if posted else None
 
-    def _client(self, creds: dict[str, str]) -> Any:
-        from dockhand.notify.slack_api import WebClient
-
-        kwargs: dict[str, Any] = {"token": creds["bot_token"], "timeout": TIMEOUT, "logger": _sdk_logger}
-        if creds.get("api_url"):
-            kwargs["base_url"] = creds["api_url"]
-        return WebClient(**kwargs)
-
     def _ref(self, client: Any, key: str) -> tuple[str, str] | None:
         """(channel, ts) of the message posted under `key`: its saved reference, else found by its metadata."""
         if self._refs is None:
@@ -226,7 +226,7 @@ class SlackChannel:
     def _send_bot(self, n: Notification, creds: dict[str, str]) -> Delivery:
         from dockhand.notify.slack_api import SlackApiError
 
-        client = self._client(creds)
+        client = web_client(creds)
         text, blocks, metadata = fallback_text(n), blocks_for(n), slack_history.metadata_for(n)
         try:
             if n.role == "update" and n.update_key and (ref := self._ref(client, n.update_key)):

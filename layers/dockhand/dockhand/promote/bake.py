@@ -8,7 +8,7 @@ digest supersedes an older one still pending for the same stage.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from dockhand import arns, images
 from dockhand.events import PromoteAction
@@ -45,23 +45,12 @@ def stage_completed(rec: DeploymentRecord, p: Promoter, completed_at: datetime |
     )
     promotions.ran(run)
     done = [f"{target.stage} runs {rec.digest}"]
+    began = int(min(completed_at.timestamp(), p.clock())) if completed_at else int(p.clock())
     for stage in p.config.deploy.next_stages(rec.repository, target.stage):
         gate = p.gate(rec.repository, stage)
         assert gate is not None  # a next stage is one some target is promoted into
-        now = int(min(completed_at.timestamp(), p.clock())) if completed_at else int(p.clock())
-        promotion = PromotionRecord(
-            repository=rec.repository,
-            digest=rec.digest,
-            tag=rec.tag,
-            pushed_at=pushed_at,
-            account=account,
-            region=region,
-            from_stage=target.stage,
-            stage=stage,
-            bake_until=now + gate.bake_minutes * 60,
-            waiting_on=f"the bake in {target.stage} ({gate.bake_minutes} min)",
-            started_at=datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
-        )
+        waiting_on = f"the bake in {target.stage} ({gate.bake_minutes} min)"
+        promotion = PromotionRecord.of_run(run, stage, began, began + gate.bake_minutes * 60, waiting_on)
         if promotions.begin(promotion):
             count("PromotionStarted", stage=stage)
         current = promotions.get(rec.repository, stage, rec.digest) or promotion

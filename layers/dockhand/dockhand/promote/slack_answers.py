@@ -22,6 +22,7 @@ from dockhand.observability import count, logger
 from dockhand.promote.approvals import Decision, decide, stage_approval
 from dockhand.promote.context import Promoter
 from dockhand.promote.notes import APPROVE, REJECT
+from dockhand.state.promotions import PromotionRecord
 
 ACTIONS: dict[str, Decision] = {APPROVE: "approve", REJECT: "reject"}
 SIGNATURE_MAX_AGE = 300  # seconds: Slack's replay window
@@ -61,8 +62,7 @@ def answer_interaction(
         count("SlackRequestRefused", reason="not_a_gate_button")
         return Reply(400, "not a Dockhand approval button")
     decision, key, user = press
-    repository, _, rest = key.partition("@")
-    digest, _, stage = rest.partition(">")
+    repository, digest, stage = PromotionRecord.split_key(key)
     answer = decide(p, repository, digest, stage, decision, user, _groups(p, repository, stage, user, groups_of))
     logger.info("Slack answer", extra={"promotion": key, "user": user, "decision": decision, "taken": answer.ok})
     return Reply(200, answer.text)

@@ -69,7 +69,7 @@ def promote_now(action: PromoteAction, p: Promoter) -> str:
             )
             p.send(f"promote/{asked.key}/refused/{action.request}", notes.stopped(asked, why))
             return finish(claim, f"promote:refused:{why}")
-        rec = PromotionRecord.model_validate(claim.once("record", lambda: _record_for(action, gate, ran, p)))
+        rec = PromotionRecord.model_validate(claim.once("record", lambda: _record_for(action, ran, p)))
     if "reopened" not in claim.steps:
         if rec.status not in ("baking", "stopped", "expired", "superseded"):
             return finish(claim, f"promote:{rec.status}")
@@ -82,20 +82,10 @@ def promote_now(action: PromoteAction, p: Promoter) -> str:
     return finish(claim, proceed(rec, gate, p, claim, by=f"promoted by {action.by or 'a person'} (bake skipped)"))
 
 
-def _record_for(action: PromoteAction, gate: Gate, ran: StageRun, p: Promoter) -> dict[str, Any]:
+def _record_for(action: PromoteAction, ran: StageRun, p: Promoter) -> dict[str, Any]:
     """A promotion record for a digest the earlier stage completed but that has none into this stage yet."""
-    rec = PromotionRecord(
-        repository=action.repository,
-        digest=action.digest,
-        tag=ran.tag,
-        pushed_at=ran.pushed_at,
-        account=ran.account,
-        region=ran.region,
-        from_stage=gate.from_stage,
-        stage=action.stage,
-        bake_until=int(p.clock()),
-        started_at=p.now().isoformat(timespec="seconds"),
-    )
+    now = int(p.clock())
+    rec = PromotionRecord.of_run(ran, action.stage, now, now)
     Promotions(p.table).begin(rec)
     return rec.model_dump()
 

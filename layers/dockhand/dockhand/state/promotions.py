@@ -17,6 +17,7 @@ A traffic gate moves baking → awaiting_approval → approved → passed, or en
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -64,6 +65,25 @@ class PromotionRecord(BaseModel):
     def key(self) -> str:
         """Names the promotion in claims, messages and Slack buttons."""
         return f"{self.repository}@{self.digest}>{self.stage}"
+
+    @staticmethod
+    def split_key(key: str) -> tuple[str, str, str]:
+        """(repository, digest, stage) of a `key`."""
+        repository, _, rest = key.partition("@")
+        digest, _, stage = rest.partition(">")
+        return repository, digest, stage
+
+    @classmethod
+    def of_run(cls, run: StageRun, stage: str, started: int, bake_until: int, waiting_on: str = "") -> PromotionRecord:
+        """The promotion into `stage` of what the earlier stage `run` ran, begun at `started` (epoch seconds)."""
+        return cls(
+            **run.model_dump(include={"repository", "digest", "tag", "pushed_at", "account", "region"}),
+            from_stage=run.stage,
+            stage=stage,
+            bake_until=bake_until,
+            waiting_on=waiting_on,
+            started_at=datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        )
 
     @property
     def pending(self) -> bool:
